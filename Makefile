@@ -1,0 +1,61 @@
+# hull: build, demo and tests. `make help` lists the targets.
+
+GO      ?= go
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+COMMIT  := $(shell git rev-parse --verify --quiet HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
+
+BUNDLE    := build/demo
+DEMO_ID   := hull-demo
+DEMO_ARGS := sh -c 'hostname; id; ps'
+DEBS      := busybox-static runc
+
+.PHONY: all help hull deps bundle demo test lint clean
+
+all: hull
+
+help:
+	@echo "make hull    build bin/hull"
+	@echo "make deps    install busybox-static and runc if missing (root), download Go modules"
+	@echo "make bundle  make the demo bundle in $(BUNDLE)"
+	@echo "make demo    run a busybox container printing its hostname, id and processes"
+	@echo "make test    gofmt, go vet, unit and integration tests (root)"
+	@echo "make lint    gofmt and go vet only"
+	@echo "make clean   remove bin/ and build/"
+
+hull:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/hull .
+
+# Installs only what is missing: a ready machine makes no network call.
+deps:
+	@need=; \
+	for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || need="$$need $$p"; \
+	done; \
+	[ -x /bin/busybox ] || case "$$need" in *busybox-static*) ;; *) need="$$need busybox-static";; esac; \
+	command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || case "$$need" in *runc*) ;; *) need="$$need runc";; esac; \
+	if [ -n "$$need" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: missing$$need; run make deps as root" >&2; exit 1; fi; \
+		echo "deps: installing$$need"; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+	fi
+	@$(GO) mod download
+
+bundle: hull
+	hack/mkbundle.sh $(BUNDLE) $(DEMO_ARGS)
+
+demo: deps hull bundle
+	@bin/hull delete --force $(DEMO_ID) >/dev/null 2>&1 || true
+	bin/hull run --bundle $(BUNDLE) $(DEMO_ID)
+	bin/hull delete --force $(DEMO_ID)
+
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps hull lint
+	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 25m ./...
+
+clean:
+	rm -rf bin build

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os"
+	"runtime"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libruntime/initproc"
+)
+
+func init() {
+	// The init stage sets per-thread state (capabilities, no_new_privs, seccomp) and then
+	// execve()s from the same thread: keep the main goroutine on the main thread.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
+	}
+}
+
+var initCommand = &cli.Command{
+	Name:   "init",
+	Usage:  "initialize the namespaces and launch the process (do not call it outside of hull)",
+	Hidden: true,
+	Action: func(c *cli.Context) error {
+		// Errors went to `hull create` over the sync socket; the container's stderr is
+		// the user's, not ours.
+		initproc.Main()
+		os.Exit(1)
+		return nil
+	},
+}

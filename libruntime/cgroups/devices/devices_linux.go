@@ -1,0 +1,319 @@
+// Package devices turns linux.resources.devices into the eBPF program that
+// enforces it on cgroup v2, where the device controller of v1 is gone and a
+// BPF_PROG_TYPE_CGROUP_DEVICE program attached to the cgroup decides every
+// open and mknod of a device node instead.
+//
+// Semantics: the rules are read in the listed order and, for every access bit
+// (r, w, m) the request asks for, the last rule that matches the device and
+// names that bit decides it. A request is allowed only if every bit it asks
+// for is allowed; a bit no rule mentions is denied. This is what the v1
+// controller does with the same list written in the same order, without its
+// quirks (v1 cannot punch a hole into a wildcard exception).
+package devices
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Access bits and device types as the kernel passes them in
+// bpf_cgroup_dev_ctx.access_type: (access << 16) | type.
+const (
+	accMknod = 1 << 0
+	accRead  = 1 << 1
+	accWrite = 1 << 2
+	accAll   = accMknod | accRead | accWrite
+
+	devBlock = 1 << 0
+	devChar  = 1 << 1
+)
+
+// DefaultRules are the rules runc appends to every container's device list:
+// mknod of any device node, and read/write/mknod of /dev/null, random, full,
+// tty, zero, urandom, the devpts ptys (136:*) and /dev/ptmx (5:2). Because
+// they come last and the last matching rule wins, a config cannot deny them;
+// that is runc's behaviour and containers in the wild depend on it.
+//
+// /dev/console (5:1) is deliberately absent, as it is in runc: a container's
+// /dev/console is a bind mount of its pty (136:*), and 5:1 is the host's
+// console.
+func DefaultRules() []specs.LinuxDeviceCgroup {
+	dev := func(typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
+		r := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Access: access}
+		if major >= 0 {
+			r.Major = &major
+		}
+		if minor >= 0 {
+			r.Minor = &minor
+		}
+		return r
+	}
+	return []specs.LinuxDeviceCgroup{
+		dev("c", -1, -1, "m"),
+		dev("b", -1, -1, "m"),
+		dev("c", 1, 3, "rwm"),    // null
+		dev("c", 1, 8, "rwm"),    // random
+		dev("c", 1, 7, "rwm"),    // full
+		dev("c", 5, 0, "rwm"),    // tty
+		dev("c", 1, 5, "rwm"),    // zero
+		dev("c", 1, 9, "rwm"),    // urandom
+		dev("c", 136, -1, "rwm"), // pts
+		dev("c", 5, 2, "rwm"),    // ptmx
+	}
+}
+
+// rule is a checked LinuxDeviceCgroup: typ is 0 for "a", major and minor are
+// -1 for a wildcard.
+type rule struct {
+	allow        bool
+	typ          int32
+	major, minor int64
+	access       int32
+}
+
+// Validate checks a rule list the way Program reads it and names the first
+// bad entry as linux.resources.devices[i].
+func Validate(rules []specs.LinuxDeviceCgroup) error {
+	_, err := parse(rules)
+	return err
+}
+
+func parse(rules []specs.LinuxDeviceCgroup) ([]rule, error) {
+	out := make([]rule, 0, len(rules))
+	for i, r := range rules {
+		c, err := parseRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func parseRule(r specs.LinuxDeviceCgroup) (rule, error) {
+	c := rule{allow: r.Allow, major: -1, minor: -1}
+	switch r.Type {
+	case "", "a":
+	case "c":
+		c.typ = devChar
+	case "b":
+		c.typ = devBlock
+	default:
+		return rule{}, fmt.Errorf("type %q is not one of a, c, b", r.Type)
+	}
+	var err error
+	if c.major, err = number("major", r.Major); err != nil {
+		return rule{}, err
+	}
+	if c.minor, err = number("minor", r.Minor); err != nil {
+		return rule{}, err
+	}
+	// The spec makes access optional without a default; an unset access,
+	// like an unset type or number, means all of it.
+	if r.Access == "" {
+		c.access = accAll
+		return c, nil
+	}
+	for _, ch := range r.Access {
+		switch ch {
+		case 'r':
+			c.access |= accRead
+		case 'w':
+			c.access |= accWrite
+		case 'm':
+			c.access |= accMknod
+		default:
+			return rule{}, fmt.Errorf("access %q: %q is not one of r, w, m", r.Access, ch)
+		}
+	}
+	return c, nil
+}
+
+// number reads a major or minor: nil and -1 are the wildcard (runc writes -1
+// for "*").
+func number(name string, p *int64) (int64, error) {
+	if p == nil || *p == -1 {
+		return -1, nil
+	}
+	if *p < 0 {
+		return 0, fmt.Errorf("%s %d is negative (use -1 or leave it out for any)", name, *p)
+	}
+	return *p, nil
+}
+
+// Program compiles rules into the instructions of a CGROUP_DEVICE program.
+//
+// The program keeps the access bits not yet decided in R4 and walks the rules
+// from last to first: a matching deny rule that names an undecided bit
+// denies; a matching allow rule decides its bits, and allows once none are
+// left. Falling off the end denies.
+func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
+	parsed, err := parse(rules)
+	if err != nil {
+		return nil, err
+	}
+	// Registers: R2 access_type, R3 device type, R4 undecided access bits,
+	// R5 major, R6 minor, R7 scratch. There are no calls, so R1-R5 survive.
+	insns := asm.Instructions{
+		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
+		asm.Mov.Reg(asm.R3, asm.R2),
+		asm.And.Imm(asm.R3, 0xffff),
+		asm.Mov.Reg(asm.R4, asm.R2),
+		asm.RSh.Imm(asm.R4, 16),
+		asm.LoadMem(asm.R5, asm.R1, 4, asm.Word),
+		asm.LoadMem(asm.R6, asm.R1, 8, asm.Word),
+	}
+	var blocks []rule
+	for i := len(parsed) - 1; i >= 0; i-- {
+		r := parsed[i]
+		// Device numbers are 32-bit in the context (12 and 20 bits in
+		// practice); a rule naming a larger one can never match, and
+		// leaving it out keeps every immediate a positive int32.
+		if r.major > math.MaxInt32 || r.minor > math.MaxInt32 {
+			continue
+		}
+		blocks = append(blocks, r)
+	}
+	for i, r := range blocks {
+		next := "deny"
+		if i+1 < len(blocks) {
+			next = fmt.Sprintf("rule%d", i+1)
+		}
+		var b asm.Instructions
+		if r.typ != 0 {
+			b = append(b, asm.JNE.Imm(asm.R3, r.typ, next))
+		}
+		if r.major >= 0 {
+			b = append(b, asm.JNE.Imm(asm.R5, int32(r.major), next))
+		}
+		if r.minor >= 0 {
+			b = append(b, asm.JNE.Imm(asm.R6, int32(r.minor), next))
+		}
+		b = append(b,
+			asm.Mov.Reg(asm.R7, asm.R4),
+			asm.And.Imm(asm.R7, r.access),
+			asm.JEq.Imm(asm.R7, 0, next),
+		)
+		if r.allow {
+			b = append(b,
+				asm.And.Imm(asm.R4, ^r.access&accAll),
+				asm.JNE.Imm(asm.R4, 0, next),
+				asm.Mov.Imm(asm.R0, 1),
+				asm.Return(),
+			)
+		} else {
+			b = append(b, asm.Mov.Imm(asm.R0, 0), asm.Return())
+		}
+		b[0] = b[0].WithSymbol(fmt.Sprintf("rule%d", i))
+		insns = append(insns, b...)
+	}
+	insns = append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol("deny"), asm.Return())
+	return insns, nil
+}
+
+// ProgramName is the kernel name of the programs Load makes, which is what
+// bpftool shows for them.
+const ProgramName = "hull_devices"
+
+// Load compiles rules and loads the program into the kernel. The caller
+// closes the program once it is attached.
+func Load(rules []specs.LinuxDeviceCgroup) (*ebpf.Program, error) {
+	insns, err := Program(rules)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:         ProgramName,
+		Type:         ebpf.CGroupDevice,
+		AttachType:   ebpf.AttachCGroupDevice,
+		Instructions: insns,
+		// The program calls no helper, so no GPL-only symbol is involved.
+		License: "Apache-2.0",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load device filter: %w", err)
+	}
+	return prog, nil
+}
+
+// Replace attaches prog to the cgroup open at cgroupFD and then detaches
+// every other device program attached directly to that cgroup. Programs are
+// attached with BPF_F_ALLOW_MULTI, where all of them must allow an access,
+// so while both are attached the cgroup gets at most what both allow, and at
+// no moment is it without a filter.
+//
+// cgroupFD must be an O_RDONLY (not O_PATH) descriptor of the cgroup
+// directory: older kernels look the target up with fdget, which refuses
+// O_PATH descriptors.
+func Replace(cgroupFD int, prog *ebpf.Program) error {
+	old, err := Attached(cgroupFD)
+	if err != nil {
+		return err
+	}
+	err = link.RawAttachProgram(link.RawAttachProgramOptions{
+		Target:  cgroupFD,
+		Program: prog,
+		Attach:  ebpf.AttachCGroupDevice,
+		Flags:   unix.BPF_F_ALLOW_MULTI,
+	})
+	if err != nil {
+		return fmt.Errorf("attach device filter: %w", err)
+	}
+	info, err := prog.Info()
+	if err != nil {
+		return fmt.Errorf("device filter info: %w", err)
+	}
+	newID, _ := info.ID()
+	var errs []error
+	for _, id := range old {
+		if id == newID {
+			continue
+		}
+		if err := detach(cgroupFD, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Attached lists the IDs of the device programs attached directly to the
+// cgroup open at cgroupFD (not those inherited from its ancestors).
+func Attached(cgroupFD int) ([]ebpf.ProgramID, error) {
+	res, err := link.QueryPrograms(link.QueryOptions{Target: cgroupFD, Attach: ebpf.AttachCGroupDevice})
+	if err != nil {
+		return nil, fmt.Errorf("list device filters: %w", err)
+	}
+	ids := make([]ebpf.ProgramID, 0, len(res.Programs))
+	for _, p := range res.Programs {
+		ids = append(ids, p.ID)
+	}
+	return ids, nil
+}
+
+func detach(cgroupFD int, id ebpf.ProgramID) error {
+	prog, err := ebpf.NewProgramFromID(id)
+	if err != nil {
+		// Detached and freed since the query: nothing left to do.
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("open device filter %d: %w", id, err)
+	}
+	defer prog.Close()
+	err = link.RawDetachProgram(link.RawDetachProgramOptions{
+		Target:  cgroupFD,
+		Program: prog,
+		Attach:  ebpf.AttachCGroupDevice,
+	})
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("detach device filter %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package cgroups
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+)
+
+// Mount returns where the cgroup2 hierarchy is mounted, read from
+// /proc/self/mountinfo: /sys/fs/cgroup on a unified host,
+// /sys/fs/cgroup/unified on a hybrid one. Only a mount of the hierarchy's
+// root counts; a bind mount of some cgroup below it would misplace every
+// path. When there are several, /sys/fs/cgroup wins, then the first listed.
+func Mount() (string, error) {
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
+	if err != nil {
+		return "", fmt.Errorf("find cgroup2 mount: %w", err)
+	}
+	var found string
+	for _, m := range mounts {
+		if m.Root != "/" {
+			continue
+		}
+		if m.Mountpoint == "/sys/fs/cgroup" {
+			return m.Mountpoint, nil
+		}
+		if found == "" {
+			found = m.Mountpoint
+		}
+	}
+	if found == "" {
+		return "", errors.New("find cgroup2 mount: no cgroup2 filesystem is mounted (hull manages cgroup v2 only)")
+	}
+	return found, nil
+}
+
+// Path resolves linux.cgroupsPath for container id to a directory below the
+// cgroup2 mount, the way runc's cgroupfs driver does:
+//
+//   - absolute ("/a/b"): <mount>/a/b;
+//   - relative ("a/b"): below the parent of the calling process's own cgroup
+//     (the "0::" line of /proc/self/cgroup). runc uses the parent because
+//     the caller's own cgroup holds processes, and a cgroup with processes
+//     cannot pass controllers on to children;
+//   - empty: the relative path "<id>", i.e. a sibling of the caller's cgroup
+//     named after the container.
+//
+// ".." is resolved lexically; a path that would climb above the cgroup2
+// mount, or that names the root cgroup itself, is an error.
+func Path(cgroupsPath, id string) (string, error) {
+	mount, err := Mount()
+	if err != nil {
+		return "", err
+	}
+	own := ""
+	if !strings.HasPrefix(cgroupsPath, "/") {
+		if own, err = ownCgroup(); err != nil {
+			return "", err
+		}
+	}
+	return resolvePath(mount, own, cgroupsPath, id)
+}
+
+// resolvePath is Path with the mount and the caller's own cgroup given.
+func resolvePath(mount, own, cgroupsPath, id string) (string, error) {
+	if strings.IndexByte(cgroupsPath, 0) >= 0 {
+		return "", fmt.Errorf("linux.cgroupsPath %q: contains a NUL byte", cgroupsPath)
+	}
+	rel := cgroupsPath
+	if rel == "" {
+		if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
+			return "", fmt.Errorf("default cgroup path: container id %q is not a file name", id)
+		}
+		rel = id
+	}
+	var parts []string
+	if !strings.HasPrefix(rel, "/") {
+		// The parent of our own cgroup; "/" stays "/".
+		parts = split(filepath.Dir("/" + strings.TrimPrefix(own, "/")))
+	}
+	for _, p := range strings.Split(rel, "/") {
+		switch p {
+		case "", ".":
+		case "..":
+			if len(parts) == 0 {
+				return "", fmt.Errorf("linux.cgroupsPath %q: climbs out of the cgroup2 hierarchy at %s", cgroupsPath, mount)
+			}
+			parts = parts[:len(parts)-1]
+		default:
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return "", fmt.Errorf("linux.cgroupsPath %q: names the root cgroup of %s, which hull cannot manage", cgroupsPath, mount)
+	}
+	return filepath.Join(append([]string{mount}, parts...)...), nil
+}
+
+func split(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ownCgroup returns the cgroup v2 path of the calling process. All of hull's
+// threads share one cgroup, so /proc/self is as good as /proc/thread-self.
+func ownCgroup() (string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return "", fmt.Errorf("own cgroup: %w", err)
+	}
+	defer f.Close()
+	return parseOwnCgroup(f)
+}
+
+func parseOwnCgroup(f *os.File) (string, error) {
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if p, ok := strings.CutPrefix(s.Text(), "0::"); ok {
+			return p, nil
+		}
+	}
+	if err := s.Err(); err != nil {
+		return "", fmt.Errorf("own cgroup: read %s: %w", f.Name(), err)
+	}
+	return "", fmt.Errorf("own cgroup: %s has no cgroup v2 (\"0::\") line", f.Name())
+}

@@ -1,0 +1,179 @@
+package cgroups
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Thin wrappers: retry EINTR, return *os.PathError or *os.SyscallError.
+
+func retry(f func() error) error {
+	for {
+		if err := f(); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+func open(path string, flags int) (int, error) {
+	var fd int
+	err := retry(func() (err error) {
+		fd, err = unix.Open(path, flags|unix.O_CLOEXEC, 0)
+		return err
+	})
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
+}
+
+// writeFile writes data to the cgroup file dir/name in one write(2): cgroup
+// files parse each write on its own, so a value split over two writes is two
+// values. It never creates the file (O_CREAT on cgroupfs fails with a
+// misleading EACCES or makes nothing).
+func writeFile(dir, name, data string) error {
+	path := filepath.Join(dir, name)
+	fd, err := open(path, unix.O_WRONLY)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var n int
+	err = retry(func() (err error) {
+		n, err = unix.Write(fd, []byte(data))
+		return err
+	})
+	if err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	if n != len(data) {
+		return &os.PathError{Op: "write", Path: path, Err: unix.EIO}
+	}
+	return nil
+}
+
+// writeLines writes each non-empty line of data with its own write(2), for
+// files such as io.max that take one entry per write.
+func writeLines(dir, name, data string) error {
+	for _, line := range strings.Split(data, "\n") {
+		if line == "" {
+			continue
+		}
+		if err := writeFile(dir, name, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFile returns the content of the cgroup file dir/name without its
+// trailing newline.
+func readFile(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(string(b), "\n"), nil
+}
+
+func mkdir(path string) error {
+	if err := retry(func() error { return unix.Mkdir(path, 0o755) }); err != nil {
+		return &os.PathError{Op: "mkdir", Path: path, Err: err}
+	}
+	return nil
+}
+
+func rmdir(path string) error {
+	if err := retry(func() error { return unix.Rmdir(path) }); err != nil {
+		return &os.PathError{Op: "rmdir", Path: path, Err: err}
+	}
+	return nil
+}
+
+func setxattr(path, name, value string) error {
+	if err := retry(func() error { return unix.Setxattr(path, name, []byte(value), 0) }); err != nil {
+		return &os.PathError{Op: "setxattr " + name, Path: path, Err: err}
+	}
+	return nil
+}
+
+// getxattr returns the value of the attribute, or "" if path has none of
+// that name.
+func getxattr(path, name string) (string, error) {
+	buf := make([]byte, 64)
+	var n int
+	err := retry(func() (err error) {
+		n, err = unix.Getxattr(path, name, buf)
+		return err
+	})
+	if errors.Is(err, unix.ENODATA) {
+		return "", nil
+	}
+	if err != nil {
+		return "", &os.PathError{Op: "getxattr " + name, Path: path, Err: err}
+	}
+	return string(buf[:n]), nil
+}
+
+func statfs(path string, st *unix.Statfs_t) error {
+	if err := retry(func() error { return unix.Statfs(path, st) }); err != nil {
+		return &os.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	return nil
+}
+
+func kill(pid int, sig unix.Signal) error {
+	if err := retry(func() error { return unix.Kill(pid, sig) }); err != nil {
+		return os.NewSyscallError("kill", err)
+	}
+	return nil
+}
+
+func inotifyInit() (int, error) {
+	var fd int
+	err := retry(func() (err error) {
+		fd, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+		return err
+	})
+	if err != nil {
+		return -1, os.NewSyscallError("inotify_init1", err)
+	}
+	return fd, nil
+}
+
+func inotifyAddWatch(fd int, path string, mask uint32) error {
+	err := retry(func() error {
+		_, err := unix.InotifyAddWatch(fd, path, mask)
+		return err
+	})
+	if err != nil {
+		return &os.PathError{Op: "inotify_add_watch", Path: path, Err: err}
+	}
+	return nil
+}
+
+// pollIn waits up to timeoutMs for fd to become readable. An EINTR counts as
+// a wakeup: callers re-check their condition anyway.
+func pollIn(fd int, timeoutMs int) error {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	_, err := unix.Poll(fds, timeoutMs)
+	if err != nil && !errors.Is(err, unix.EINTR) {
+		return os.NewSyscallError("poll", err)
+	}
+	return nil
+}
+
+// drain empties a non-blocking descriptor.
+func drain(fd int) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n <= 0 && !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}

@@ -1,0 +1,241 @@
+// Package container is hull's container object: creating one from a bundle, its status
+// state machine, the on-disk state store under --root, and the lifecycle operations
+// (start, signal, delete).
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/hooks"
+	"github.com/hull-runtime/hull/libruntime/logs"
+)
+
+// Container is one container known to the state store.
+type Container struct {
+	root string
+	dir  string
+	p    *persisted
+}
+
+func validID(id string) error { return config.ValidateID(id) }
+
+// Load returns the container id under root, or an error matching ErrNotExist.
+func Load(root, id string) (*Container, error) {
+	dir, err := stateDir(root, id)
+	if err != nil {
+		return nil, err
+	}
+	p, err := readState(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, serr := os.Lstat(dir); serr == nil {
+				// The directory exists but create has not written state yet.
+				return &Container{root: root, dir: dir, p: &persisted{ID: id}}, nil
+			}
+			return nil, &notExistError{id: id}
+		}
+		return nil, err
+	}
+	return &Container{root: root, dir: dir, p: p}, nil
+}
+
+// List returns every container under root, sorted by id.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].p.ID < out[j].p.ID })
+	return out, nil
+}
+
+func (c *Container) ID() string          { return c.p.ID }
+func (c *Container) Bundle() string      { return c.p.Bundle }
+func (c *Container) Rootfs() string      { return c.p.Rootfs }
+func (c *Container) Created() time.Time  { return c.p.Created }
+func (c *Container) Owner() string       { return c.p.Owner }
+func (c *Container) Config() *specs.Spec { return c.p.Config }
+
+// Annotations returns the config's annotations.
+func (c *Container) Annotations() map[string]string {
+	if c.p.Config == nil {
+		return nil
+	}
+	return c.p.Config.Annotations
+}
+
+// Status derives the current status from the init process and the exec fifo.
+func (c *Container) Status() Status {
+	if c.p.InitPid == 0 {
+		if c.p.Config == nil {
+			return Creating
+		}
+		return Stopped
+	}
+	if !alive(c.p.InitPid, c.p.InitStartTime) {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// Pid returns init's host pid while it runs, else 0 (runc reports 0 for a stopped container).
+func (c *Container) Pid() int {
+	switch c.Status() {
+	case Stopped, Creating:
+		return 0
+	}
+	return c.p.InitPid
+}
+
+// OCIState is the state the runtime spec defines, given to hooks on stdin.
+func (c *Container) OCIState() *specs.State {
+	return &specs.State{
+		Version:     specs.Version,
+		ID:          c.p.ID,
+		Status:      specs.ContainerState(c.Status()),
+		Pid:         c.Pid(),
+		Bundle:      c.p.Bundle,
+		Annotations: c.Annotations(),
+	}
+}
+
+// Start lets a created container's init exec the user's process, then runs the
+// poststart hooks.
+func (c *Container) Start() error {
+	unlock, err := lock(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := check("start", c.Status()); err != nil {
+		return err
+	}
+	if err := c.releaseInit(); err != nil {
+		return err
+	}
+	if h := c.p.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+		// The spec: a failing poststart hook is logged, the container keeps running.
+		if err := hooks.Run("poststart", h.Poststart, c.OCIState()); err != nil {
+			logs.Warnf("%v", err)
+		}
+	}
+	return nil
+}
+
+// releaseInit reads the exec fifo, which unblocks init's open for writing; init writes
+// one byte once it is past every set-up step. Opening non-blocking and polling together
+// with a pidfd means a dead init is an error, never a hang.
+func (c *Container) releaseInit() error {
+	fifo := filepath.Join(c.dir, fifoName)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: fifo, Err: err}
+	}
+	defer unix.Close(fd)
+	pidfd, err := pidfdOpen(c.p.InitPid, c.p.InitStartTime)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("poll", err)
+		}
+		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
+			break
+		}
+		if fds[1].Revents != 0 {
+			return errors.New("cannot start container: init process exited before start")
+		}
+	}
+	var b [1]byte
+	n, err := unix.Read(fd, b[:])
+	if err != nil || n != 1 {
+		return fmt.Errorf("cannot start container: init did not confirm start (read %d: %v)", n, err)
+	}
+	return os.Remove(fifo)
+}
+
+// Signal sends sig to init, or with all to every process of the container.
+func (c *Container) Signal(sig unix.Signal, all bool) error {
+	s := c.Status()
+	if s == Stopped || s == Creating {
+		return ErrNotRunning
+	}
+	if all {
+		return c.signalAll(sig)
+	}
+	return signalInit(c.p.InitPid, c.p.InitStartTime, sig)
+}
+
+// Delete removes the container. A created container's init is killed; a running one
+// needs force.
+func (c *Container) Delete(force bool) error {
+	unlock, err := lock(c.dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer unlock()
+	s := c.Status()
+	if err := check("delete", s); err != nil {
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.p.ID, s)
+		}
+	}
+	if s != Stopped && s != Creating {
+		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	if c.p.Config != nil && c.p.Config.Hooks != nil && len(c.p.Config.Hooks.Poststop) > 0 {
+		st := c.OCIState()
+		st.Status = specs.StateStopped
+		if err := hooks.Run("poststop", c.p.Config.Hooks.Poststop, st); err != nil {
+			// The spec: a failing poststop hook is logged and deletion continues.
+			logs.Warnf("%v", err)
+		}
+	}
+	return os.RemoveAll(c.dir)
+}
+
+// killAndWait SIGKILLs every process of the container and waits for init to be gone.
+func (c *Container) killAndWait() error {
+	if err := c.signalAll(unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+		return err
+	}
+	return waitGone(c.p.InitPid, c.p.InitStartTime, 10*time.Second)
+}

@@ -1,0 +1,374 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/hooks"
+	"github.com/hull-runtime/hull/libruntime/initproc"
+	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/nsenter"
+)
+
+// CreateOpts are the caller's choices for Create beyond the bundle's config.json.
+type CreateOpts struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string   // path of a unix socket that receives the pty master
+	ConsoleConn   *os.File // or an already connected socket (hull run with a terminal)
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	// Stdio for a container without a terminal; nil means hull's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Init is the init process of a container created by this process: `hull run` waits on it.
+type Init struct {
+	cmd *exec.Cmd
+}
+
+// Wait waits for init (the container's process once started) and returns its exit status
+// the way a shell reports it: the code, or 128+signal.
+func (i *Init) Wait() (int, error) {
+	err := i.cmd.Wait()
+	st, ok := i.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		return -1, err
+	}
+	if st.Signaled() {
+		return 128 + int(st.Signal()), nil
+	}
+	return st.ExitStatus(), nil
+}
+
+// Pid returns init's host pid.
+func (i *Init) Pid() int { return i.cmd.Process.Pid }
+
+// undo runs cleanup steps in reverse order unless disarmed: every step of Create that
+// makes something registers how to remove it, so a failure leaves nothing behind.
+type undo []func()
+
+func (u *undo) add(f func()) { *u = append(*u, f) }
+func (u *undo) run() {
+	for i := len(*u) - 1; i >= 0; i-- {
+		(*u)[i]()
+	}
+	*u = nil
+}
+
+// Create validates the bundle, starts init in the container's namespaces, waits until it
+// is set up and blocked on the exec fifo, and records the container in the state store.
+func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) {
+	if err := validID(id); err != nil {
+		return nil, nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := config.Load(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := config.Validate(spec, bundle); err != nil {
+		return nil, nil, err
+	}
+	if err := checkCreatable(spec, o); err != nil {
+		return nil, nil, err
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	rootfs = filepath.Clean(rootfs)
+
+	if err := ensureRoot(root); err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, nil, fmt.Errorf("create state dir: %w", err)
+	}
+	var cleanup undo
+	defer func() {
+		if err != nil {
+			cleanup.run()
+		}
+	}()
+	cleanup.add(func() { os.RemoveAll(dir) })
+	unlock, err := lock(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+
+	fifo := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, nil, &os.PathError{Op: "mkfifo", Path: fifo, Err: err}
+	}
+	// Mkfifo is subject to the umask; init may open it as a non-root user.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return nil, nil, err
+	}
+	fifoFd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &os.PathError{Op: "open", Path: fifo, Err: err}
+	}
+	fifoFile := os.NewFile(uintptr(fifoFd), fifo)
+	defer fifoFile.Close()
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	var consoleFile *os.File
+	if spec.Process.Terminal {
+		consoleFile = o.ConsoleConn
+		if consoleFile == nil {
+			consoleFile, err = dialConsole(o.ConsoleSocket)
+			if err != nil {
+				return nil, nil, err
+			}
+			defer consoleFile.Close()
+		}
+	}
+
+	cmd, joins, err := initCommand(spec, o, bundle, parentSock, childSock, fifoFile, consoleFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := nsenter.Start(cmd, joins); err != nil {
+		return nil, nil, fmt.Errorf("start init: %w", err)
+	}
+	cleanup.add(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	childSock.Close()
+	_, start, err := procStat(cmd.Process.Pid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read init start time: %w", err)
+	}
+
+	p := &persisted{
+		ID:            id,
+		Bundle:        bundle,
+		Rootfs:        rootfs,
+		InitPid:       cmd.Process.Pid,
+		InitStartTime: start,
+		Created:       time.Now().UTC(),
+		Config:        spec,
+	}
+	c = &Container{root: root, dir: dir, p: p}
+	if err := c.syncInit(parentSock, o); err != nil {
+		return nil, nil, err
+	}
+	return c, &Init{cmd: cmd}, nil
+}
+
+// checkCreatable refuses configs this version of hull cannot run safely, before anything
+// is made.
+func checkCreatable(spec *specs.Spec, o *CreateOpts) error {
+	if spec.Process == nil {
+		return errors.New("process: missing; config.json must describe the process to run")
+	}
+	if spec.Linux == nil {
+		return errors.New("linux: missing; config.json must have a linux section with the namespaces to create")
+	}
+	hasMnt := false
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			hasMnt = true
+		}
+	}
+	if !hasMnt {
+		// Setting up a rootfs (mounts, pivot_root) in the host's mount namespace would
+		// change the host.
+		return errors.New(`linux.namespaces: no mount namespace; add {"type": "mount"} so the container's mounts stay private`)
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
+		return errors.New("cannot allocate tty if hull will detach without setting console socket")
+	}
+	if !spec.Process.Terminal && (o.ConsoleSocket != "") {
+		return errors.New("cannot use console socket if hull will not detach or allocate tty")
+	}
+	return nil
+}
+
+func dialConsole(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("connect to console socket: %w", err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	return f, nil
+}
+
+// initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
+func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
+	cmd := exec.Command("/proc/self/exe", "init")
+	cmd.Dir = bundle
+	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
+	for i := 0; i < o.PreserveFDs; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	next := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, childSock, fifo)
+	cmd.Env = []string{
+		initproc.EnvSyncFd + "=" + strconv.Itoa(next),
+		initproc.EnvFifoFd + "=" + strconv.Itoa(next+1),
+	}
+	if console != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
+		cmd.Env = append(cmd.Env, initproc.EnvConsoleFd+"="+strconv.Itoa(next+2))
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)
+	}
+
+	attr := &syscall.SysProcAttr{}
+	var joins []nsenter.Join
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
+			continue
+		}
+		// A new time namespace is made by init itself: only unshare can create one,
+		// and its clock offsets must be written before any process enters it.
+		if ns.Type == specs.TimeNamespace {
+			continue
+		}
+		flag, err := nsenter.CloneFlag(ns.Type)
+		if err != nil {
+			return nil, nil, err
+		}
+		attr.Cloneflags |= flag
+		if ns.Type == specs.UserNamespace {
+			for _, m := range spec.Linux.UIDMappings {
+				attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+			}
+			for _, m := range spec.Linux.GIDMappings {
+				attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+			}
+			attr.GidMappingsEnableSetgroups = true
+		}
+	}
+	cmd.SysProcAttr = attr
+	return cmd, joins, nil
+}
+
+func or(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+// syncInit sends init its config and serves its requests until it is ready: running the
+// prestart and createRuntime hooks when asked, then writing state and the pid file before
+// letting init go on to wait for start.
+func (c *Container) syncInit(sock *os.File, o *CreateOpts) error {
+	spec := c.p.Config
+	cfg := &initproc.Config{
+		ID:           c.p.ID,
+		Bundle:       c.p.Bundle,
+		Rootfs:       c.p.Rootfs,
+		Spec:         spec,
+		NoPivot:      o.NoPivot,
+		NoNewKeyring: o.NoNewKeyring,
+		PreserveFDs:  o.PreserveFDs,
+		InitPid:      c.p.InitPid,
+		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
+	}
+	enc := json.NewEncoder(sock)
+	dec := json.NewDecoder(sock)
+	if err := enc.Encode(cfg); err != nil {
+		return fmt.Errorf("send config to init: %w", err)
+	}
+	for {
+		var m initproc.Message
+		if err := dec.Decode(&m); err != nil {
+			return fmt.Errorf("init exited before the container was set up (%v)", err)
+		}
+		switch m.Type {
+		case initproc.MsgError:
+			return errors.New(m.Error)
+		case initproc.MsgWarning:
+			logs.Warnf("%s", m.Error)
+		case initproc.MsgHooks:
+			st := c.creatingState()
+			if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck
+				return err
+			}
+			if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
+				return err
+			}
+			if err := enc.Encode(initproc.Message{Type: initproc.MsgHooksOK}); err != nil {
+				return fmt.Errorf("tell init hooks ran: %w", err)
+			}
+		case initproc.MsgReady:
+			if err := writeState(c.dir, c.p); err != nil {
+				return fmt.Errorf("write state: %w", err)
+			}
+			if o.PidFile != "" {
+				if err := writePidFile(o.PidFile, c.p.InitPid); err != nil {
+					return err
+				}
+			}
+			if err := enc.Encode(initproc.Message{Type: initproc.MsgGo}); err != nil {
+				return fmt.Errorf("release init: %w", err)
+			}
+			return nil
+		default:
+			return fmt.Errorf("unexpected message %q from init", m.Type)
+		}
+	}
+}
+
+func (c *Container) creatingState() *specs.State {
+	return &specs.State{
+		Version:     specs.Version,
+		ID:          c.p.ID,
+		Status:      specs.StateCreating,
+		Pid:         c.p.InitPid,
+		Bundle:      c.p.Bundle,
+		Annotations: c.p.Config.Annotations,
+	}
+}
+
+// writePidFile writes the pid atomically, as runc does, so a reader never sees a partial
+// number.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}

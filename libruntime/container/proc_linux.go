@@ -1,0 +1,151 @@
+package container
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// procStat returns the state letter and start time (in clock ticks since boot) of pid.
+func procStat(pid int) (state byte, start uint64, err error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	// The command name may contain spaces and parentheses: fields start after the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 || i+2 >= len(data) {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	fields := bytes.Fields(data[i+2:])
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(fields))
+	}
+	start, err = strconv.ParseUint(string(fields[19]), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat start time: %w", pid, err)
+	}
+	return fields[0][0], start, nil
+}
+
+// alive reports whether pid is still the process that started at start, and not a zombie.
+func alive(pid int, start uint64) bool {
+	st, s, err := procStat(pid)
+	if err != nil || s != start {
+		return false
+	}
+	return st != 'Z' && st != 'X'
+}
+
+// pidfdOpen opens a pidfd for pid and then checks the start time, so the fd is known to
+// refer to the container's init and not to a process that reused its pid.
+func pidfdOpen(pid int, start uint64) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return -1, ErrNotRunning
+		}
+		return -1, os.NewSyscallError("pidfd_open", err)
+	}
+	if _, s, err := procStat(pid); err != nil || s != start {
+		unix.Close(fd)
+		return -1, ErrNotRunning
+	}
+	return fd, nil
+}
+
+func signalInit(pid int, start uint64, sig unix.Signal) error {
+	fd, err := pidfdOpen(pid, start)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return ErrNotRunning
+		}
+		return os.NewSyscallError("pidfd_send_signal", err)
+	}
+	return nil
+}
+
+// signalAll signals init and, when the container has its own pid namespace, every other
+// process in it. Without a cgroup to enumerate, the pid namespace is what tells the
+// container's processes from the host's.
+func (c *Container) signalAll(sig unix.Signal) error {
+	pid, start := c.p.InitPid, c.p.InitStartTime
+	nsLink := fmt.Sprintf("/proc/%d/ns/pid", pid)
+	ns, err := os.Readlink(nsLink)
+	if err != nil || !c.ownPidNS() {
+		return signalInit(pid, start, sig)
+	}
+	// Init first, so a SIGKILL tears the namespace down at once.
+	if err := signalInit(pid, start, sig); err != nil {
+		return err
+	}
+	if sig == unix.SIGKILL {
+		return nil
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil || p == pid {
+			continue
+		}
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", p)); err == nil && l == ns {
+			_ = unix.Kill(p, sig)
+		}
+	}
+	return nil
+}
+
+func (c *Container) ownPidNS() bool {
+	if c.p.Config == nil || c.p.Config.Linux == nil {
+		return false
+	}
+	for _, n := range c.p.Config.Linux.Namespaces {
+		if n.Type == "pid" && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// waitGone waits until init has exited (a zombie counts: its reaper is the caller's
+// subreaper, not us).
+func waitGone(pid int, start uint64, timeout time.Duration) error {
+	fd, err := pidfdOpen(pid, start)
+	if err != nil {
+		if errors.Is(err, ErrNotRunning) {
+			return nil
+		}
+		return err
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(timeout)
+	for {
+		ms := int(time.Until(deadline).Milliseconds())
+		if ms <= 0 {
+			return fmt.Errorf("init process %d did not exit within %s", pid, timeout)
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("poll", err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+}

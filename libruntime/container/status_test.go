@@ -1,0 +1,90 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+func TestTransitions(t *testing.T) {
+	for _, tc := range []struct {
+		op      string
+		from    Status
+		ok      bool
+		errText string
+	}{
+		{"start", Created, true, ""},
+		{"start", Stopped, false, "cannot start a container that has stopped"},
+		{"start", Running, false, "cannot start an already running container"},
+		{"start", Paused, false, "cannot start an already running container"},
+		{"start", Creating, false, "cannot start a container that is creating"},
+		{"delete", Stopped, true, ""},
+		{"delete", Created, true, ""},
+		{"delete", Running, false, "cannot delete a container that is running"},
+		{"kill", Running, true, ""},
+		{"kill", Stopped, false, "cannot kill a container that is stopped"},
+		{"pause", Running, true, ""},
+		{"pause", Created, false, "cannot pause a container that is created"},
+		{"resume", Paused, true, ""},
+		{"exec", Stopped, false, "cannot exec a container that is stopped"},
+	} {
+		err := check(tc.op, tc.from)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s from %s: err = %v, want ok=%v", tc.op, tc.from, err, tc.ok)
+			continue
+		}
+		if err != nil && err.Error() != tc.errText {
+			t.Errorf("%s from %s: %q, want %q", tc.op, tc.from, err, tc.errText)
+		}
+	}
+	if err := check("start", Stopped); !errors.Is(err, ErrStopped) {
+		t.Errorf("start from stopped is not ErrStopped: %v", err)
+	}
+}
+
+func TestProcStat(t *testing.T) {
+	st, start, err := procStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != 'R' && st != 'S' {
+		t.Errorf("own state %c", st)
+	}
+	if !alive(os.Getpid(), start) {
+		t.Error("own process not alive")
+	}
+	if alive(os.Getpid(), start+1) {
+		t.Error("a different start time must not match: a reused pid would be mistaken for init")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	root := t.TempDir()
+	if _, err := Load(root, "nope"); !errors.Is(err, ErrNotExist) || err.Error() != `container "nope" does not exist` {
+		t.Errorf("Load missing: %v", err)
+	}
+	for _, id := range []string{"", "..", "a/b", "../x"} {
+		if _, err := Load(root, id); err == nil {
+			t.Errorf("Load(%q) accepted a bad id", id)
+		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	p := &persisted{ID: "x", Bundle: "/b", InitPid: os.Getpid()}
+	if err := writeState(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "x" || got.Bundle != "/b" || got.InitPid != os.Getpid() {
+		t.Errorf("round trip: %+v", got)
+	}
+	fi, err := os.Stat(dir + "/" + stateFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, %v", fi.Mode(), err)
+	}
+}

@@ -1,0 +1,118 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// persisted is what state.json holds. Status is not stored: it is derived from the init
+// process (pid plus start time, so a reused pid is never mistaken for the container) and
+// the exec fifo, so it can never go stale.
+type persisted struct {
+	ID            string      `json:"id"`
+	Bundle        string      `json:"bundle"`
+	Rootfs        string      `json:"rootfs"`
+	InitPid       int         `json:"init_pid"`
+	InitStartTime uint64      `json:"init_start_time"`
+	Created       time.Time   `json:"created"`
+	Owner         string      `json:"owner"`
+	Config        *specs.Spec `json:"config"`
+}
+
+// stateDir returns root/id after checking id, so no id can name a path outside root.
+func stateDir(root, id string) (string, error) {
+	if err := validID(id); err != nil {
+		return "", err
+	}
+	return filepath.Join(root, id), nil
+}
+
+// ensureRoot makes the state root, refusing one that is a symlink: the root holds fifos
+// and state that decide which process gets signalled.
+func ensureRoot(root string) error {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("create state root: %w", err)
+	}
+	fi, err := os.Lstat(root)
+	if err != nil {
+		return fmt.Errorf("create state root: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("state root %s is not a directory", root)
+	}
+	return nil
+}
+
+// writeState replaces state.json atomically: a reader sees the old file or the new one.
+func writeState(dir string, p *persisted) error {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, stateFile), data, 0o600)
+}
+
+func readState(dir string) (*persisted, error) {
+	f, err := os.OpenFile(filepath.Join(dir, stateFile), os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var p persisted
+	if err := json.NewDecoder(f).Decode(&p); err != nil {
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	return &p, nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// lock takes an exclusive flock on the container's directory so that commands on one id
+// (create, start, delete) serialize. It returns the unlock function.
+func lock(dir string) (func(), error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+	}
+	return func() { unix.Close(fd) }, nil
+}

@@ -1,0 +1,301 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/console"
+	"github.com/hull-runtime/hull/libruntime/hooks"
+	"github.com/hull-runtime/hull/libruntime/process"
+	"github.com/hull-runtime/hull/libruntime/rootfs"
+)
+
+// Main runs the init stage. It returns only on failure, after reporting the error to the
+// parent; on success it never returns (execve).
+//
+// The caller must have locked the main goroutine to its OS thread (runtime.LockOSThread
+// in an init function): capabilities, no_new_privs and the seccomp filter are per thread,
+// and execve must happen from the thread that has them.
+func Main() error {
+	sync, err := fdFromEnv(EnvSyncFd, "sync")
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(sync)
+	enc := json.NewEncoder(sync)
+	var cfg Config
+	if err := dec.Decode(&cfg); err != nil {
+		return fmt.Errorf("init: read config: %w", err)
+	}
+	i := &initState{cfg: &cfg, dec: dec, enc: enc, sync: sync}
+	err = i.run()
+	// Only failures get here.
+	_ = enc.Encode(Message{Type: MsgError, Error: err.Error()})
+	return err
+}
+
+type initState struct {
+	cfg  *Config
+	dec  *json.Decoder
+	enc  *json.Encoder
+	sync *os.File
+	proc *os.File // verified handle on the host's procfs, kept across pivot_root
+}
+
+func (i *initState) run() error {
+	runtime.LockOSThread()
+	cfg := i.cfg
+	spec := cfg.Spec
+	fifo, err := fdFromEnv(EnvFifoFd, "exec fifo")
+	if err != nil {
+		return err
+	}
+	var consoleSock *os.File
+	if os.Getenv(EnvConsoleFd) != "" {
+		if consoleSock, err = fdFromEnv(EnvConsoleFd, "console socket"); err != nil {
+			return err
+		}
+	}
+	// Opened before pivot_root, while /proc is still the host's, so later writes to
+	// /proc/sys and /proc/self cannot be redirected by anything in the container's rootfs.
+	if i.proc, err = process.OpenProcRoot(); err != nil {
+		return err
+	}
+
+	if hasNewNS(spec, specs.TimeNamespace) {
+		if err := setupTimeNS(i.proc, cfg.InitPid, spec.Linux.TimeOffsets); err != nil {
+			return err
+		}
+	}
+	if hasNewNS(spec, specs.UTSNamespace) {
+		if spec.Hostname != "" {
+			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+				return fmt.Errorf("hostname %q: %w", spec.Hostname, os.NewSyscallError("sethostname", err))
+			}
+		}
+		if spec.Domainname != "" {
+			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+				return fmt.Errorf("domainname %q: %w", spec.Domainname, os.NewSyscallError("setdomainname", err))
+			}
+		}
+	}
+
+	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
+	}
+	if cfg.Hooks {
+		if err := i.enc.Encode(Message{Type: MsgHooks}); err != nil {
+			return fmt.Errorf("ask for hooks: %w", err)
+		}
+		if err := i.expect(MsgHooksOK); err != nil {
+			return err
+		}
+	}
+	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
+		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, i.state(specs.StateCreating)); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Pivot(rc); err != nil {
+		return err
+	}
+	if consoleSock != nil {
+		var size *specs.Box
+		if spec.Process.ConsoleSize != nil {
+			size = spec.Process.ConsoleSize
+		}
+		if err := console.Setup(consoleSock, size); err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
+		}
+		consoleSock.Close()
+	}
+	if spec.Linux != nil {
+		for k, v := range spec.Linux.Sysctl {
+			if err := process.WriteProcFile(i.proc, process.SysctlPath(k), v); err != nil {
+				return fmt.Errorf("linux.sysctl.%q: %w", k, err)
+			}
+		}
+	}
+	if err := rootfs.Finalize(rc); err != nil {
+		return err
+	}
+
+	p := spec.Process
+	if p.OOMScoreAdj != nil {
+		if err := process.SetOOMScoreAdj(i.proc, *p.OOMScoreAdj); err != nil {
+			return err
+		}
+	}
+	if err := process.ApplyRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if !cfg.NoNewKeyring {
+		if err := process.JoinSessionKeyring("_ses." + cfg.ID); err != nil {
+			return err
+		}
+	}
+	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
+		return err
+	}
+	if err := process.SetUser(p.User); err != nil {
+		return err
+	}
+	if err := i.warnable(process.ApplyCaps(p.Capabilities)); err != nil {
+		return err
+	}
+	// As the container's user, so a cwd it may not enter is an error now, not after start.
+	if err := os.Chdir(p.Cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	if p.NoNewPrivileges {
+		if err := process.SetNoNewPrivs(); err != nil {
+			return err
+		}
+	}
+	path, err := process.LookPath(p.Args[0], p.Env)
+	if err != nil {
+		return fmt.Errorf("process.args[0]: %w", err)
+	}
+
+	if err := i.enc.Encode(Message{Type: MsgReady}); err != nil {
+		return fmt.Errorf("report ready: %w", err)
+	}
+	if err := i.expect(MsgGo); err != nil {
+		return err
+	}
+	i.sync.Close()
+
+	if err := waitForStart(i.proc, fifo); err != nil {
+		// Nobody listens any more; the exit status is all that is left.
+		os.Exit(1)
+	}
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		if err := hooks.Run("startContainer", spec.Hooks.StartContainer, i.state(specs.StateCreated)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if err := process.CloseExecFrom(3 + cfg.PreserveFDs); err != nil {
+		os.Exit(1)
+	}
+	err = unix.Exec(path, p.Args, p.Env)
+	// After start there is no parent to report to: say it where the user looks.
+	fmt.Fprintf(os.Stderr, "hull init: exec %s: %v\n", path, err)
+	os.Exit(127)
+	return nil
+}
+
+// warnable passes capabilities that could not be granted to the parent as a warning (the
+// spec wants them logged, not fatal) and returns every other error.
+func (i *initState) warnable(err error) error {
+	var ng *process.NotGrantedError
+	if errors.As(err, &ng) {
+		return i.enc.Encode(Message{Type: MsgWarning, Error: err.Error()})
+	}
+	return err
+}
+
+// expect reads the next message from the parent and checks its type. EOF means the
+// parent (hull create) died: init must not outlive a create that failed.
+func (i *initState) expect(t string) error {
+	var m Message
+	if err := i.dec.Decode(&m); err != nil {
+		os.Exit(1)
+	}
+	if m.Type != t {
+		return fmt.Errorf("init: expected %q from parent, got %q", t, m.Type)
+	}
+	return nil
+}
+
+func (i *initState) state(status specs.ContainerState) *specs.State {
+	return &specs.State{
+		Version:     specs.Version,
+		ID:          i.cfg.ID,
+		Status:      status,
+		Pid:         i.cfg.InitPid,
+		Bundle:      i.cfg.Bundle,
+		Annotations: i.cfg.Spec.Annotations,
+	}
+}
+
+// waitForStart blocks in open(2) of the exec fifo for writing until `hull start` opens
+// it for reading, then writes the byte start waits for. The fifo is reopened through the
+// host's procfs handle: init's own O_PATH fd needs no path in the container.
+func waitForStart(proc, fifo *os.File) error {
+	rel := "thread-self/fd/" + strconv.Itoa(int(fifo.Fd()))
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Openat(int(proc.Fd()), rel, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "exec fifo", Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte{0}); err != nil {
+		return os.NewSyscallError("write exec fifo", err)
+	}
+	fifo.Close()
+	return nil
+}
+
+// setupTimeNS makes a new time namespace for init's children and for init itself at
+// execve, with the configured clock offsets written while nothing runs in it yet.
+func setupTimeNS(proc *os.File, pid int, offsets map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("linux.namespaces time: %w", os.NewSyscallError("unshare", err))
+	}
+	for clock, off := range offsets {
+		line := fmt.Sprintf("%s %d %d", clock, off.Secs, off.Nanosecs)
+		if err := process.WriteProcFile(proc, strconv.Itoa(pid)+"/timens_offsets", line); err != nil {
+			return fmt.Errorf("linux.timeOffsets.%s: %w", clock, err)
+		}
+	}
+	return nil
+}
+
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func fdFromEnv(name, what string) (*os.File, error) {
+	v := os.Getenv(name)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("init: bad %s fd %q in %s", what, v, name)
+	}
+	unix.CloseOnExec(fd)
+	return os.NewFile(uintptr(fd), what), nil
+}

@@ -1,0 +1,50 @@
+// Package initproc is hull's init stage: the process that runs inside the container's new
+// namespaces, builds its root filesystem and process environment, waits for `hull start`
+// and finally execve()s the user's program.
+//
+// It talks to the `hull create` process that started it over a socket (newline-delimited
+// JSON both ways): the parent sends one Config, init answers with Messages.
+package initproc
+
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
+// Environment variables through which the parent tells init which inherited fds are which.
+// Preserved fds (--preserve-fds) occupy 3..3+N-1, so init's own fds come after them.
+const (
+	EnvSyncFd    = "_HULL_SYNC_FD"
+	EnvFifoFd    = "_HULL_FIFO_FD"
+	EnvConsoleFd = "_HULL_CONSOLE_FD"
+	EnvLogLevel  = "_HULL_DEBUG"
+)
+
+// Config is everything init needs that is not in its environment.
+type Config struct {
+	ID           string      `json:"id"`
+	Bundle       string      `json:"bundle"`
+	Rootfs       string      `json:"rootfs"`
+	Spec         *specs.Spec `json:"spec"`
+	NoPivot      bool        `json:"no_pivot,omitempty"`
+	NoNewKeyring bool        `json:"no_new_keyring,omitempty"`
+	PreserveFDs  int         `json:"preserve_fds,omitempty"`
+	// InitPid is init's pid in the host's pid namespace, for the state given to hooks.
+	InitPid int `json:"init_pid"`
+	// Hooks is set when the parent must run prestart and createRuntime hooks; init then
+	// asks for them at the right moment and waits for the answer.
+	Hooks bool `json:"hooks,omitempty"`
+}
+
+// Message types sent over the sync socket.
+const (
+	MsgHooks   = "hooks"    // init -> parent: run prestart + createRuntime hooks now
+	MsgHooksOK = "hooks-ok" // parent -> init: they succeeded
+	MsgReady   = "ready"    // init -> parent: set up; parent records the state
+	MsgGo      = "go"       // parent -> init: state recorded, wait on the exec fifo
+	MsgError   = "error"    // init -> parent: set-up failed; Error says why
+	MsgWarning = "warning"  // init -> parent: log Error as a warning and go on
+)
+
+// Message is one line of the sync protocol.
+type Message struct {
+	Type  string `json:"type"`
+	Error string `json:"error,omitempty"`
+}

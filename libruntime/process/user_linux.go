@@ -1,0 +1,87 @@
+package process
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// noID is (uid_t)-1, which setres[ug]id read as "leave unchanged".
+const noID = ^uint32(0)
+
+// SetUser switches the calling thread to u: supplementary groups
+// (u.AdditionalGids; an empty list clears them), then gid, then uid, each for
+// real, effective and saved ids. The permitted capabilities survive the
+// switch away from uid 0 (PR_SET_KEEPCAPS), so ApplyCaps can still grant
+// them; the effective set is emptied by the kernel until then. The umask,
+// which is shared by the whole process, is set last if u.Umask is set.
+//
+// Only the calling thread changes: call it on init's locked thread, right
+// before execve.
+func SetUser(u specs.User) error {
+	if u.UID == noID {
+		return fmt.Errorf("process.user.uid %d: is (uid_t)-1, which the kernel reads as \"unchanged\"", u.UID)
+	}
+	if u.GID == noID {
+		return fmt.Errorf("process.user.gid %d: is (gid_t)-1, which the kernel reads as \"unchanged\"", u.GID)
+	}
+	if err := prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("process.user: keep capabilities across the uid change: %w", err)
+	}
+
+	if err := setGroups(u.AdditionalGids); err != nil {
+		return err
+	}
+	if err := setresgid(u.GID); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := setresuid(u.UID); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	// execve clears keepcaps anyway; reset it now so nothing between here
+	// and execve runs with it.
+	if err := prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("process.user: reset keep capabilities: %w", err)
+	}
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask & 0o777))
+	}
+	return nil
+}
+
+func setGroups(gids []uint32) error {
+	err := setgroups(gids)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, unix.EPERM) && setgroupsDenied() {
+		// A user namespace with setgroups denied keeps the groups it was
+		// created with; nothing can clear them, and nothing was asked.
+		if len(gids) == 0 {
+			return nil
+		}
+		return fmt.Errorf("process.user.additionalGids %v: %w (setgroups is denied in this user namespace; remove additionalGids)", gids, err)
+	}
+	return fmt.Errorf("process.user.additionalGids %v: %w", gids, err)
+}
+
+// setgroupsDenied reports whether /proc/self/setgroups says "deny", which
+// makes setgroups(2) fail with EPERM in this user namespace.
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && string(bytes.TrimSpace(b)) == "deny"
+}
+
+// SetNoNewPrivs sets no_new_privs on the calling thread, so that execve can
+// never grant more privileges (setuid bits, file capabilities). The flag is
+// inherited across fork and execve and cannot be unset.
+func SetNoNewPrivs() error {
+	if err := prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("process.noNewPrivileges: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
+	"golang.org/x/sys/unix"
+)
+
+// The rootfs belongs to the container image and is untrusted: any component
+// can be a symlink (absolute or full of ".."), and the runtime is root on the
+// host. Every lookup below therefore goes through pathrs-lite, which resolves
+// with openat2(RESOLVE_IN_ROOT) so that "/" and ".." stop at the rootfs, and
+// the result is used as a file descriptor from then on.
+
+// cleanDest makes a spec path absolute and lexically clean. Lexical ".."
+// at the top is harmless: Clean stops at "/".
+func cleanDest(p string) string {
+	return filepath.Join("/", p)
+}
+
+// splitLeaf splits a cleaned in-root path into its parent and final name,
+// refusing paths whose final name could not be created (the root itself).
+func splitLeaf(p string) (dir, name string, err error) {
+	dir, name = path.Split(p)
+	if name == "" || name == "." || name == ".." {
+		return "", "", fmt.Errorf("%q does not name a file inside the rootfs", p)
+	}
+	return dir, name, nil
+}
+
+// openInRoot resolves p inside root and returns an O_PATH handle.
+func openInRoot(root *os.File, p string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(root, p)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in rootfs: %w", p, err)
+	}
+	return f, nil
+}
+
+// mkdirAllInRoot creates p and its missing parents inside root and returns a
+// handle to the directory.
+func mkdirAllInRoot(root *os.File, p string) (*os.File, error) {
+	f, err := pathrs.MkdirAllHandle(root, p, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("mkdir %s in rootfs: %w", p, err)
+	}
+	return f, nil
+}
+
+// createFileInRoot creates an empty regular file at p (and its parents). The
+// final component is created with O_EXCL|O_NOFOLLOW through the parent's
+// handle so a symlink there is never followed.
+func createFileInRoot(root *os.File, p string) error {
+	dir, name, err := splitLeaf(p)
+	if err != nil {
+		return err
+	}
+	parent, err := mkdirAllInRoot(root, dir)
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	f, err := openat(parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("create %s in rootfs: %w", p, err)
+	}
+	return f.Close()
+}
+
+// openOrCreate returns an O_PATH handle to the mount destination p inside
+// the root at rootPath (handle root). When p does not exist it is created,
+// as a directory if dir is set and as an empty file otherwise.
+//
+// A destination that is a dangling symlink (common for /etc/resolv.conf in
+// images) is followed inside the rootfs and its target created, as runc
+// does; pathrs-lite refuses to create through symlinks, so the target is
+// located with SecureJoin and then created with the in-root helpers again,
+// which keeps even a raced lookup inside the rootfs.
+func openOrCreate(root *os.File, rootPath, p string, dir bool) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(root, p)
+	if err == nil {
+		return f, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("open %s in rootfs: %w", p, err)
+	}
+	create := func(p string) error {
+		if !dir {
+			return createFileInRoot(root, p)
+		}
+		d, err := mkdirAllInRoot(root, p)
+		if err != nil {
+			return err
+		}
+		return d.Close()
+	}
+	if err := create(p); err != nil {
+		target, jerr := securejoin.SecureJoin(rootPath, p)
+		if jerr != nil {
+			return nil, err
+		}
+		rel, rerr := filepath.Rel(rootPath, target)
+		if rerr != nil || rel == "." || !filepath.IsLocal(rel) {
+			return nil, err
+		}
+		if cerr := create("/" + rel); cerr != nil {
+			return nil, err
+		}
+	}
+	return openInRoot(root, p)
+}
+
+// openPlainDir returns a handle to the directory p inside root, creating it if
+// needed, and fails if p itself is a symlink or not a directory. procfs and
+// sysfs are only mounted on such directories: a symlink there is how earlier
+// attacks redirected /proc mounts.
+func openPlainDir(root *os.File, p string) (*os.File, error) {
+	dir, name, err := splitLeaf(p)
+	if err != nil {
+		return nil, err
+	}
+	parent, err := mkdirAllInRoot(root, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	if err := unix.Mkdirat(int(parent.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, &os.PathError{Op: "mkdirat", Path: p, Err: err}
+	}
+	f, err := openat(parent, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) {
+			return nil, fmt.Errorf("%s must be an ordinary directory, not a symlink or file", p)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// hostPath returns where f really is in the runtime's mount namespace.
+func hostPath(f *os.File) (string, error) {
+	p, err := procfs.ProcSelfFdReadlink(f)
+	if err != nil {
+		return "", fmt.Errorf("readlink %s: %w", f.Name(), err)
+	}
+	return p, nil
+}
+
+// sameFile reports whether a and b are the same inode on the same mount.
+func sameFile(a, b *os.File) (bool, error) {
+	sa, err := fstat(a)
+	if err != nil {
+		return false, err
+	}
+	sb, err := fstat(b)
+	if err != nil {
+		return false, err
+	}
+	if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
+		return false, nil
+	}
+	ma, err := mountID(a)
+	if err != nil {
+		return false, err
+	}
+	mb, err := mountID(b)
+	if err != nil {
+		return false, err
+	}
+	return ma == mb, nil
+}

@@ -1,0 +1,255 @@
+// Package rootfs builds the container's filesystem view inside the init
+// process: mount propagation, the rootfs bind mount, the config's mounts,
+// /dev, pivot_root, and masked and read-only paths.
+//
+// It runs in a process that is already alone in a new mount namespace (and
+// possibly a user namespace). Every path inside the rootfs is resolved so
+// that symlinks and ".." cannot leave it, and mounts are made onto file
+// descriptors rather than re-resolved path strings.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/config"
+)
+
+// Config says what to build.
+type Config struct {
+	Spec     *specs.Spec
+	Rootfs   string // absolute, cleaned host path of root.path (already validated to be a dir)
+	NoPivot  bool
+	InUserNS bool // devices must be bind-mounted from the host instead of mknod
+}
+
+func (c *Config) linux() *specs.Linux {
+	if c.Spec.Linux == nil {
+		return &specs.Linux{}
+	}
+	return c.Spec.Linux
+}
+
+func (c *Config) check() error {
+	if c == nil || c.Spec == nil {
+		return errors.New("rootfs: no spec")
+	}
+	if !filepath.IsAbs(c.Rootfs) || filepath.Clean(c.Rootfs) != c.Rootfs || c.Rootfs == "/" {
+		return fmt.Errorf("rootfs: %q must be an absolute, clean path other than /", c.Rootfs)
+	}
+	return nil
+}
+
+// Prepare runs before the switch of root: it stops mount events from
+// reaching the host, bind-mounts the rootfs on itself, performs the spec's
+// mounts in order, then populates /dev. The process's cwd must be the bundle
+// directory so relative bind sources resolve against it.
+func Prepare(c *Config) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if err := checkHostProcfs(); err != nil {
+		return err
+	}
+	if err := setupPropagation(c); err != nil {
+		return err
+	}
+	// pivot_root needs the new root to be a mount point, and the rbind also
+	// takes the rootfs's own submounts along.
+	if err := mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs on itself: %w", err)
+	}
+	p := &preparer{c: c, cgroupns: hasNamespace(c.linux(), specs.CgroupNamespace)}
+	defer p.close()
+	for i, m := range c.Spec.Mounts {
+		o, err := config.ParseMountOptions(m.Options)
+		if err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		if o.IDMap || o.RIDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+			return fmt.Errorf("mounts[%d]: idmap mounts are not supported yet", i)
+		}
+		if err := p.mountEntry(m, o); err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+	}
+	if devIsBindMount(c.Spec.Mounts) {
+		// The host's /dev (or some other tree) is bound in: creating nodes
+		// there would write to the host.
+		return nil
+	}
+	return p.setupDev()
+}
+
+// Pivot makes the rootfs the process's root and leaves the cwd at "/".
+func Pivot(c *Config) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	if c.NoPivot {
+		return moveRoot(c.Rootfs)
+	}
+	return pivotRoot(c.Rootfs)
+}
+
+// Finalize runs after Pivot: read-only paths, masked paths, a read-only
+// /dev, a read-only root, and finally the root's propagation. The rootfs
+// contents are still untrusted, so paths are resolved inside "/" safely.
+func Finalize(c *Config) error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	l := c.linux()
+	for _, p := range l.ReadonlyPaths {
+		if err := readonlyPath(root, p); err != nil {
+			return fmt.Errorf("readonly path %s: %w", p, err)
+		}
+	}
+	m := masker{root: root}
+	defer m.close()
+	for _, p := range l.MaskedPaths {
+		if err := m.mask(p); err != nil {
+			return fmt.Errorf("masked path %s: %w", p, err)
+		}
+	}
+	if devReadonly(c.Spec.Mounts) {
+		if err := remountReadonly(root, "/dev"); err != nil {
+			return fmt.Errorf("make /dev read-only: %w", err)
+		}
+	}
+	if c.Spec.Root != nil && c.Spec.Root.Readonly {
+		if err := remountReadonly(root, "/"); err != nil {
+			return fmt.Errorf("make rootfs read-only: %w", err)
+		}
+	}
+	if l.RootfsPropagation != "" {
+		flags, ok := propagationFlags(l.RootfsPropagation)
+		if !ok {
+			return fmt.Errorf("unknown rootfsPropagation %q", l.RootfsPropagation)
+		}
+		if err := mount("", "/", "", flags, ""); err != nil {
+			return fmt.Errorf("apply rootfsPropagation %s: %w", l.RootfsPropagation, err)
+		}
+	}
+	return nil
+}
+
+// checkHostProcfs makes sure /proc is a real procfs before Prepare relies on
+// /proc/self/fd magic links to mount onto file descriptors.
+func checkHostProcfs() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/proc", &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: "/proc", Err: err}
+	}
+	if st.Type != unix.PROC_SUPER_MAGIC {
+		return fmt.Errorf("/proc is not procfs (type %#x)", st.Type)
+	}
+	return nil
+}
+
+// setupPropagation makes "/" recursively slave (or what rootfsPropagation
+// asks for, always recursively) so nothing mounted from now on reaches the
+// host, then makes the mount holding the rootfs private if it is shared:
+// pivot_root refuses a new root whose parent is shared, and the rootfs bind
+// would otherwise propagate to its peers.
+func setupPropagation(c *Config) error {
+	flags := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if name := c.linux().RootfsPropagation; name != "" {
+		f, ok := propagationFlags(name)
+		if !ok {
+			return fmt.Errorf("unknown rootfsPropagation %q", name)
+		}
+		flags = f | unix.MS_REC
+		if f&unix.MS_UNBINDABLE != 0 {
+			// Unbindable mounts cannot be bind-mounted, which Prepare has
+			// to do; Finalize applies it to the finished root instead.
+			flags = unix.MS_PRIVATE | unix.MS_REC
+		}
+	}
+	if err := mount("", "/", "", flags, ""); err != nil {
+		return fmt.Errorf("set propagation of /: %w", err)
+	}
+	return makeParentMountPrivate(c.Rootfs)
+}
+
+func makeParentMountPrivate(rootfs string) error {
+	real, err := filepath.EvalSymlinks(rootfs)
+	if err != nil {
+		return err
+	}
+	mounts, err := mountinfo.GetMounts(mountinfo.ParentsFilter(real))
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	var parent *mountinfo.Info
+	for _, m := range mounts {
+		// Later entries are on top of earlier ones at the same point.
+		if parent == nil || len(m.Mountpoint) >= len(parent.Mountpoint) {
+			parent = m
+		}
+	}
+	if parent == nil {
+		return fmt.Errorf("no mount holds %s", real)
+	}
+	for _, opt := range strings.Fields(parent.Optional) {
+		if strings.HasPrefix(opt, "shared:") {
+			if err := mount("", parent.Mountpoint, "", unix.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("make parent mount of rootfs private: %w", err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+func hasNamespace(l *specs.Linux, t specs.LinuxNamespaceType) bool {
+	for _, ns := range l.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func isBind(m specs.Mount, o config.MountOptions) bool {
+	return o.Bind || m.Type == "bind"
+}
+
+// devIsBindMount reports whether /dev comes from a bind mount, in which case
+// runc leaves it alone.
+func devIsBindMount(mounts []specs.Mount) bool {
+	for _, m := range mounts {
+		if cleanDest(m.Destination) != "/dev" {
+			continue
+		}
+		if o, err := config.ParseMountOptions(m.Options); err == nil && isBind(m, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// devReadonly reports whether the mount for /dev asked for "ro". Prepare
+// mounts it read-write so device nodes can be created in it.
+func devReadonly(mounts []specs.Mount) bool {
+	ro := false
+	for _, m := range mounts {
+		if cleanDest(m.Destination) == "/dev" {
+			o, err := config.ParseMountOptions(m.Options)
+			ro = err == nil && o.Flags&unix.MS_RDONLY != 0
+		}
+	}
+	return ro
+}

@@ -1,0 +1,162 @@
+package rootfs
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// ignoringEINTR retries fn while it fails with EINTR. Mount syscalls can be
+// interrupted by signals (FUSE and NFS mounts in particular) and the Go
+// runtime sends SIGURG to threads for preemption.
+func ignoringEINTR(fn func() error) error {
+	for {
+		err := fn()
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// procFdPath is the magic link through which the kernel reaches exactly the
+// file f refers to. It is only used before pivot_root, while /proc is still
+// the host's procfs (checked by checkHostProcfs).
+func procFdPath(f *os.File) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+}
+
+// mount is mount(2) on path strings the runtime controls (the host rootfs
+// path, "/" after pivot_root).
+func mount(source, target, fstype string, flags uintptr, data string) error {
+	err := ignoringEINTR(func() error {
+		return unix.Mount(source, target, fstype, flags, data)
+	})
+	if err != nil {
+		return &os.PathError{Op: "mount", Path: target, Err: err}
+	}
+	return nil
+}
+
+// mountOnto mounts a new filesystem on the inode dst refers to. Going through
+// the fd's magic link means the kernel never re-walks a path inside the
+// rootfs, so a symlink swapped in after we resolved dst cannot redirect the
+// mount.
+func mountOnto(source, fstype string, flags uintptr, data string, dst *os.File) error {
+	target := procFdPath(dst)
+	err := ignoringEINTR(func() error {
+		return unix.Mount(source, target, fstype, flags, data)
+	})
+	runtime.KeepAlive(dst)
+	if err != nil {
+		return &os.PathError{Op: "mount", Path: fstype, Err: err}
+	}
+	return nil
+}
+
+func unmount(target string, flags int) error {
+	err := ignoringEINTR(func() error { return unix.Unmount(target, flags) })
+	if err != nil {
+		return &os.PathError{Op: "umount", Path: target, Err: err}
+	}
+	return nil
+}
+
+// openTree clones the mount tree at f (open_tree(2) with OPEN_TREE_CLONE) into
+// a detached mount that can be configured before it is attached.
+func openTree(f *os.File, recursive bool) (*os.File, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = unix.OpenTree(int(f.Fd()), "", flags)
+		return err
+	})
+	runtime.KeepAlive(f)
+	if err != nil {
+		return nil, &os.PathError{Op: "open_tree", Path: f.Name(), Err: err}
+	}
+	return os.NewFile(uintptr(fd), "detached:"+f.Name()), nil
+}
+
+// moveMount attaches the (detached or attached) mount mnt on top of the inode
+// dst refers to, without any path lookup.
+func moveMount(mnt, dst *os.File) error {
+	err := ignoringEINTR(func() error {
+		return unix.MoveMount(int(mnt.Fd()), "", int(dst.Fd()), "",
+			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	})
+	runtime.KeepAlive(mnt)
+	runtime.KeepAlive(dst)
+	if err != nil {
+		return &os.PathError{Op: "move_mount", Path: dst.Name(), Err: err}
+	}
+	return nil
+}
+
+// mountSetattr changes the mount properties of the mount whose root f is.
+// flags may add AT_RECURSIVE.
+func mountSetattr(f *os.File, flags uint, attr *unix.MountAttr) error {
+	err := ignoringEINTR(func() error {
+		return unix.MountSetattr(int(f.Fd()), "", flags|unix.AT_EMPTY_PATH, attr)
+	})
+	runtime.KeepAlive(f)
+	if err != nil {
+		return &os.PathError{Op: "mount_setattr", Path: f.Name(), Err: err}
+	}
+	return nil
+}
+
+func fstat(f *os.File) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	err := ignoringEINTR(func() error { return unix.Fstat(int(f.Fd()), &st) })
+	runtime.KeepAlive(f)
+	if err != nil {
+		return st, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	return st, nil
+}
+
+func fstatfs(f *os.File) (unix.Statfs_t, error) {
+	var st unix.Statfs_t
+	err := ignoringEINTR(func() error { return unix.Fstatfs(int(f.Fd()), &st) })
+	runtime.KeepAlive(f)
+	if err != nil {
+		return st, &os.PathError{Op: "fstatfs", Path: f.Name(), Err: err}
+	}
+	return st, nil
+}
+
+// mountID returns the id of the mount f is on.
+func mountID(f *os.File) (uint64, error) {
+	var stx unix.Statx_t
+	err := ignoringEINTR(func() error {
+		return unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
+	})
+	runtime.KeepAlive(f)
+	if err != nil {
+		return 0, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 {
+		return 0, &os.PathError{Op: "statx", Path: f.Name(), Err: unix.ENOSYS}
+	}
+	return stx.Mnt_id, nil
+}
+
+// openat opens name relative to the directory dir.
+func openat(dir *os.File, name string, flags int, mode uint32) (*os.File, error) {
+	var fd int
+	err := ignoringEINTR(func() (err error) {
+		fd, err = unix.Openat(int(dir.Fd()), name, flags|unix.O_CLOEXEC, mode)
+		return err
+	})
+	runtime.KeepAlive(dir)
+	if err != nil {
+		return nil, &os.PathError{Op: "openat", Path: dir.Name() + "/" + name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), dir.Name()+"/"+name), nil
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libruntime/container"
+)
+
+var listCommand = &cli.Command{
+	Name:  "list",
+	Usage: "lists containers started by hull with the given root",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
+	},
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		cts, err := container.List(c.String("root"))
+		if err != nil {
+			return err
+		}
+		var states []stateJSON
+		for _, ct := range cts {
+			s := toStateJSON(ct)
+			s.Owner = dirOwner(c.String("root"), ct.ID())
+			states = append(states, s)
+		}
+		if c.Bool("quiet") {
+			for _, s := range states {
+				fmt.Println(s.ID)
+			}
+			return nil
+		}
+		switch c.String("format") {
+		case "table":
+			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+			for _, s := range states {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
+			}
+			return w.Flush()
+		case "json":
+			return json.NewEncoder(os.Stdout).Encode(states)
+		default:
+			return fmt.Errorf("invalid format option")
+		}
+	},
+}
+
+// dirOwner names the user owning the container's state dir, as runc's list does.
+func dirOwner(root, id string) string {
+	fi, err := os.Stat(root + "/" + id)
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	uid := strconv.Itoa(int(st.Uid))
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "#" + uid
+}

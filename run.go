@@ -1,0 +1,184 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/console"
+	"github.com/hull-runtime/hull/libruntime/container"
+	"github.com/hull-runtime/hull/libruntime/logs"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and run a container",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+	}, createFlags...),
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		id, err := containerID(c)
+		if err != nil {
+			return err
+		}
+		return run(c, id)
+	},
+}
+
+func run(c *cli.Context, id string) error {
+	opts := createOpts(c)
+	detach := c.Bool("detach")
+	// Attached with no console socket of the caller's: hull itself receives the pty
+	// master (if the config asks for a terminal) and proxies it to its own stdio.
+	var ttyRecv *os.File
+	if !detach && opts.ConsoleSocket == "" {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("socketpair", err)
+		}
+		ttyRecv = os.NewFile(uintptr(fds[0]), "tty-recv")
+		defer ttyRecv.Close()
+		send := os.NewFile(uintptr(fds[1]), "tty-send")
+		defer send.Close()
+		opts.ConsoleConn = send
+	}
+	if !detach && !c.Bool("no-subreaper") {
+		// Processes the container orphans are reparented to us and reaped by Wait's loop
+		// rather than piling up as zombies under the caller.
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	}
+	// Catch signals before the container exists, so none is lost to the default action.
+	sigc := make(chan os.Signal, 32)
+	if !detach {
+		signal.Notify(sigc)
+	}
+	ct, init, err := container.Create(c.String("root"), id, opts)
+	if opts.ConsoleConn != nil {
+		opts.ConsoleConn.Close()
+	}
+	if err != nil {
+		return err
+	}
+	var master *os.File
+	if ct.Config().Process.Terminal && ttyRecv != nil {
+		conn, err := net.FileConn(ttyRecv)
+		if err == nil {
+			master, err = console.RecvMaster(conn.(*net.UnixConn))
+			conn.Close()
+		}
+		if err != nil {
+			_ = ct.Delete(true)
+			return err
+		}
+		defer master.Close()
+	}
+	if err := ct.Start(); err != nil {
+		_ = ct.Delete(true)
+		return err
+	}
+	if detach {
+		return nil
+	}
+	if master != nil {
+		restore := proxyTTY(master)
+		defer restore()
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigc:
+				sig := s.(unix.Signal)
+				switch sig {
+				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+					continue
+				case unix.SIGWINCH:
+					if master != nil {
+						resizeTTY(master)
+					}
+					continue
+				}
+				if err := ct.Signal(sig, false); err != nil {
+					logs.Debugf("forward %v: %v", sig, err)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	code, err := init.Wait()
+	close(done)
+	signal.Stop(sigc)
+	if master != nil {
+		// Let the output copier drain what the process wrote before it exited.
+		drainTTY(master)
+	}
+	if !c.Bool("keep") {
+		if derr := ct.Delete(true); derr != nil {
+			logs.Warnf("delete %s: %v", id, derr)
+		}
+	}
+	if err != nil && code < 0 {
+		return err
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+var ttyOut = make(chan struct{})
+
+// proxyTTY copies between hull's stdio and the pty master, with hull's terminal (if any)
+// in raw mode so keys reach the container untranslated.
+func proxyTTY(master *os.File) func() {
+	restore := func() {}
+	if t, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		orig := *t
+		raw := *t
+		raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		raw.Oflag &^= unix.OPOST
+		raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		raw.Cflag &^= unix.CSIZE | unix.PARENB
+		raw.Cflag |= unix.CS8
+		raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+		if unix.IoctlSetTermios(0, unix.TCSETS, &raw) == nil {
+			restore = func() { _ = unix.IoctlSetTermios(0, unix.TCSETS, &orig) }
+		}
+		resizeTTY(master)
+	}
+	go func() { _, _ = io.Copy(master, os.Stdin) }()
+	go func() {
+		_, _ = io.Copy(os.Stdout, master)
+		close(ttyOut)
+	}()
+	return restore
+}
+
+func drainTTY(master *os.File) {
+	// The copier ends with EIO once every holder of the pty's other end is gone; a
+	// process that escaped the container's pid namespace could keep it open forever.
+	select {
+	case <-ttyOut:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+func resizeTTY(master *os.File) {
+	ws, err := unix.IoctlGetWinsize(0, unix.TIOCGWINSZ)
+	if err != nil {
+		return
+	}
+	_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+}

@@ -1,0 +1,169 @@
+//go:build linux
+
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestNamespacesDiffer checks, from inside, that every configured namespace
+// is a new one and the unconfigured ones are the host's.
+func TestNamespacesDiffer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := baseSpec(shell(`for n in pid net ipc uts mnt cgroup user time; do echo "$n $(readlink /proc/self/ns/$n)"; done`)...)
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	r := h.run(s)
+	mustExit(t, r, 0)
+	inside := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if name, link, ok := strings.Cut(line, " "); ok {
+			inside[name] = link
+		}
+	}
+	tests := []struct {
+		ns       string
+		wantSame bool // not configured: must stay the host's
+	}{
+		{"pid", false},
+		{"net", false},
+		{"ipc", false},
+		{"uts", false},
+		{"mnt", false},
+		{"cgroup", false},
+		{"user", true},
+		{"time", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ns, func(t *testing.T) {
+			host, err := os.Readlink("/proc/self/ns/" + tc.ns)
+			if err != nil {
+				t.Skipf("host has no %s namespace: %v", tc.ns, err)
+			}
+			in := inside[tc.ns]
+			if !strings.HasPrefix(in, tc.ns+":[") {
+				t.Fatalf("inside readlink /proc/self/ns/%s = %q, want %s:[inode]", tc.ns, in, tc.ns)
+			}
+			if same := in == host; same != tc.wantSame {
+				t.Errorf("%s namespace: inside %s, host %s; want same=%v", tc.ns, in, host, tc.wantSame)
+			}
+		})
+	}
+}
+
+// TestJoinNetNamespace joins the network namespace of a process we start by
+// its /proc path, and checks the container is in exactly that namespace.
+func TestJoinNetNamespace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	holder := exec.Command("unshare", "-n", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+	})
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	hostNet, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		want, err = os.Readlink(nsPath)
+		if err == nil && want != hostNet {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unshare -n never left the host network namespace (%s: %q, %v)", nsPath, want, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	s := baseSpec("readlink", "/proc/self/ns/net")
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = nsPath
+		}
+	}
+	r := h.run(s)
+	mustExit(t, r, 0)
+	if got := strings.TrimSpace(r.stdout); got != want {
+		t.Errorf("container net namespace %q, want the joined %q (host %q)", got, want, hostNet)
+	}
+}
+
+// TestTimeNamespace gives the container a time namespace whose boottime and
+// monotonic clocks are ten years ahead, and reads /proc/uptime inside.
+func TestTimeNamespace(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
+		t.Skip("kernel without time namespaces")
+	}
+	const offset = 10 * 365 * 24 * 3600
+	tests := []struct {
+		name    string
+		offsets map[string]specs.LinuxTimeOffset
+		want    float64 // added to the host's uptime
+	}{
+		{"boottime-offset", map[string]specs.LinuxTimeOffset{
+			"boottime":  {Secs: offset},
+			"monotonic": {Secs: offset},
+		}, offset},
+		{"no-offset", nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s := baseSpec("sh", "-c", "cat /proc/uptime; readlink /proc/self/ns/time")
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+			s.Linux.TimeOffsets = tc.offsets
+			before := hostUptime(t)
+			r := h.run(s)
+			after := hostUptime(t)
+			mustExit(t, r, 0)
+			lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("unexpected output %q", r.stdout)
+			}
+			f := strings.Fields(lines[0])
+			if len(f) == 0 {
+				t.Fatalf("bad /proc/uptime %q", lines[0])
+			}
+			got, err := strconv.ParseFloat(f[0], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got < before+tc.want-1 || got > after+tc.want+1 {
+				t.Errorf("uptime inside %.2f, want %.0f + host uptime in [%.2f, %.2f]", got, tc.want, before, after)
+			}
+			hostNS, _ := os.Readlink("/proc/self/ns/time")
+			if lines[1] == hostNS || !strings.HasPrefix(lines[1], "time:[") {
+				t.Errorf("time namespace inside %q, host %q: want a new one", lines[1], hostNS)
+			}
+		})
+	}
+}
+
+func hostUptime(t *testing.T) float64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

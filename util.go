@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libruntime/container"
+)
+
+// containerID returns the command's single container id argument.
+func containerID(c *cli.Context) (string, error) {
+	if c.NArg() < 1 {
+		return "", errors.New("container id cannot be empty")
+	}
+	return c.Args().First(), nil
+}
+
+// checkArgs enforces a command's argument count with runc's wording.
+func checkArgs(c *cli.Context, min, max int) error {
+	n := c.NArg()
+	if n < min || (max >= 0 && n > max) {
+		want := fmt.Sprintf("%d", min)
+		if max != min {
+			want = fmt.Sprintf("at least %d", min)
+		}
+		return fmt.Errorf("%s: %q requires %s argument(s)", "hull", c.Command.Name, want)
+	}
+	return nil
+}
+
+func loadContainer(c *cli.Context) (*container.Container, error) {
+	id, err := containerID(c)
+	if err != nil {
+		return nil, err
+	}
+	return container.Load(c.String("root"), id)
+}
