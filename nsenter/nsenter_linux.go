@@ -11,7 +11,7 @@
 // destroys it when the goroutine ends instead of reusing a thread in foreign namespaces.
 //
 // Joining a user or time namespace needs a single-threaded process, which a Go program
-// never is; that is done by a raw fork in a later version and is refused clearly here.
+// never is: Start refuses those, and Spawn (rawfork_linux.go) does them from a raw fork.
 package nsenter
 
 import (
@@ -25,9 +25,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrUnsupportedJoin is returned for namespaces that cannot be joined from a
-// multi-threaded process yet.
-var ErrUnsupportedJoin = errors.New("joining this namespace type by path is not supported yet")
+// ErrUnsupportedJoin is returned by Start for namespaces that a multi-threaded process
+// cannot join; use Spawn for those.
+var ErrUnsupportedJoin = errors.New("this namespace type cannot be joined from a multi-threaded process; use Spawn")
+
+// NeedsSpawn reports whether joins contains a namespace only Spawn can enter.
+func NeedsSpawn(joins []Join) bool {
+	for _, j := range joins {
+		if j.Type == specs.UserNamespace || j.Type == specs.TimeNamespace {
+			return true
+		}
+	}
+	return false
+}
 
 // CloneFlag maps a spec namespace type to its CLONE_NEW* flag.
 func CloneFlag(t specs.LinuxNamespaceType) (uintptr, error) {

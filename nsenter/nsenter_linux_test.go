@@ -85,7 +85,7 @@ func TestJoinErrors(t *testing.T) {
 		{"missing path", Join{specs.NetworkNamespace, "/nonexistent/netns"}, "/nonexistent/netns"},
 		{"wrong kind", Join{specs.UTSNamespace, "/proc/self/ns/net"}, "setns"},
 		{"not a namespace", Join{specs.NetworkNamespace, "/etc/hostname"}, "setns"},
-		{"user", Join{specs.UserNamespace, "/proc/self/ns/user"}, "not supported"},
+		{"user", Join{specs.UserNamespace, "/proc/self/ns/user"}, "multi-threaded"},
 		{"unknown type", Join{"bogus", "/proc/self/ns/net"}, "unknown namespace type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,315 @@
+package nsenter
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// This file is the raw-fork path: it joins namespaces that a multi-threaded process cannot
+// enter (user, time; mount too, for symmetry with the order rules) from a forked copy of
+// hull that is single-threaded by construction, then forks once more so the final child is
+// also inside a joined pid namespace (setns(CLONE_NEWPID) only applies to children), and
+// that child execs hull's own binary.
+//
+// Why this is safe without cgo: the forked children run only the nosplit function
+// rawChild, which calls nothing but syscall.RawSyscall6 (nosplit assembly) on data
+// prepared by the parent. They never allocate, never take a lock, never return into the
+// Go scheduler, and run with every signal blocked, so no Go signal handler runs in them.
+// That is the same discipline as the syscall package's own forkAndExecInChild. Between
+// the fork and execve nothing else happens; an error is written to a pipe as two
+// integers and the child exits.
+
+const maxJoin = 8
+const maxFiles = 64
+
+// rawArgs is everything the forked children read. It is filled by the parent and only
+// read afterwards, so the children never write a pointer (no write barriers).
+type rawArgs struct {
+	nsFds   [maxJoin]uintptr
+	nsTypes [maxJoin]uintptr
+	nJoin   uintptr
+
+	files  [maxFiles]uintptr // files[i] becomes fd i in the final child
+	nFiles uintptr
+	// high is above every fd in files and every target, so the shuffle cannot clobber.
+	high uintptr
+
+	cloneFlags uintptr
+	exeFd      uintptr
+	empty      *byte
+	argv       **byte
+	envv       **byte
+	errPipe    uintptr
+	oldMask    uint64
+}
+
+// Error reports sent through the pipe: kind, index and errno as three uint32s.
+const (
+	repPid      = 1 // child 1: the final child's pid (in index)
+	repJoin     = 2 // child 1: setns of nsFds[index] failed
+	repFork     = 3 // child 1: the second fork failed
+	repDup      = 4 // child 2: placing fd index failed
+	repExec     = 5 // child 2: execveat failed
+	repMaskStep = 6 // child 2: restoring the signal mask failed
+)
+
+//go:nosplit
+//go:norace
+func rawReport(fd uintptr, kind, index, errno uintptr) {
+	var b [12]byte
+	b[0], b[1], b[2], b[3] = byte(kind), byte(kind>>8), byte(kind>>16), byte(kind>>24)
+	b[4], b[5], b[6], b[7] = byte(index), byte(index>>8), byte(index>>16), byte(index>>24)
+	b[8], b[9], b[10], b[11] = byte(errno), byte(errno>>8), byte(errno>>16), byte(errno>>24)
+	syscall.RawSyscall6(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), 12, 0, 0, 0)
+}
+
+//go:nosplit
+//go:norace
+func rawExit(code uintptr) {
+	for {
+		syscall.RawSyscall6(unix.SYS_EXIT_GROUP, code, 0, 0, 0, 0, 0)
+	}
+}
+
+// rawFork forks child 1 and returns its pid in the parent. Child 1 never returns.
+//
+//go:nosplit
+//go:norace
+func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
+	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if e != 0 || pid != 0 {
+		return pid, e
+	}
+	// Child 1.
+	for i := uintptr(0); i < a.nJoin && i < maxJoin; i++ {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETNS, a.nsFds[i], a.nsTypes[i], 0, 0, 0, 0); e != 0 {
+			rawReport(a.errPipe, repJoin, i, uintptr(e))
+			rawExit(1)
+		}
+	}
+	// CLONE_PARENT makes child 2 a child of hull, which waits for it; child 1 only
+	// exists to make child 2 land in the joined pid namespace.
+	pid2, _, e := syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|a.cloneFlags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	if e != 0 {
+		rawReport(a.errPipe, repFork, 0, uintptr(e))
+		rawExit(1)
+	}
+	if pid2 != 0 {
+		rawReport(a.errPipe, repPid, pid2, 0)
+		rawExit(0)
+	}
+	// Child 2: move every file above all targets first, then down to its place, so that
+	// no target overwrites a source still needed.
+	for i := uintptr(0); i < a.nFiles && i < maxFiles; i++ {
+		nfd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, a.files[i], unix.F_DUPFD_CLOEXEC, a.high, 0, 0, 0)
+		if e != 0 {
+			rawReport(a.errPipe, repDup, i, uintptr(e))
+			rawExit(1)
+		}
+		a.files[i] = nfd // a plain integer: no write barrier
+	}
+	for i := uintptr(0); i < a.nFiles && i < maxFiles; i++ {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_DUP3, a.files[i], i, 0, 0, 0, 0); e != 0 {
+			rawReport(a.errPipe, repDup, i, uintptr(e))
+			rawExit(1)
+		}
+	}
+	mask := a.oldMask
+	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
+		rawReport(a.errPipe, repMaskStep, 0, uintptr(e))
+		rawExit(1)
+	}
+	_, _, e = syscall.RawSyscall6(unix.SYS_EXECVEAT, a.exeFd, uintptr(unsafe.Pointer(a.empty)),
+		uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), unix.AT_EMPTY_PATH, 0)
+	rawReport(a.errPipe, repExec, 0, uintptr(e))
+	rawExit(127)
+	return 0, 0
+}
+
+// SpawnOpts describes a process started by Spawn.
+type SpawnOpts struct {
+	// Exe is hull's own executable (or any ELF), opened before joining anything: paths
+	// would resolve in the joined mount namespace.
+	Exe  *os.File
+	Args []string
+	Env  []string
+	// Files become fds 0, 1, 2, ... of the child, in order.
+	Files []*os.File
+	// Join is entered in this order; put the user namespace first.
+	Join []Join
+	// CloneFlags makes new namespaces for the final child (not CLONE_NEWUSER).
+	CloneFlags uintptr
+}
+
+// Spawn starts a process in joined and new namespaces through two raw forks, and returns
+// it as a child of the caller (os.Process.Wait works).
+func Spawn(o *SpawnOpts) (*os.Process, error) {
+	if len(o.Join) > maxJoin || len(o.Files) > maxFiles {
+		return nil, errors.New("nsenter: too many namespaces or files")
+	}
+	if o.CloneFlags&unix.CLONE_NEWUSER != 0 {
+		return nil, errors.New("nsenter: a new user namespace cannot be combined with joined namespaces yet")
+	}
+	a := &rawArgs{cloneFlags: o.CloneFlags, exeFd: o.Exe.Fd()}
+	var keep []*os.File
+	defer func() {
+		for _, f := range keep {
+			f.Close()
+		}
+	}()
+	for i, j := range sortUserFirst(o.Join) {
+		flag, err := CloneFlag(j.Type)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(j.Path)
+		if err != nil {
+			return nil, fmt.Errorf("join %s namespace: %w", j.Type, err)
+		}
+		keep = append(keep, f)
+		a.nsFds[i], a.nsTypes[i] = f.Fd(), flag
+		a.nJoin++
+	}
+	high := uintptr(len(o.Files))
+	for i, f := range o.Files {
+		a.files[i] = f.Fd()
+		if a.files[i] >= high {
+			high = a.files[i] + 1
+		}
+	}
+	a.nFiles = uintptr(len(o.Files))
+	a.high = high + 1
+	argv, err := syscall.SlicePtrFromStrings(o.Args)
+	if err != nil {
+		return nil, err
+	}
+	envv, err := syscall.SlicePtrFromStrings(o.Env)
+	if err != nil {
+		return nil, err
+	}
+	a.argv, a.envv = &argv[0], &envv[0]
+	var empty [1]byte
+	a.empty = &empty[0]
+
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	rd := os.NewFile(uintptr(p[0]), "nsenter-report")
+	defer rd.Close()
+	a.errPipe = uintptr(p[1])
+
+	pid1, err := forkLocked(a)
+	unix.Close(p[1])
+	if err != nil {
+		return nil, err
+	}
+	// Child 1 always exits at once; reap it so it never lingers as a zombie.
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(int(pid1), &ws, 0, nil)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	runtime.KeepAlive(o)
+	runtime.KeepAlive(argv)
+	runtime.KeepAlive(envv)
+	runtime.KeepAlive(&empty)
+
+	var pid2 int
+	var buf [12]byte
+	for {
+		n, err := readFull(rd, buf[:])
+		if n == 0 && err != nil {
+			// EOF: the final child exec'd (its copy of the pipe closed on exec).
+			if pid2 == 0 {
+				return nil, fmt.Errorf("nsenter: child exited without reporting (status %v)", ws)
+			}
+			return os.FindProcess(pid2)
+		}
+		if n != 12 {
+			return nil, fmt.Errorf("nsenter: short report (%d bytes)", n)
+		}
+		kind := binary.LittleEndian.Uint32(buf[0:])
+		idx := binary.LittleEndian.Uint32(buf[4:])
+		errno := syscall.Errno(binary.LittleEndian.Uint32(buf[8:]))
+		switch kind {
+		case repPid:
+			pid2 = int(idx)
+			continue
+		case repJoin:
+			j := sortUserFirst(o.Join)[idx]
+			return nil, fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, os.NewSyscallError("setns", errno))
+		case repFork:
+			return nil, fmt.Errorf("nsenter: fork into namespaces: %w", os.NewSyscallError("clone", errno))
+		}
+		// Child 2 failed before or at exec: it has exited; reap it.
+		if pid2 != 0 {
+			_, _ = unix.Wait4(pid2, &ws, 0, nil)
+		}
+		switch kind {
+		case repDup:
+			return nil, fmt.Errorf("nsenter: set up fd %d: %w", idx, os.NewSyscallError("dup", errno))
+		case repExec:
+			return nil, fmt.Errorf("nsenter: exec %s: %w", o.Exe.Name(), os.NewSyscallError("execveat", errno))
+		default:
+			return nil, fmt.Errorf("nsenter: child failed (step %d): %w", kind, errno)
+		}
+	}
+}
+
+// forkLocked blocks every signal on a locked thread around the fork, as the syscall
+// package does, so the children start with no Go signal handler able to run.
+func forkLocked(a *rawArgs) (uintptr, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	all := ^uint64(0)
+	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&a.oldMask)), 8, 0, 0); e != 0 {
+		return 0, os.NewSyscallError("rt_sigprocmask", e)
+	}
+	pid, e := rawFork(a)
+	old := a.oldMask
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	if e != 0 {
+		return 0, os.NewSyscallError("clone", e)
+	}
+	return pid, nil
+}
+
+func readFull(f *os.File, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := f.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// sortUserFirst returns joins with the user namespace first: after entering it the child
+// holds every capability there, which joining the namespaces it owns requires. The order
+// of the others is kept.
+func sortUserFirst(js []Join) []Join {
+	out := make([]Join, 0, len(js))
+	for _, j := range js {
+		if j.Type == "user" {
+			out = append(out, j)
+		}
+	}
+	for _, j := range js {
+		if j.Type != "user" {
+			out = append(out, j)
+		}
+	}
+	return out
+}
