@@ -37,16 +37,19 @@ type CreateOpts struct {
 
 // Init is the init process of a container created by this process: `hull run` waits on it.
 type Init struct {
-	cmd *exec.Cmd
+	proc *os.Process
 }
 
 // Wait waits for init (the container's process once started) and returns its exit status
 // the way a shell reports it: the code, or 128+signal.
 func (i *Init) Wait() (int, error) {
-	err := i.cmd.Wait()
-	st, ok := i.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if !ok {
+	ps, err := i.proc.Wait()
+	if err != nil {
 		return -1, err
+	}
+	st, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return -1, fmt.Errorf("init: unexpected wait status %v", ps)
 	}
 	if st.Signaled() {
 		return 128 + int(st.Signal()), nil
@@ -55,7 +58,7 @@ func (i *Init) Wait() (int, error) {
 }
 
 // Pid returns init's host pid.
-func (i *Init) Pid() int { return i.cmd.Process.Pid }
+func (i *Init) Pid() int { return i.proc.Pid }
 
 // undo runs cleanup steps in reverse order unless disarmed: every step of Create that
 // makes something registers how to remove it, so a failure leaves nothing behind.
@@ -158,15 +161,16 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := nsenter.Start(cmd, joins); err != nil {
+	proc, err := startInit(cmd, joins)
+	if err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
 	cleanup.add(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = proc.Kill()
+		_, _ = proc.Wait()
 	})
 	childSock.Close()
-	_, start, err := procStat(cmd.Process.Pid)
+	_, start, err := procStat(proc.Pid)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read init start time: %w", err)
 	}
@@ -175,7 +179,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		ID:            id,
 		Bundle:        bundle,
 		Rootfs:        rootfs,
-		InitPid:       cmd.Process.Pid,
+		InitPid:       proc.Pid,
 		InitStartTime: start,
 		Created:       time.Now().UTC(),
 		Config:        spec,
@@ -184,7 +188,37 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err := c.syncInit(parentSock, o); err != nil {
 		return nil, nil, err
 	}
-	return c, &Init{cmd: cmd}, nil
+	return c, &Init{proc: proc}, nil
+}
+
+// startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
+// a namespace needs a single-threaded process to join, through nsenter's raw fork.
+func startInit(cmd *exec.Cmd, joins []nsenter.Join) (*os.Process, error) {
+	if !nsenter.NeedsSpawn(joins) {
+		if err := nsenter.Start(cmd, joins); err != nil {
+			return nil, err
+		}
+		return cmd.Process, nil
+	}
+	attr := cmd.SysProcAttr
+	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		return nil, errors.New("linux.namespaces: joining namespaces by path together with a new user namespace is not supported yet")
+	}
+	exe, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	files := []*os.File{cmd.Stdin.(*os.File), cmd.Stdout.(*os.File), cmd.Stderr.(*os.File)}
+	files = append(files, cmd.ExtraFiles...)
+	return nsenter.Spawn(&nsenter.SpawnOpts{
+		Exe:        exe,
+		Args:       cmd.Args,
+		Env:        cmd.Env,
+		Files:      files,
+		Join:       joins,
+		CloneFlags: attr.Cloneflags,
+	})
 }
 
 // checkCreatable refuses configs this version of hull cannot run safely, before anything
@@ -232,7 +266,6 @@ func dialConsole(path string) (*os.File, error) {
 // initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
 func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
 	cmd := exec.Command("/proc/self/exe", "init")
-	cmd.Dir = bundle
 	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
 	for i := 0; i < o.PreserveFDs; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
@@ -243,11 +276,16 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 		initproc.EnvSyncFd + "=" + strconv.Itoa(next),
 		initproc.EnvFifoFd + "=" + strconv.Itoa(next+1),
 	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)
 	if console != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
 		cmd.Env = append(cmd.Env, initproc.EnvConsoleFd+"="+strconv.Itoa(next+2))
-	} else {
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)
+		// The pty replaces init's stdio; do not hold the caller's pipes open in it.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	}
 
 	attr := &syscall.SysProcAttr{}
@@ -275,6 +313,10 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 				attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
 			}
 			attr.GidMappingsEnableSetgroups = true
+			// After the clone init's uid is host root, which the new namespace does not
+			// map: become the namespace's root before exec, or execve drops every
+			// capability init needs to build the container.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		}
 	}
 	cmd.SysProcAttr = attr

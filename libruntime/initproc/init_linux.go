@@ -53,6 +53,10 @@ func (i *initState) run() error {
 	runtime.LockOSThread()
 	cfg := i.cfg
 	spec := cfg.Spec
+	// Relative bind-mount sources and hook paths are relative to the bundle.
+	if err := os.Chdir(cfg.Bundle); err != nil {
+		return fmt.Errorf("init: enter bundle: %w", err)
+	}
 	fifo, err := fdFromEnv(EnvFifoFd, "exec fifo")
 	if err != nil {
 		return err

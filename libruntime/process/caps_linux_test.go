@@ -387,3 +387,58 @@ func TestNotGrantedError(t *testing.T) {
 		t.Errorf("Error() = %q\nwant %q", err.Error(), want)
 	}
 }
+
+type setUserArg struct {
+	Keep []string // the only capabilities left before SetUser
+	User specs.User
+}
+
+func init() {
+	// setuser-with drops to the Keep capabilities first, then calls SetUser.
+	scenarios["setuser-with"] = func(b []byte) error {
+		var a setUserArg
+		if err := json.Unmarshal(b, &a); err != nil {
+			return err
+		}
+		if err := ApplyCaps(&specs.LinuxCapabilities{Effective: a.Keep, Permitted: a.Keep}); err != nil {
+			return err
+		}
+		return SetUser(a.User)
+	}
+}
+
+func TestSetUserErrors(t *testing.T) {
+	requireRoot(t)
+	tests := []struct {
+		name    string
+		arg     setUserArg
+		wantErr string
+	}{
+		{
+			name:    "no CAP_SETUID",
+			arg:     setUserArg{Keep: []string{"CAP_SETGID"}, User: specs.User{UID: 1000, GID: 1000}},
+			wantErr: "process.user.uid 1000: setresuid: operation not permitted",
+		},
+		{
+			name:    "no CAP_SETGID",
+			arg:     setUserArg{Keep: []string{"CAP_SETUID"}, User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}}},
+			wantErr: "process.user.additionalGids [10 20]: setgroups: operation not permitted",
+		},
+		{
+			name: "all it needs",
+			arg:  setUserArg{Keep: []string{"CAP_SETUID", "CAP_SETGID"}, User: specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runChild(t, "setuser-with", tt.arg)
+			if tt.wantErr == "" {
+				res.mustSucceed(t)
+				return
+			}
+			if got := res.childErr(); got != tt.wantErr {
+				t.Fatalf("error = %q, want %q (exit %d)", got, tt.wantErr, res.code)
+			}
+		})
+	}
+}

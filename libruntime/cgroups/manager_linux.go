@@ -1,0 +1,361 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Manager is one container's cgroup v2 directory. Its methods only read the
+// paths it was made with, so one Manager may be used from several goroutines.
+type Manager struct {
+	mount string // the cgroup2 mount point
+	path  string // the cgroup directory, below mount
+
+	// created lists the ancestors New made that could not be marked with
+	// markerXattr, so that at least this Manager's Destroy removes them.
+	created []string
+}
+
+// markerXattr marks the ancestor cgroups hull created. It is how a later
+// hull process (delete, update) knows which ancestors are hull's to enable
+// controllers in and to remove once empty: hull never writes to, or removes,
+// a cgroup somebody else made. trusted.* needs CAP_SYS_ADMIN, so a container
+// cannot forge it.
+const (
+	markerXattr = "trusted.hull.created"
+	markerValue = "hull"
+)
+
+// New creates the cgroup directory path (an absolute path below the cgroup2
+// mount, as Path returns) and any missing ancestors, enables in the
+// ancestors hull made the controllers r needs, applies r (see Set) and
+// installs the device filter: r.Devices followed by devices.DefaultRules,
+// and with r or r.Devices nil, only the defaults. Without resources the
+// cgroup still serves to track, freeze and kill the container.
+//
+// An already existing path is used if it has no processes and is not
+// frozen, as the runtime-spec recommends for create.
+//
+// On failure New removes what it made.
+func New(path string, r *specs.LinuxResources) (*Manager, error) {
+	if _, err := Validate(r); err != nil {
+		return nil, err
+	}
+	m, err := manager(path)
+	if err != nil {
+		return nil, err
+	}
+	made, err := m.create()
+	if err != nil {
+		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
+	}
+	undo := func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			_ = rmdir(made[i])
+		}
+	}
+	if !slices.Contains(made, path) {
+		if err := m.checkReusable(); err != nil {
+			undo()
+			return nil, err
+		}
+	}
+	if err := m.set(r, true); err != nil {
+		undo()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Load returns the Manager of an existing cgroup directory, for the commands
+// that act on a container made by an earlier hull process.
+func Load(path string) (*Manager, error) {
+	m, err := manager(path)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Statfs_t
+	if err := statfs(path, &st); err != nil {
+		return nil, fmt.Errorf("load cgroup: %w", err)
+	}
+	if st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return nil, fmt.Errorf("load cgroup %s: not a cgroup2 directory", path)
+	}
+	return m, nil
+}
+
+// manager checks that path is a clean path strictly below the cgroup2 mount.
+func manager(path string) (*Manager, error) {
+	mount, err := Mount()
+	if err != nil {
+		return nil, err
+	}
+	if path != filepath.Clean(path) || !strings.HasPrefix(path, mount+"/") {
+		return nil, fmt.Errorf("cgroup path %q is not a clean path below the cgroup2 mount %s", path, mount)
+	}
+	return &Manager{mount: mount, path: path}, nil
+}
+
+// Path returns the cgroup's directory.
+func (m *Manager) Path() string { return m.path }
+
+// FD opens the cgroup directory as an O_PATH descriptor, for clone3's
+// CLONE_INTO_CGROUP (syscall.SysProcAttr UseCgroupFD and CgroupFD), which
+// starts a process directly in the cgroup. The caller closes it.
+func (m *Manager) FD() (*os.File, error) {
+	fd, err := open(m.path, unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	return os.NewFile(uintptr(fd), m.path), nil
+}
+
+// Apply moves process pid into the cgroup, for processes not started in it
+// with CLONE_INTO_CGROUP.
+func (m *Manager) Apply(pid int) error {
+	var err error
+	// A process still being forked (TASK_NEW) refuses to move with
+	// EINVAL for a moment.
+	for i := 0; i < 5; i++ {
+		err = writeFile(m.path, "cgroup.procs", strconv.Itoa(pid))
+		if !errors.Is(err, unix.EINVAL) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("move pid %d into cgroup: %w", pid, err)
+	}
+	return nil
+}
+
+// create makes the missing directories from the mount down to m.path and
+// returns them top first. Ancestors (not the cgroup itself) are marked as
+// hull's.
+func (m *Manager) create() ([]string, error) {
+	parts := split(strings.TrimPrefix(m.path, m.mount))
+	var made []string
+	// An ENOENT means another hull's Destroy removed an empty ancestor
+	// between our mkdirs; start again from the top.
+	for attempt := 0; ; attempt++ {
+		err := m.createOnce(parts, &made)
+		if err == nil {
+			return made, nil
+		}
+		if !errors.Is(err, unix.ENOENT) || attempt == 4 {
+			for i := len(made) - 1; i >= 0; i-- {
+				_ = rmdir(made[i])
+			}
+			return nil, err
+		}
+	}
+}
+
+func (m *Manager) createOnce(parts []string, made *[]string) error {
+	dir := m.mount
+	for i, p := range parts {
+		dir = filepath.Join(dir, p)
+		err := mkdir(dir)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		*made = append(*made, dir)
+		if i == len(parts)-1 {
+			break
+		}
+		err = setxattr(dir, markerXattr, markerValue)
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			m.created = append(m.created, dir)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hullMade reports whether hull created the ancestor dir.
+func (m *Manager) hullMade(dir string) (bool, error) {
+	if slices.Contains(m.created, dir) {
+		return true, nil
+	}
+	v, err := getxattr(dir, markerXattr)
+	if errors.Is(err, unix.EOPNOTSUPP) {
+		return false, nil
+	}
+	return v == markerValue, err
+}
+
+// checkReusable refuses an existing cgroup that already runs something or
+// is frozen: the container would share it, or hang on its first exec.
+func (m *Manager) checkReusable() error {
+	pids, err := m.Pids()
+	if err != nil {
+		return err
+	}
+	if len(pids) > 0 {
+		return fmt.Errorf("cgroup %s already has %d processes", m.path, len(pids))
+	}
+	frozen, err := m.Frozen()
+	if err != nil {
+		return err
+	}
+	if frozen {
+		return fmt.Errorf("cgroup %s is frozen", m.path)
+	}
+	return nil
+}
+
+// need is a controller some field of linux.resources writes through.
+type need struct{ field, controller string }
+
+// ensureControllers enables, top down, the needed controllers in the
+// subtree_control of each ancestor hull made (never in one it did not:
+// that would change the cgroups of everything else below it), then checks
+// that the cgroup itself has them all.
+func (m *Manager) ensureControllers(needs []need) error {
+	if len(needs) == 0 {
+		return nil
+	}
+	var want []string
+	for _, n := range needs {
+		if !slices.Contains(want, n.controller) {
+			want = append(want, n.controller)
+		}
+	}
+	parts := split(strings.TrimPrefix(m.path, m.mount))
+	dir := m.mount
+	for _, p := range parts[:len(parts)-1] {
+		dir = filepath.Join(dir, p)
+		ours, err := m.hullMade(dir)
+		if err != nil {
+			return fmt.Errorf("enable controllers in %s: %w", dir, err)
+		}
+		if !ours {
+			continue
+		}
+		if err := enable(dir, want); err != nil {
+			return err
+		}
+	}
+	have, err := controllers(m.path)
+	if err != nil {
+		return err
+	}
+	for _, n := range needs {
+		if !slices.Contains(have, n.controller) {
+			return fmt.Errorf("%s: %s controller not available in cgroup2 at %s", n.field, n.controller, m.mount)
+		}
+	}
+	return nil
+}
+
+// enable turns on in dir's subtree_control each of want that dir has and
+// has not enabled yet, one write per controller so a failure names it.
+func enable(dir string, want []string) error {
+	avail, err := controllers(dir)
+	if err != nil {
+		return err
+	}
+	on, err := readFile(dir, "cgroup.subtree_control")
+	if err != nil {
+		return fmt.Errorf("enable controllers in %s: %w", dir, err)
+	}
+	enabled := strings.Fields(on)
+	for _, c := range want {
+		if !slices.Contains(avail, c) || slices.Contains(enabled, c) {
+			continue
+		}
+		if err := writeFile(dir, "cgroup.subtree_control", "+"+c); err != nil {
+			return fmt.Errorf("enable %s controller: %w", c, err)
+		}
+	}
+	return nil
+}
+
+func controllers(dir string) ([]string, error) {
+	s, err := readFile(dir, "cgroup.controllers")
+	if err != nil {
+		return nil, fmt.Errorf("list controllers: %w", err)
+	}
+	return strings.Fields(s), nil
+}
+
+// Destroy removes the cgroup, the child cgroups the container made in it,
+// and then each ancestor hull made that is now empty, stopping at the first
+// one that is still in use or not hull's. The cgroup must have no processes
+// left (see Kill); a cgroup whose last processes are still exiting is
+// retried for about a second. Destroying a cgroup that is already gone is
+// not an error.
+func (m *Manager) Destroy() error {
+	if err := removeTree(m.path); err != nil {
+		return fmt.Errorf("destroy cgroup %s: %w", m.path, err)
+	}
+	for dir := filepath.Dir(m.path); strings.HasPrefix(dir, m.mount+"/"); dir = filepath.Dir(dir) {
+		ours, err := m.hullMade(dir)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("destroy cgroup %s: %w", m.path, err)
+		}
+		if !ours {
+			return nil
+		}
+		err = rmdir(dir)
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.ENOTEMPTY):
+			// Another container still lives below it.
+			return nil
+		default:
+			return fmt.Errorf("destroy cgroup %s: remove parent: %w", m.path, err)
+		}
+	}
+	return nil
+}
+
+// removeTree removes dir and its child cgroups, deepest first.
+func removeTree(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	// rmdir fails with EBUSY while a task is still exiting; the kernel
+	// gives no event for "now removable", so back off, about 1s in total.
+	delay := 10 * time.Millisecond
+	for i := 0; ; i++ {
+		err = rmdir(dir)
+		if err == nil || errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || i == 7 {
+			return err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 250*time.Millisecond)
+	}
+}
