@@ -68,6 +68,7 @@ func newApp() *cli.App {
 			createCommand,
 			startCommand,
 			runCommand,
+			execCommand,
 			stateCommand,
 			killCommand,
 			deleteCommand,

@@ -95,28 +95,7 @@ func run(c *cli.Context, id string) error {
 		defer restore()
 	}
 	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-sigc:
-				sig := s.(unix.Signal)
-				switch sig {
-				case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-					continue
-				case unix.SIGWINCH:
-					if master != nil {
-						resizeTTY(master)
-					}
-					continue
-				}
-				if err := ct.Signal(sig, false); err != nil {
-					logs.Debugf("forward %v: %v", sig, err)
-				}
-			case <-done:
-				return
-			}
-		}
-	}()
+	go forwardSignals(sigc, done, master, func(sig unix.Signal) error { return ct.Signal(sig, false) })
 	code, err := init.Wait()
 	close(done)
 	signal.Stop(sigc)

@@ -48,6 +48,9 @@ type rawArgs struct {
 	envv       **byte
 	errPipe    uintptr
 	oldMask    uint64
+	// rootInUserNS: after joining a user namespace, become its root. Host root is not
+	// mapped there, and execve with an unmapped uid would drop every capability.
+	rootInUserNS bool
 }
 
 // Error reports sent through the pipe: kind, index and errno as three uint32s.
@@ -58,6 +61,7 @@ const (
 	repDup      = 4 // child 2: placing fd index failed
 	repExec     = 5 // child 2: execveat failed
 	repMaskStep = 6 // child 2: restoring the signal mask failed
+	repSetID    = 7 // child 1: becoming root of the joined user namespace failed
 )
 
 //go:nosplit
@@ -91,6 +95,19 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 	for i := uintptr(0); i < a.nJoin && i < maxJoin; i++ {
 		if _, _, e := syscall.RawSyscall6(unix.SYS_SETNS, a.nsFds[i], a.nsTypes[i], 0, 0, 0, 0); e != 0 {
 			rawReport(a.errPipe, repJoin, i, uintptr(e))
+			rawExit(1)
+		}
+	}
+	if a.rootInUserNS {
+		// setgroups may be denied in the namespace ("deny" in /proc/pid/setgroups); then
+		// the group list is already what it can be.
+		syscall.RawSyscall6(unix.SYS_SETGROUPS, 0, 0, 0, 0, 0, 0)
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETRESGID, 0, 0, 0, 0, 0, 0); e != 0 {
+			rawReport(a.errPipe, repSetID, 0, uintptr(e))
+			rawExit(1)
+		}
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETRESUID, 0, 0, 0, 0, 0, 0); e != 0 {
+			rawReport(a.errPipe, repSetID, 1, uintptr(e))
 			rawExit(1)
 		}
 	}
@@ -176,6 +193,9 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		keep = append(keep, f)
 		a.nsFds[i], a.nsTypes[i] = f.Fd(), flag
 		a.nJoin++
+		if flag == unix.CLONE_NEWUSER {
+			a.rootInUserNS = true
+		}
 	}
 	high := uintptr(len(o.Files))
 	for i, f := range o.Files {
@@ -250,6 +270,8 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 			return nil, fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, os.NewSyscallError("setns", errno))
 		case repFork:
 			return nil, fmt.Errorf("nsenter: fork into namespaces: %w", os.NewSyscallError("clone", errno))
+		case repSetID:
+			return nil, fmt.Errorf("nsenter: become root of the joined user namespace (uid/gid 0 must be mapped): %w", os.NewSyscallError("setresuid", errno))
 		}
 		// Child 2 failed before or at exec: it has exited; reap it.
 		if pid2 != 0 {

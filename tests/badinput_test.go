@@ -168,6 +168,7 @@ func TestBadInput(t *testing.T) {
 				args = tc.args(h)
 			}
 			r := h.do(args...)
+			t.Logf("stderr: %s", strings.TrimSpace(r.stderr))
 			if r.exit == 0 {
 				t.Errorf("create succeeded, want a failure: %s", r)
 			} else if !containsAny(r.stderr, tc.want) {

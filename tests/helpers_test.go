@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,8 +127,8 @@ func TestHelperLeftoverDetection(t *testing.T) {
 		t.Errorf("bundleProcesses after kill: %v", procs)
 	}
 
-	// A process chrooted into a bind mount of the rootfs in its own mount
-	// namespace, like a pivoted container: its /proc/PID/root reads "/" from
+	// A process pivoted into a bind mount of the rootfs in its own mount
+	// namespace, like a container: its /proc/PID/root and cwd read "/" from
 	// here, so only the inode comparison finds it.
 	data, err := os.ReadFile(rootfsTmplBusybox())
 	if err != nil {
@@ -139,8 +140,12 @@ func TestHelperLeftoverDetection(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(h.rootfs, "bin", "busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(h.rootfs, "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd = exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c",
-		`mount --bind "$1" "$1" && cd / && exec chroot "$1" /bin/busybox sleep 30`, "sh", h.rootfs)
+		`mount --bind "$1" "$1" && cd "$1" && pivot_root . old && exec /bin/busybox sh -c `+
+			`'/bin/busybox umount -l /old && cd / && exec /bin/busybox sleep 30'`, "sh", h.rootfs)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -155,10 +160,10 @@ func TestHelperLeftoverDetection(t *testing.T) {
 		}
 	}
 	if len(procs) != 1 || !strings.Contains(procs[0], "root is the bundle rootfs") {
-		t.Errorf("bundleProcesses found %v, want the chrooted sleep by its root inode", procs)
+		t.Errorf("bundleProcesses found %v, want the pivoted sleep by its root inode", procs)
 	}
-	if link, _ := os.Readlink(filepath.Join("/proc", strings.Fields(procs[0]+" x")[0], "root")); inDir(link, h.bundle) {
-		t.Logf("note: root link %q is visible by path too", link)
+	if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", cmd.Process.Pid)); inDir(link, h.bundle) {
+		t.Errorf("the pivoted process's root reads %q: this case no longer tests the inode check", link)
 	}
 }
 

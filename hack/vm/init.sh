@@ -47,9 +47,10 @@ mount -t tmpfs -o mode=0755 run /run || die "mount /run"
 mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup || die "mount cgroup2"
 # The guest's own hierarchy: enable every controller for the children of the root.
+read -r have </sys/fs/cgroup/cgroup.controllers
 ctrls=""
 for c in cpuset cpu io memory hugetlb pids rdma misc; do
-	grep -qw "$c" /sys/fs/cgroup/cgroup.controllers && ctrls="$ctrls +$c"
+	case " $have " in *" $c "*) ctrls="$ctrls +$c" ;; esac
 done
 echo "$ctrls" >/sys/fs/cgroup/cgroup.subtree_control || die "enable controllers:$ctrls"
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null

@@ -40,6 +40,7 @@ usage: $0 [flags] -- COMMAND [ARG...]
   --copy SRC[:DST]  before the command, copy /mnt/host/SRC (relative to the
                     share) to DST in the guest (default /tmp/SRC), on tmpfs,
                     for bundles that need device nodes (mknod fails on 9p)
+  --cwd DIR         the command's working directory in the guest (default /mnt/host)
   --disk-mib N      size of the sparse virtio disk /dev/vda (default 64; 0: none)
   --mem SIZE        guest memory (default 2G)
   --smp N           guest CPUs (default 2)
@@ -60,7 +61,7 @@ fail() {
 	exit 125
 }
 
-share="" timeout=600 disk_mib=64 mem=2G smp=2 append="" log="" prepare_only=0 quiet=0
+share="" cwd="" timeout=600 disk_mib=64 mem=2G smp=2 append="" log="" prepare_only=0 quiet=0
 cache=${HULL_VM_CACHE:-${HOME:-/root}/.cache/hull-vm}
 envs=() copies=()
 while [ $# -gt 0 ]; do
@@ -69,10 +70,11 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=${2:?}; shift 2 ;;
 	--env) envs+=("${2:?}"); shift 2 ;;
 	--copy) copies+=("${2:?}"); shift 2 ;;
+	--cwd) cwd=${2:?}; shift 2 ;;
 	--disk-mib) disk_mib=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--smp) smp=${2:?}; shift 2 ;;
-	--append) append=${2:?}; shift 2 ;;
+	--append) append=${2?}; shift 2 ;;
 	--log) log=${2:?}; shift 2 ;;
 	--cache) cache=${2:?}; shift 2 ;;
 	--prepare) prepare_only=1; shift ;;
@@ -302,11 +304,20 @@ cmdfile=$share/.vm-cmd
 		[ "$c" = "$src" ] || dst=${c#*:}
 		echo "mkdir -p \"\$(dirname $(q "$dst"))\" && cp -a $(q "/mnt/host/$src") $(q "$dst") || exit 125"
 	done
+	[ -z "$cwd" ] || echo "cd $(q "$cwd") || exit 125"
 	printf 'exec'
 	for a in "$@"; do printf ' %s' "$(q "$a")"; done
 	echo
 } >"$cmdfile"
 rm -f "$share/.exitcode" "$share/.exitcode.tmp"
+
+# One guest fills both cores of a CI machine: one VM at a time. qemu inherits
+# the lock and holds it until it is gone.
+exec 8>"$cache/.run.lock"
+if ! flock -n 8; then
+	say "waiting for another VM of this cache to finish"
+	flock 8
+fi
 
 disk_args=()
 if [ "$disk_mib" -gt 0 ]; then
@@ -316,6 +327,10 @@ fi
 [ -n "$log" ] || log=$tmp/console.log
 : >"$log"
 
+# quiet: only the command's output; panic=-1 with -no-reboot: a panic ends qemu;
+# TCG's vCPUs share one TSC, but the kernel calls it unstable and falls back to
+# the slow emulated HPET unless told; crypto self-tests cost boot time.
+cmdline="console=ttyS0 quiet panic=-1 cgroup_no_v1=all tsc=reliable cryptomgr.notests mitigations=off"
 start=$(date +%s.%N)
 # -nodefaults: no VGA, NIC (iPXE costs 20 s), floppy or monitor; the serial
 # port is the console. stdin is /dev/null, so qemu leaves the terminal alone.
@@ -324,7 +339,7 @@ qemu-system-x86_64 \
 	-nodefaults -no-user-config -display none -nic none -no-reboot \
 	-serial stdio \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all mitigations=off $append" \
+	-append "$cmdline $append" \
 	-virtfs "local,path=$share,mount_tag=host,security_model=none,id=host" \
 	${disk_args[@]+"${disk_args[@]}"} \
 	${HULL_VM_QEMU_ARGS:-} \

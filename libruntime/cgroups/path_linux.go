@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,18 +120,18 @@ func ownCgroup() (string, error) {
 		return "", fmt.Errorf("own cgroup: %w", err)
 	}
 	defer f.Close()
-	return parseOwnCgroup(f)
+	return parseOwnCgroup(f, f.Name())
 }
 
-func parseOwnCgroup(f *os.File) (string, error) {
-	s := bufio.NewScanner(f)
+func parseOwnCgroup(r io.Reader, name string) (string, error) {
+	s := bufio.NewScanner(r)
 	for s.Scan() {
 		if p, ok := strings.CutPrefix(s.Text(), "0::"); ok {
 			return p, nil
 		}
 	}
 	if err := s.Err(); err != nil {
-		return "", fmt.Errorf("own cgroup: read %s: %w", f.Name(), err)
+		return "", fmt.Errorf("own cgroup: read %s: %w", name, err)
 	}
-	return "", fmt.Errorf("own cgroup: %s has no cgroup v2 (\"0::\") line", f.Name())
+	return "", fmt.Errorf("own cgroup: %s has no cgroup v2 (\"0::\") line", name)
 }

@@ -338,7 +338,7 @@ func (m *Manager) setPids(r *specs.LinuxResources) error {
 	if *r.Pids.Limit >= 0 {
 		v = strconv.FormatInt(*r.Pids.Limit, 10)
 	}
-	if err := writeFile(m.path, "pids.max", v); err != nil {
+	if err := writeCgroup(m.path, "pids.max", v); err != nil {
 		return fmt.Errorf("linux.resources.pids.limit: %w", err)
 	}
 	return nil
@@ -369,7 +369,7 @@ func (m *Manager) setMemory(r *specs.LinuxResources) error {
 	}
 	// s == 0 with a swap setting means swap equal to the limit: no swap.
 	if s != 0 || swap > 0 {
-		err := writeFile(m.path, "memory.swap.max", limitStr(s))
+		err := writeCgroup(m.path, "memory.swap.max", limitStr(s))
 		// Without swap accounting there is no file, and nothing to do
 		// for "unlimited" or "none".
 		if errors.Is(err, os.ErrNotExist) && (s == -1 || s == 0) {
@@ -380,12 +380,12 @@ func (m *Manager) setMemory(r *specs.LinuxResources) error {
 		}
 	}
 	if limit != 0 {
-		if err := writeFile(m.path, "memory.max", limitStr(limit)); err != nil {
+		if err := writeCgroup(m.path, "memory.max", limitStr(limit)); err != nil {
 			return fmt.Errorf("linux.resources.memory.limit: %w", err)
 		}
 	}
 	if low != 0 {
-		if err := writeFile(m.path, "memory.low", limitStr(low)); err != nil {
+		if err := writeCgroup(m.path, "memory.low", limitStr(low)); err != nil {
 			return fmt.Errorf("linux.resources.memory.reservation: %w", err)
 		}
 	}
@@ -420,14 +420,14 @@ func (m *Manager) setCPU(r *specs.LinuxResources) error {
 		return nil
 	}
 	if c.Idle != nil {
-		if err := writeFile(m.path, "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
+		if err := writeCgroup(m.path, "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
 			return fmt.Errorf("linux.resources.cpu.idle: %w", err)
 		}
 	}
 	// An idle cgroup has the minimum weight; writing cpu.weight fails.
 	if c.Shares != nil && *c.Shares != 0 && (c.Idle == nil || *c.Idle == 0) {
 		w := strconv.FormatUint(cpuWeight(*c.Shares), 10)
-		if err := writeFile(m.path, "cpu.weight", w); err != nil {
+		if err := writeCgroup(m.path, "cpu.weight", w); err != nil {
 			return fmt.Errorf("linux.resources.cpu.shares: %w", err)
 		}
 	}
@@ -444,7 +444,7 @@ func (m *Manager) setCPU(r *specs.LinuxResources) error {
 	}
 	burstPending := false
 	if c.Burst != nil {
-		err := writeFile(m.path, "cpu.max.burst", strconv.FormatUint(*c.Burst, 10))
+		err := writeCgroup(m.path, "cpu.max.burst", strconv.FormatUint(*c.Burst, 10))
 		// A burst above the current quota is refused until the new
 		// quota is in; try again after it.
 		if errors.Is(err, unix.EINVAL) && quota != "" {
@@ -459,12 +459,12 @@ func (m *Manager) setCPU(r *specs.LinuxResources) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFile(m.path, "cpu.max", v); err != nil {
+		if err := writeCgroup(m.path, "cpu.max", v); err != nil {
 			return fmt.Errorf("linux.resources.cpu.quota/period: %w", err)
 		}
 	}
 	if burstPending {
-		if err := writeFile(m.path, "cpu.max.burst", strconv.FormatUint(*c.Burst, 10)); err != nil {
+		if err := writeCgroup(m.path, "cpu.max.burst", strconv.FormatUint(*c.Burst, 10)); err != nil {
 			return fmt.Errorf("linux.resources.cpu.burst: %w", err)
 		}
 	}
@@ -494,12 +494,12 @@ func (m *Manager) setCpuset(r *specs.LinuxResources) error {
 		return nil
 	}
 	if c.Cpus != "" {
-		if err := writeFile(m.path, "cpuset.cpus", c.Cpus); err != nil {
+		if err := writeCgroup(m.path, "cpuset.cpus", c.Cpus); err != nil {
 			return fmt.Errorf("linux.resources.cpu.cpus: %w", err)
 		}
 	}
 	if c.Mems != "" {
-		if err := writeFile(m.path, "cpuset.mems", c.Mems); err != nil {
+		if err := writeCgroup(m.path, "cpuset.mems", c.Mems); err != nil {
 			return fmt.Errorf("linux.resources.cpu.mems: %w", err)
 		}
 	}
@@ -546,7 +546,7 @@ func (m *Manager) setIO(r *specs.LinuxResources) error {
 		}
 	}
 	for _, dev := range order {
-		if err := writeFile(m.path, "io.max", lines[dev]); err != nil {
+		if err := writeCgroup(m.path, "io.max", lines[dev]); err != nil {
 			return fmt.Errorf("linux.resources.blockIO throttle of %s: %w", dev, err)
 		}
 	}
@@ -573,9 +573,9 @@ func (m *Manager) setIOWeight(b *specs.LinuxBlockIO) error {
 	}
 	if b.Weight != nil && *b.Weight != 0 {
 		if haveBFQ {
-			err = writeFile(m.path, "io.bfq.weight", strconv.FormatUint(uint64(*b.Weight), 10))
+			err = writeCgroup(m.path, "io.bfq.weight", strconv.FormatUint(uint64(*b.Weight), 10))
 		} else {
-			err = writeFile(m.path, "io.weight", fmt.Sprintf("default %d", ioWeight(*b.Weight)))
+			err = writeCgroup(m.path, "io.weight", fmt.Sprintf("default %d", ioWeight(*b.Weight)))
 		}
 		if err != nil {
 			return fmt.Errorf("linux.resources.blockIO.weight: %w", err)
@@ -586,9 +586,9 @@ func (m *Manager) setIOWeight(b *specs.LinuxBlockIO) error {
 	bfqPerDevice := haveBFQ && strings.HasPrefix(bfq, "default")
 	for i, d := range devs {
 		if bfqPerDevice {
-			err = writeFile(m.path, "io.bfq.weight", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.Weight))
+			err = writeCgroup(m.path, "io.bfq.weight", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, *d.Weight))
 		} else {
-			err = writeFile(m.path, "io.weight", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, ioWeight(*d.Weight)))
+			err = writeCgroup(m.path, "io.weight", fmt.Sprintf("%d:%d %d", d.Major, d.Minor, ioWeight(*d.Weight)))
 		}
 		if err != nil {
 			return fmt.Errorf("linux.resources.blockIO.weightDevice[%d]: %w", i, err)
@@ -612,11 +612,11 @@ func (m *Manager) setHugetlb(r *specs.LinuxResources) error {
 		v := strconv.FormatUint(h.Limit, 10)
 		// The spec prefers reservation limits where the kernel has them
 		// (5.7); the fault limit is set as well, as runc does.
-		err := writeFile(m.path, "hugetlb."+h.Pagesize+".rsvd.max", v)
+		err := writeCgroup(m.path, "hugetlb."+h.Pagesize+".rsvd.max", v)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("linux.resources.hugepageLimits[%d]: %w", i, err)
 		}
-		if err := writeFile(m.path, "hugetlb."+h.Pagesize+".max", v); err != nil {
+		if err := writeCgroup(m.path, "hugetlb."+h.Pagesize+".max", v); err != nil {
 			return fmt.Errorf("linux.resources.hugepageLimits[%d]: %w", i, err)
 		}
 	}
@@ -649,7 +649,7 @@ func (m *Manager) setRdma(r *specs.LinuxResources) error {
 		if d.HcaObjects != nil {
 			line += fmt.Sprintf(" hca_object=%d", *d.HcaObjects)
 		}
-		if err := writeFile(m.path, "rdma.max", line); err != nil {
+		if err := writeCgroup(m.path, "rdma.max", line); err != nil {
 			return fmt.Errorf("linux.resources.rdma[%q]: %w", name, err)
 		}
 	}
@@ -658,7 +658,7 @@ func (m *Manager) setRdma(r *specs.LinuxResources) error {
 
 func (m *Manager) setUnified(r *specs.LinuxResources) error {
 	for _, k := range sortedKeys(r.Unified) {
-		if err := writeLines(m.path, k, r.Unified[k]); err != nil {
+		if err := writeLinesCgroup(m.path, k, r.Unified[k]); err != nil {
 			return fmt.Errorf("linux.resources.unified[%q]: %w", k, err)
 		}
 	}

@@ -56,14 +56,18 @@ func writeFile(dir, name, data string) error {
 	return nil
 }
 
-// writeLines writes each non-empty line of data with its own write(2), for
-// files such as io.max that take one entry per write.
-func writeLines(dir, name, data string) error {
+// writeCgroup is how resources are written: writeFile, which the tests of
+// the value conversions replace with a recorder.
+var writeCgroup = writeFile
+
+// writeLinesCgroup writes each non-empty line of data with its own write(2),
+// for files such as io.max that take one entry per write.
+func writeLinesCgroup(dir, name, data string) error {
 	for _, line := range strings.Split(data, "\n") {
 		if line == "" {
 			continue
 		}
-		if err := writeFile(dir, name, line); err != nil {
+		if err := writeCgroup(dir, name, line); err != nil {
 			return err
 		}
 	}

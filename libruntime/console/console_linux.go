@@ -25,6 +25,16 @@ const masterName = "/dev/ptmx"
 // so nothing the container's image put under /dev can redirect either one
 // (CVE-2025-52565).
 func Setup(socket *os.File, size *specs.Box) error {
+	return setup(socket, size, true)
+}
+
+// SetupExec is Setup for a process exec'd into a running container: the same pty
+// allocation and hand-over, but /dev/console stays the init's.
+func SetupExec(socket *os.File, size *specs.Box) error {
+	return setup(socket, size, false)
+}
+
+func setup(socket *os.File, size *specs.Box, mount bool) error {
 	dev, err := openNoEINTR(unix.AT_FDCWD, "/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -51,8 +61,10 @@ func Setup(socket *os.File, size *specs.Box) error {
 			return fmt.Errorf("console: set size %dx%d: %w", size.Width, size.Height, err)
 		}
 	}
-	if err := mountConsole(dev, peer); err != nil {
-		return fmt.Errorf("console: %w", err)
+	if mount {
+		if err := mountConsole(dev, peer); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
 	}
 	if err := SendFile(socket, masterName, master); err != nil {
 		return fmt.Errorf("console: send pty master: %w", err)

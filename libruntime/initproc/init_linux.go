@@ -35,7 +35,11 @@ func Main() error {
 		return fmt.Errorf("init: read config: %w", err)
 	}
 	i := &initState{cfg: &cfg, dec: dec, enc: enc, sync: sync}
-	err = i.run()
+	if cfg.Exec {
+		err = i.runExec()
+	} else {
+		err = i.run()
+	}
 	// Only failures get here.
 	_ = enc.Encode(Message{Type: MsgError, Error: err.Error()})
 	return err
@@ -138,35 +142,14 @@ func (i *initState) run() error {
 			return err
 		}
 	}
-	if err := process.ApplyRlimits(p.Rlimits); err != nil {
-		return err
-	}
 	if !cfg.NoNewKeyring {
 		if err := process.JoinSessionKeyring("_ses." + cfg.ID); err != nil {
 			return err
 		}
 	}
-	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
-		return err
-	}
-	if err := process.SetUser(p.User); err != nil {
-		return err
-	}
-	if err := i.warnable(process.ApplyCaps(p.Capabilities)); err != nil {
-		return err
-	}
-	// As the container's user, so a cwd it may not enter is an error now, not after start.
-	if err := os.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
-	}
-	if p.NoNewPrivileges {
-		if err := process.SetNoNewPrivs(); err != nil {
-			return err
-		}
-	}
-	path, err := process.LookPath(p.Args[0], p.Env)
+	path, err := i.setupProcess(p)
 	if err != nil {
-		return fmt.Errorf("process.args[0]: %w", err)
+		return err
 	}
 
 	if err := i.enc.Encode(Message{Type: MsgReady}); err != nil {
@@ -187,14 +170,82 @@ func (i *initState) run() error {
 			os.Exit(1)
 		}
 	}
-	if err := process.CloseExecFrom(3 + cfg.PreserveFDs); err != nil {
+	execProcess(path, p, cfg.PreserveFDs)
+	return nil
+}
+
+// runExec prepares a process joining a running container: nsenter has already put it in
+// every namespace of the container, so only the process's own attributes remain.
+func (i *initState) runExec() error {
+	runtime.LockOSThread()
+	p := i.cfg.Process
+	if os.Getenv(EnvConsoleFd) != "" {
+		sock, err := fdFromEnv(EnvConsoleFd, "console socket")
+		if err != nil {
+			return err
+		}
+		if err := console.SetupExec(sock, p.ConsoleSize); err != nil {
+			return fmt.Errorf("process.terminal: %w", err)
+		}
+		sock.Close()
+	}
+	path, err := i.setupProcess(p)
+	if err != nil {
+		return err
+	}
+	if err := i.enc.Encode(Message{Type: MsgReady}); err != nil {
+		return fmt.Errorf("report ready: %w", err)
+	}
+	if err := i.expect(MsgGo); err != nil {
+		return err
+	}
+	i.sync.Close()
+	execProcess(path, p, i.cfg.PreserveFDs)
+	return nil
+}
+
+// execProcess replaces init with the user's program. Past this point there is no parent
+// to report to: an error goes where the user looks, the container's stderr.
+func execProcess(path string, p *specs.Process, preserve int) {
+	if err := process.CloseExecFrom(3 + preserve); err != nil {
+		fmt.Fprintf(os.Stderr, "hull init: %v\n", err)
 		os.Exit(1)
 	}
-	err = unix.Exec(path, p.Args, p.Env)
-	// After start there is no parent to report to: say it where the user looks.
+	err := unix.Exec(path, p.Args, p.Env)
 	fmt.Fprintf(os.Stderr, "hull init: exec %s: %v\n", path, err)
 	os.Exit(127)
-	return nil
+}
+
+// setupProcess applies the process's rlimits, capabilities, user, cwd and no_new_privs on
+// this thread, in the order that keeps the capabilities each step needs, and resolves
+// the executable as the container's user sees it.
+func (i *initState) setupProcess(p *specs.Process) (string, error) {
+	if err := process.ApplyRlimits(p.Rlimits); err != nil {
+		return "", err
+	}
+	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
+		return "", err
+	}
+	if err := process.SetUser(p.User); err != nil {
+		return "", err
+	}
+	if err := i.warnable(process.ApplyCaps(p.Capabilities)); err != nil {
+		return "", err
+	}
+	// As the container's user, so a cwd it may not enter is an error now, not after start.
+	if err := os.Chdir(p.Cwd); err != nil {
+		return "", fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	if p.NoNewPrivileges {
+		if err := process.SetNoNewPrivs(); err != nil {
+			return "", err
+		}
+	}
+	path, err := process.LookPath(p.Args[0], p.Env)
+	if err != nil {
+		return "", fmt.Errorf("process.args[0]: %w", err)
+	}
+	return path, nil
 }
 
 // warnable passes capabilities that could not be granted to the parent as a warning (the

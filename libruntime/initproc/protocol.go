@@ -26,6 +26,10 @@ type Config struct {
 	NoPivot      bool        `json:"no_pivot,omitempty"`
 	NoNewKeyring bool        `json:"no_new_keyring,omitempty"`
 	PreserveFDs  int         `json:"preserve_fds,omitempty"`
+	// Exec is set for a process joining a running container (`hull exec`): Process is
+	// run instead of Spec.Process and no rootfs is built.
+	Exec    bool           `json:"exec,omitempty"`
+	Process *specs.Process `json:"process,omitempty"`
 	// InitPid is init's pid in the host's pid namespace, for the state given to hooks.
 	InitPid int `json:"init_pid"`
 	// Hooks is set when the parent must run prestart and createRuntime hooks; init then

@@ -82,7 +82,7 @@ func (p *preparer) setupDev() error {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	for _, d := range devs {
-		if err := createDevice(root, d, p.c.InUserNS); err != nil {
+		if err := createDevice(root, p.c.Rootfs, d, p.c.InUserNS); err != nil {
 			return fmt.Errorf("device %s: %w", d.path, err)
 		}
 	}
@@ -92,15 +92,15 @@ func (p *preparer) setupDev() error {
 			ptmx = false // the config provides its own
 		}
 	}
-	return devSymlinks(root, ptmx)
+	return devSymlinks(root, p.c.Rootfs, ptmx)
 }
 
-func createDevice(root *os.File, d device, inUserNS bool) error {
+func createDevice(root *os.File, rootPath string, d device, inUserNS bool) error {
 	dir, name, err := splitLeaf(d.path)
 	if err != nil {
 		return err
 	}
-	parent, err := mkdirAllInRoot(root, dir)
+	parent, err := mkdirAllInRoot(root, rootPath, dir)
 	if err != nil {
 		return err
 	}
@@ -161,8 +161,8 @@ func bindDevice(parent *os.File, name string, d device) error {
 
 // devSymlinks creates the /dev symlinks runc creates; existing entries are
 // kept. /dev/ptmx is replaced by a link to the devpts instance's ptmx.
-func devSymlinks(root *os.File, ptmx bool) error {
-	dev, err := mkdirAllInRoot(root, "/dev")
+func devSymlinks(root *os.File, rootPath string, ptmx bool) error {
+	dev, err := mkdirAllInRoot(root, rootPath, "/dev")
 	if err != nil {
 		return err
 	}

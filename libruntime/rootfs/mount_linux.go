@@ -121,7 +121,7 @@ func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOpti
 		err error
 	)
 	if fstype == "proc" || fstype == "sysfs" {
-		dst, err = openPlainDir(p.root, dest)
+		dst, err = openPlainDir(p.root, p.c.Rootfs, dest)
 	} else {
 		dst, err = openOrCreate(p.root, p.c.Rootfs, dest, true)
 	}

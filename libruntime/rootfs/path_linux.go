@@ -44,25 +44,61 @@ func openInRoot(root *os.File, p string) (*os.File, error) {
 	return f, nil
 }
 
-// mkdirAllInRoot creates p and its missing parents inside root and returns a
-// handle to the directory.
-func mkdirAllInRoot(root *os.File, p string) (*os.File, error) {
+// mkdirAllInRoot creates p and its missing parents inside the root at
+// rootPath (handle root) and returns a handle to the directory.
+//
+// pathrs-lite refuses to create through a dangling symlink, but images rely
+// on that working (/var/run -> /run without /run, a missing /dev target), and
+// runc follows such links inside the rootfs. So on failure the link target
+// is located with SecureJoin and created with pathrs-lite again: even a
+// raced lookup keeps every created directory inside the rootfs.
+func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
 	f, err := pathrs.MkdirAllHandle(root, p, 0o755)
-	if err != nil {
-		return nil, fmt.Errorf("mkdir %s in rootfs: %w", p, err)
+	if err == nil {
+		return f, nil
+	}
+	err = fmt.Errorf("mkdir %s in rootfs: %w", p, err)
+	target, ok := followInRoot(rootPath, p)
+	if !ok {
+		return nil, err
+	}
+	t, terr := pathrs.MkdirAllHandle(root, target, 0o755)
+	if terr != nil {
+		return nil, err
+	}
+	t.Close()
+	f, ferr := pathrs.OpenatInRoot(root, p)
+	if ferr != nil {
+		return nil, err
 	}
 	return f, nil
+}
+
+// followInRoot returns where p leads inside the rootfs at rootPath when every
+// symlink, dangling or not, is followed within it; ok is false if that is p
+// itself or the root.
+func followInRoot(rootPath, p string) (string, bool) {
+	joined, err := securejoin.SecureJoin(rootPath, p)
+	if err != nil {
+		return "", false
+	}
+	rel, err := filepath.Rel(rootPath, joined)
+	if err != nil || rel == "." || !filepath.IsLocal(rel) {
+		return "", false
+	}
+	target := "/" + rel
+	return target, target != p
 }
 
 // createFileInRoot creates an empty regular file at p (and its parents). The
 // final component is created with O_EXCL|O_NOFOLLOW through the parent's
 // handle so a symlink there is never followed.
-func createFileInRoot(root *os.File, p string) error {
+func createFileInRoot(root *os.File, rootPath, p string) error {
 	dir, name, err := splitLeaf(p)
 	if err != nil {
 		return err
 	}
-	parent, err := mkdirAllInRoot(root, dir)
+	parent, err := mkdirAllInRoot(root, rootPath, dir)
 	if err != nil {
 		return err
 	}
@@ -76,13 +112,9 @@ func createFileInRoot(root *os.File, p string) error {
 
 // openOrCreate returns an O_PATH handle to the mount destination p inside
 // the root at rootPath (handle root). When p does not exist it is created,
-// as a directory if dir is set and as an empty file otherwise.
-//
-// A destination that is a dangling symlink (common for /etc/resolv.conf in
-// images) is followed inside the rootfs and its target created, as runc
-// does; pathrs-lite refuses to create through symlinks, so the target is
-// located with SecureJoin and then created with the in-root helpers again,
-// which keeps even a raced lookup inside the rootfs.
+// as a directory if dir is set and as an empty file otherwise. A dangling
+// symlink at p is followed inside the rootfs and its target created, as
+// runc does (/etc/resolv.conf is often one in images).
 func openOrCreate(root *os.File, rootPath, p string, dir bool) (*os.File, error) {
 	f, err := pathrs.OpenatInRoot(root, p)
 	if err == nil {
@@ -91,26 +123,12 @@ func openOrCreate(root *os.File, rootPath, p string, dir bool) (*os.File, error)
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open %s in rootfs: %w", p, err)
 	}
-	create := func(p string) error {
-		if !dir {
-			return createFileInRoot(root, p)
-		}
-		d, err := mkdirAllInRoot(root, p)
-		if err != nil {
-			return err
-		}
-		return d.Close()
+	if dir {
+		return mkdirAllInRoot(root, rootPath, p)
 	}
-	if err := create(p); err != nil {
-		target, jerr := securejoin.SecureJoin(rootPath, p)
-		if jerr != nil {
-			return nil, err
-		}
-		rel, rerr := filepath.Rel(rootPath, target)
-		if rerr != nil || rel == "." || !filepath.IsLocal(rel) {
-			return nil, err
-		}
-		if cerr := create("/" + rel); cerr != nil {
+	if err := createFileInRoot(root, rootPath, p); err != nil {
+		target, ok := followInRoot(rootPath, p)
+		if !ok || createFileInRoot(root, rootPath, target) != nil {
 			return nil, err
 		}
 	}
@@ -121,12 +139,12 @@ func openOrCreate(root *os.File, rootPath, p string, dir bool) (*os.File, error)
 // needed, and fails if p itself is a symlink or not a directory. procfs and
 // sysfs are only mounted on such directories: a symlink there is how earlier
 // attacks redirected /proc mounts.
-func openPlainDir(root *os.File, p string) (*os.File, error) {
+func openPlainDir(root *os.File, rootPath, p string) (*os.File, error) {
 	dir, name, err := splitLeaf(p)
 	if err != nil {
 		return nil, err
 	}
-	parent, err := mkdirAllInRoot(root, dir)
+	parent, err := mkdirAllInRoot(root, rootPath, dir)
 	if err != nil {
 		return nil, err
 	}

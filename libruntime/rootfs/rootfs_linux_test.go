@@ -20,7 +20,7 @@ func init() {
 }
 
 func fileMode(m os.FileMode) *os.FileMode { return &m }
-func u32(v uint32) *uint32               { return &v }
+func u32(v uint32) *uint32                { return &v }
 
 // TestFull runs a runc-like config with binds, devices, masked and
 // read-only paths, and checks the result from inside the container.
@@ -91,7 +91,8 @@ func fullInside(a *childArgs, ck *checker) {
 	expectMount(ck, mt, "/proc", "proc")
 	expectMount(ck, mt, "/dev", "tmpfs", "nosuid", "mode=755")
 	expectMount(ck, mt, "/dev/pts", "devpts", "nosuid", "noexec", "ptmxmode=666", "mode=620", "gid=5")
-	expectMount(ck, mt, "/dev/shm", "tmpfs", "nosuid", "noexec", "nodev", "mode=1777")
+	expectMount(ck, mt, "/dev/shm", "tmpfs", "nosuid", "noexec", "nodev")
+	expectNode(ck, "/dev/shm", node{unix.S_IFDIR, 0, 0, 0o1777, 0, 0}) // mountinfo omits tmpfs's default mode
 	expectMount(ck, mt, "/dev/mqueue", "mqueue", "nosuid", "noexec", "nodev")
 	expectMount(ck, mt, "/sys", "sysfs", "ro", "nosuid", "noexec", "nodev")
 	expectMount(ck, mt, "/sys/fs/cgroup", "", "ro", "nosuid", "noexec", "nodev")
@@ -141,6 +142,11 @@ func fullInside(a *childArgs, ck *checker) {
 	if a.Kcore {
 		expectContent(ck, "/proc/kcore", "")
 	}
+	expectContent(ck, "/proc/keys", "")
+	// Masked with the container's own (verified) /dev/null, on the /dev tmpfs.
+	expectMount(ck, mt, "/proc/keys", "tmpfs")
+	expectNode(ck, "/proc/keys", node{unix.S_IFCHR, 1, 3, 0o600, 0, 0})
+	expectMount(ck, mt, "/proc/acpi", "tmpfs", "ro")
 	expectContent(ck, "/etc/secret.conf", "")
 	if err := writeFile("/etc/secret.conf", "overwritten"); err != nil {
 		ck.errorf("write to masked file: %v", err) // goes to /dev/null
@@ -158,7 +164,11 @@ func fullInside(a *childArgs, ck *checker) {
 
 	// Read-only paths.
 	expectErrno(ck, "write /proc/sys", writeFile("/proc/sys/kernel/hostname", "x"), unix.EROFS)
-	expectErrno(ck, "write /proc/sysrq-trigger", writeFile("/proc/sysrq-trigger", "h"), unix.EROFS)
+	if _, err := os.Stat("/proc/sysrq-trigger"); err == nil {
+		expectErrno(ck, "write /proc/sysrq-trigger", writeFile("/proc/sysrq-trigger", "h"), unix.EROFS)
+	}
+	expectMount(ck, mt, "/proc/sys", "proc", "ro")
+	expectMount(ck, mt, "/proc/bus", "proc", "ro")
 	expectErrno(ck, "create in /data", writeFile("/data/new", "x"), unix.EROFS)
 	expectContent(ck, "/data/file", "data")
 	expectErrno(ck, "write /etc/ro.conf", writeFile("/etc/ro.conf", "x"), unix.EROFS)
@@ -284,6 +294,7 @@ func TestTmpcopyup(t *testing.T) {
 	spec := &specs.Spec{
 		Root: &specs.Root{Path: "rootfs"},
 		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "nosuid"}},
 			{Destination: "/data2", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "ro"}},
 		},

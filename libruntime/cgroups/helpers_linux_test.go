@@ -1,0 +1,235 @@
+package cgroups
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as the processes the tests put into cgroups:
+// HULL_CGROUPS_HELPER selects what it does instead of running tests.
+const helperEnv = "HULL_CGROUPS_HELPER"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "":
+		os.Exit(m.Run())
+	case "sleep":
+		time.Sleep(time.Hour)
+	case "spin":
+		spin(os.Args[1])
+	case "devices":
+		os.Exit(probeDevices(os.Args[1:]))
+	default:
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
+		os.Exit(2)
+	}
+	os.Exit(0)
+}
+
+// spin increments a counter in the first 8 bytes of file, shared with the
+// test through the page cache, as fast as it can.
+func spin(file string) {
+	f, err := os.OpenFile(file, os.O_RDWR, 0)
+	if err != nil {
+		panic(err)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, 8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		panic(err)
+	}
+	counter := (*uint64)(unsafe.Pointer(&mem[0]))
+	for {
+		atomic.AddUint64(counter, 1)
+	}
+}
+
+// probeDevices runs "open:<path>:<r|w|rw>" and "mknod:<path>:<c|b>:<major>:<minor>"
+// probes and prints one result per line: "ok" or the errno's name.
+func probeDevices(probes []string) int {
+	for _, p := range probes {
+		f := strings.Split(p, ":")
+		var err error
+		switch f[0] {
+		case "open":
+			flags := map[string]int{"r": unix.O_RDONLY, "w": unix.O_WRONLY, "rw": unix.O_RDWR}[f[2]]
+			var fd int
+			fd, err = unix.Open(f[1], flags|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+		case "mknod":
+			mode := uint32(unix.S_IFCHR)
+			if f[2] == "b" {
+				mode = unix.S_IFBLK
+			}
+			var major, minor uint32
+			fmt.Sscan(f[3], &major)
+			fmt.Sscan(f[4], &minor)
+			err = unix.Mknod(f[1], mode|0o600, int(unix.Mkdev(major, minor)))
+		}
+		switch {
+		case err == nil:
+			fmt.Println("ok")
+		default:
+			var errno unix.Errno
+			if errors.As(err, &errno) {
+				fmt.Println(unix.ErrnoName(errno))
+			} else {
+				fmt.Println(err)
+			}
+		}
+	}
+	return 0
+}
+
+// requireRoot skips tests that make cgroups when they cannot.
+func requireRoot(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create cgroups")
+	}
+	mount, err := Mount()
+	if err != nil {
+		t.Skipf("no cgroup2: %v", err)
+	}
+	return mount
+}
+
+func randomName(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// testParent makes <mount>/hull-test-<random> for the test to work below,
+// passes on to its children every controller it has (it is the test's own
+// cgroup, so writing it is fine), and at the end removes it with whatever is
+// left below it.
+func testParent(t *testing.T) string {
+	t.Helper()
+	mount := requireRoot(t)
+	dir := filepath.Join(mount, randomName("hull-test-"))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := removeTree(dir); err != nil {
+			t.Errorf("clean up test cgroup: %v", err)
+		}
+	})
+	avail, err := controllers(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range avail {
+		if err := writeFile(dir, "cgroup.subtree_control", "+"+c); err != nil {
+			t.Logf("cannot enable %s in the test cgroup: %v", c, err)
+		}
+	}
+	return dir
+}
+
+// requireController skips unless the test cgroup's children get ctrl.
+func requireController(t *testing.T, parent, ctrl string) {
+	t.Helper()
+	on, err := readFile(parent, "cgroup.subtree_control")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(strings.Fields(on), ctrl) {
+		t.Skipf("the %s controller is not available below %s (this host's cgroup2 root passes on %q); run on a cgroup v2 host with it", ctrl, parent, on)
+	}
+}
+
+// newManager is New with cleanup: the cgroup is destroyed at the end (after
+// the processes the test started are killed, as cleanups run in reverse).
+func newManager(t *testing.T, path string, r *specs.LinuxResources) *Manager {
+	t.Helper()
+	m, err := New(path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Destroy(); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	return m
+}
+
+// helper starts this binary as helper mode with args. With m it starts in
+// m's cgroup through CLONE_INTO_CGROUP. The process is killed, by pid, and
+// reaped at the end of the test.
+func helper(t *testing.T, m *Manager, mode string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	if m != nil {
+		fd, err := m.FD()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fd.Close()
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+// counter maps the spin helper's counter file.
+type counter struct{ mem []byte }
+
+func newCounter(t *testing.T) (string, *counter) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "counter")
+	if err := os.WriteFile(file, make([]byte, 8), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mem, err := unix.Mmap(int(f.Fd()), 0, 8, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Munmap(mem) })
+	return file, &counter{mem}
+}
+
+func (c *counter) load() uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&c.mem[0])))
+}
+
+// waitAdvance waits up to 5s for the counter to move past from.
+func (c *counter) waitAdvance(from uint64) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c.load() != from {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,180 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/initproc"
+	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/nsenter"
+)
+
+// ExecOpts describe a process to run in an existing container.
+type ExecOpts struct {
+	Process               *specs.Process
+	ConsoleSocket         string
+	ConsoleConn           *os.File
+	PidFile               string
+	PreserveFDs           int
+	IgnorePaused          bool
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Process is a process exec'd into a container by this hull; the caller waits on it.
+type Process struct {
+	Init
+}
+
+// Exec starts o.Process inside every namespace of the container, set up like the
+// container's own process (user, capabilities, rlimits, no_new_privs, cwd), and returns
+// once it has exec'd.
+func (c *Container) Exec(o *ExecOpts) (*Process, error) {
+	s := c.Status()
+	if s == Paused && !o.IgnorePaused {
+		return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	}
+	if s == Stopped || s == Creating {
+		return nil, errors.New("cannot exec in a stopped container")
+	}
+	p := o.Process
+	if p == nil || len(p.Args) == 0 {
+		return nil, errors.New("process.args: empty; give the command to run")
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	if p.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
+		return nil, errors.New("cannot allocate tty if hull will detach without setting console socket")
+	}
+
+	// Every namespace the container has, new or joined, is entered through init's
+	// /proc/<pid>/ns links: those name exactly what init is in.
+	var joins []nsenter.Join
+	for _, ns := range c.p.Config.Linux.Namespaces {
+		name, ok := nsProcName[ns.Type]
+		if !ok {
+			continue
+		}
+		joins = append(joins, nsenter.Join{Type: ns.Type, Path: fmt.Sprintf("/proc/%d/ns/%s", c.p.InitPid, name)})
+	}
+	// Check init is still the container's before trusting its /proc entries.
+	pidfd, err := pidfdOpen(c.p.InitPid, c.p.InitStartTime)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pidfd)
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socketpair", err)
+	}
+	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
+	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	files := []*os.File{or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)}
+	for i := 0; i < o.PreserveFDs; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
+	}
+	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files))}
+	files = append(files, childSock)
+	if p.Terminal {
+		console := o.ConsoleConn
+		if console == nil {
+			if console, err = dialConsole(o.ConsoleSocket); err != nil {
+				return nil, err
+			}
+			defer console.Close()
+		}
+		env = append(env, initproc.EnvConsoleFd+"="+strconv.Itoa(len(files)))
+		files = append(files, console)
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		defer null.Close()
+		files[0], files[1], files[2] = null, null, null
+	}
+	exe, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	proc, err := nsenter.Spawn(&nsenter.SpawnOpts{
+		Exe:   exe,
+		Args:  []string{"hull", "init"},
+		Env:   env,
+		Files: files,
+		Join:  joins,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	childSock.Close()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = proc.Kill()
+			_, _ = proc.Wait()
+		}
+	}()
+	cfg := &initproc.Config{
+		ID:          c.p.ID,
+		Bundle:      c.p.Bundle,
+		Exec:        true,
+		Process:     p,
+		PreserveFDs: o.PreserveFDs,
+		InitPid:     c.p.InitPid,
+	}
+	enc := json.NewEncoder(parentSock)
+	dec := json.NewDecoder(parentSock)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, fmt.Errorf("exec: send config: %w", err)
+	}
+	for {
+		var m initproc.Message
+		if err := dec.Decode(&m); err != nil {
+			return nil, fmt.Errorf("exec: process exited before it was set up (%v)", err)
+		}
+		switch m.Type {
+		case initproc.MsgError:
+			return nil, errors.New(m.Error)
+		case initproc.MsgWarning:
+			logs.Warnf("%s", m.Error)
+			continue
+		case initproc.MsgReady:
+		default:
+			return nil, fmt.Errorf("exec: unexpected message %q", m.Type)
+		}
+		break
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Encode(initproc.Message{Type: initproc.MsgGo}); err != nil {
+		return nil, fmt.Errorf("exec: release process: %w", err)
+	}
+	ok = true
+	return &Process{Init{proc: proc}}, nil
+}
+
+// nsProcName maps spec namespace types to their names under /proc/<pid>/ns.
+var nsProcName = map[specs.LinuxNamespaceType]string{
+	specs.UserNamespace:    "user",
+	specs.MountNamespace:   "mnt",
+	specs.PIDNamespace:     "pid",
+	specs.NetworkNamespace: "net",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.CgroupNamespace:  "cgroup",
+	specs.TimeNamespace:    "time",
+}
