@@ -281,7 +281,13 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		case repDup:
 			return nil, fmt.Errorf("nsenter: set up fd %d: %w", idx, os.NewSyscallError("dup", errno))
 		case repExec:
-			return nil, fmt.Errorf("nsenter: exec %s: %w", o.Exe.Name(), os.NewSyscallError("execveat", errno))
+			err := fmt.Errorf("nsenter: exec %s: %w", o.Exe.Name(), os.NewSyscallError("execveat", errno))
+			if errno == unix.ENOENT {
+				// The binary exists (it is an open fd): what is missing is its ELF
+				// interpreter, looked up in the joined mount namespace.
+				err = fmt.Errorf("%w (hull must be a static binary: build it with CGO_ENABLED=0 or -extldflags -static)", err)
+			}
+			return nil, err
 		default:
 			return nil, fmt.Errorf("nsenter: child failed (step %d): %w", kind, errno)
 		}

@@ -195,8 +195,7 @@ func TestPaths(t *testing.T) {
 	}
 	if hostFirmware, _ := os.ReadDir("/sys/firmware"); len(hostFirmware) > 0 {
 		t.Run("masked-sys-firmware", func(t *testing.T) {
-			h2 := newHarness(t)
-			r := h2.run(baseSpec("ls", "-A", "/sys/firmware"))
+			r := runContainer(t, baseSpec("ls", "-A", "/sys/firmware"))
 			mustExit(t, r, 0)
 			if r.stdout != "" {
 				t.Errorf("masked /sys/firmware lists %q", r.stdout)

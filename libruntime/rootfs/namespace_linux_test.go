@@ -100,18 +100,23 @@ func propagationInner(a *childArgs, ck *checker) {
 		ck.errorf("no / in mountinfo")
 		return
 	}
+	prop := a.Spec.Linux.RootfsPropagation
 	want := map[string]string{
 		"": "master:", "rslave": "master:", "slave": "master:",
 		"rshared": "shared:", "shared": "shared:", "runbindable": "unbindable",
-	}[a.Spec.Linux.RootfsPropagation]
+	}[prop]
 	switch {
 	case want == "" && root.Optional != "":
 		ck.errorf("/ is %q, want private", root.Optional)
 	case want != "" && !strings.Contains(root.Optional, want):
 		ck.errorf("/ is %q, want %s", root.Optional, want)
 	}
-	if m := mt["/mnt/shared"]; m == nil || !strings.Contains(m.Optional, "shared:") {
-		ck.errorf("/mnt/shared is not shared: %+v", m)
+	// The per-mount option holds unless a recursive rootfsPropagation,
+	// applied last, overrode it.
+	if prop == "" || prop == "rshared" || !strings.HasPrefix(prop, "r") {
+		if m := mt["/mnt/shared"]; m == nil || !strings.Contains(m.Optional, "shared:") {
+			ck.errorf("/mnt/shared is not shared: %+v", m)
+		}
 	}
 }
 
@@ -171,6 +176,12 @@ func TestUserNamespace(t *testing.T) {
 func usernsOuter(a *childArgs, ck *checker) {
 	if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
 		ck.errorf("make / private: %v", err)
+		return
+	}
+	// Go writes the inner child's uid_map through /proc/<pid>: that needs a
+	// procfs of our own pid namespace.
+	if err := unix.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+		ck.errorf("mount proc: %v", err)
 		return
 	}
 	locked := filepath.Join(a.Bundle, "locked")
