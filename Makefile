@@ -4,6 +4,9 @@ GO      ?= go
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT  := $(shell git rev-parse --verify --quiet HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
+# hull must be static: `exec` runs it by fd inside the container's mount namespace,
+# where a dynamic binary's ELF interpreter does not exist.
+export CGO_ENABLED := 0
 
 BUNDLE    := build/demo
 DEMO_ID   := hull-demo
@@ -23,8 +26,9 @@ help:
 	@echo "make lint    gofmt and go vet only"
 	@echo "make clean   remove bin/ and build/"
 
+BIN ?= bin/hull
 hull:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/hull .
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # Installs only what is missing: a ready machine makes no network call.
 deps:

@@ -24,7 +24,7 @@ var specCommand = &cli.Command{
 		}
 		path := filepath.Join(c.String("bundle"), "config.json")
 		if _, err := os.Lstat(path); err == nil {
-			return errors.New("File " + path + " exists. Remove it first.")
+			return errors.New("File config.json exists. Remove it first")
 		}
 		data, err := json.MarshalIndent(config.Default(c.Bool("rootless")), "", "\t")
 		if err != nil {

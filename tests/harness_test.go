@@ -79,8 +79,9 @@ func setup(tmp string) error {
 		}
 	} else {
 		hullBinary = filepath.Join(tmp, "hull")
-		ldflags := "-X main.version=" + repoVersion() + " -X main.gitCommit=tests"
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ldflags, "-o", hullBinary, ".")
+		// Through the Makefile, so the tests run hull built exactly as users get it
+		// (static, with the same tags and flags).
+		cmd := exec.Command("make", "-s", "hull", "BIN="+hullBinary)
 		cmd.Dir = repoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("building hull: %v\n%s", err, out)
