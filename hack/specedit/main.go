@@ -29,6 +29,7 @@ func run() error {
 	terminal := flag.String("terminal", "", "set process.terminal: true or false (empty: keep)")
 	noResources := flag.Bool("no-resources", false, "remove linux.resources")
 	cgroupsPath := flag.String("cgroups-path", "", "set linux.cgroupsPath (empty: keep)")
+	noAmbient := flag.Bool("no-ambient", false, "clear process.capabilities.ambient")
 	flag.Parse()
 
 	data, err := os.ReadFile(*config)
@@ -56,6 +57,9 @@ func run() error {
 	}
 	if args := flag.Args(); len(args) > 0 {
 		s.Process.Args = args
+	}
+	if *noAmbient && s.Process.Capabilities != nil {
+		s.Process.Capabilities.Ambient = nil
 	}
 	if s.Linux != nil {
 		if *noResources {
