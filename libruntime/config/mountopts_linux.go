@@ -54,9 +54,11 @@ type flagOption struct {
 const atimeFlags = unix.MS_NOATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
 
 var flagOptions = map[string]flagOption{
-	"async":         {true, unix.MS_SYNCHRONOUS},
-	"atime":         {true, unix.MS_NOATIME},
-	"defaults":      {true, unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_SYNCHRONOUS},
+	"async": {true, unix.MS_SYNCHRONOUS},
+	"atime": {true, unix.MS_NOATIME},
+	// As runc: "defaults" sets nothing and clears nothing. Treating it as mount(8)'s
+	// rw,suid,dev,exec would make a bind of a locked nosuid mount fail in a user ns.
+	"defaults":      {false, 0},
 	"dev":           {true, unix.MS_NODEV},
 	"diratime":      {true, unix.MS_NODIRATIME},
 	"dirsync":       {false, unix.MS_DIRSYNC},
@@ -219,6 +221,10 @@ func ParseMountOptions(opts []string) (MountOptions, error) {
 		case "tmpcopyup":
 			mo.TmpCopyUp = true
 		default:
+			// x-* options are for userspace tools (mount(8), systemd), never the kernel.
+			if strings.HasPrefix(opt, "x-") {
+				continue
+			}
 			data = append(data, opt)
 		}
 	}

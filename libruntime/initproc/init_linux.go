@@ -226,6 +226,11 @@ func (i *initState) setupProcess(p *specs.Process) (string, error) {
 	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
 		return "", err
 	}
+	if p.User.Umask == nil {
+		// runc's default, so files the container creates are not world-writable by
+		// accident of whatever umask hull was started with.
+		unix.Umask(0o022)
+	}
 	if err := process.SetUser(p.User); err != nil {
 		return "", err
 	}

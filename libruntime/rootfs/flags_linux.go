@@ -1,8 +1,6 @@
 package rootfs
 
-import (
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // mountAttrFlags are the MS_* flags that live on a mount (not on the
 // superblock) and so can be changed on a bind mount, with their
@@ -36,13 +34,13 @@ func bindAttr(flags uintptr) unix.MountAttr {
 	if flags&atimeFlags == 0 {
 		return a
 	}
-	// mount(2) defaults to relatime; noatime wins over strictatime.
+	// As in mount(2): relatime by default, strictatime beats noatime.
 	a.Attr_clr |= unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODIRATIME
 	switch {
-	case flags&unix.MS_NOATIME != 0:
-		a.Attr_set |= unix.MOUNT_ATTR_NOATIME
 	case flags&unix.MS_STRICTATIME != 0:
 		a.Attr_set |= unix.MOUNT_ATTR_STRICTATIME
+	case flags&unix.MS_NOATIME != 0:
+		a.Attr_set |= unix.MOUNT_ATTR_NOATIME
 	default:
 		a.Attr_set |= unix.MOUNT_ATTR_RELATIME
 	}

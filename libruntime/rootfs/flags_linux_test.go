@@ -26,6 +26,8 @@ func TestBindAttr(t *testing.T) {
 			perMount | unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODIRATIME},
 		{"strictatime", unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME,
 			perMount | unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODIRATIME},
+		{"strictatime beats noatime", unix.MS_NOATIME | unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME,
+			perMount | unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODIRATIME},
 		{"relatime nodiratime", unix.MS_RELATIME | unix.MS_NODIRATIME,
 			unix.MOUNT_ATTR_RELATIME | unix.MOUNT_ATTR_NODIRATIME, perMount | unix.MOUNT_ATTR__ATIME},
 	}

@@ -117,13 +117,14 @@ func (p *preparer) mountFilesystem(source, fstype, dest string, o config.MountOp
 // to the root of the new mount.
 func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOptions) (*os.File, error) {
 	var (
-		dst *os.File
-		err error
+		dst     *os.File
+		existed bool
+		err     error
 	)
 	if fstype == "proc" || fstype == "sysfs" {
 		dst, err = openPlainDir(p.root, p.c.Rootfs, dest)
 	} else {
-		dst, err = openOrCreate(p.root, p.c.Rootfs, dest, true)
+		dst, existed, err = openOrCreate(p.root, p.c.Rootfs, dest, true)
 	}
 	if err != nil {
 		return nil, err
@@ -141,17 +142,19 @@ func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOpti
 		// mounting, so a read-only tmpfs is made read-only at the end.
 		lateRO = flags&unix.MS_RDONLY != 0
 		flags &^= unix.MS_RDONLY
-		// Like runc, a tmpfs inherits the mode of the directory it covers
+		// Like runc, a tmpfs over an existing directory keeps its mode
 		// unless the options say otherwise (a later mode= wins).
-		st, err := fstat(dst)
-		if err != nil {
-			return nil, err
-		}
-		mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
-		if data == "" {
-			data = mode
-		} else {
-			data = mode + "," + data
+		if existed {
+			st, err := fstat(dst)
+			if err != nil {
+				return nil, err
+			}
+			mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
+			if data == "" {
+				data = mode
+			} else {
+				data = mode + "," + data
+			}
 		}
 	}
 	if dest == "/dev" {
@@ -237,7 +240,7 @@ func (p *preparer) mountBind(source, dest string, o config.MountOptions) error {
 	if err != nil {
 		return err
 	}
-	dst, err := openOrCreate(p.root, p.c.Rootfs, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	dst, _, err := openOrCreate(p.root, p.c.Rootfs, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return err
 	}

@@ -128,12 +128,21 @@ func TestUserNamespace(t *testing.T) {
 	tests := []struct {
 		name    string
 		mounts  []specs.Mount
+		noPivot bool
 		wantErr string
 	}{
 		{name: "ok", mounts: []specs.Mount{
 			{Destination: "/mnt/locked-ro", Source: "locked", Options: []string{"rbind", "ro"}},
 			{Destination: "/mnt/locked", Source: "locked", Options: []string{"bind"}},
 			{Destination: "/mnt/locked-nosuid", Source: "locked", Options: []string{"bind", "nosuid", "nodev"}},
+			// No cgroup namespace: cgroup2 cannot be mounted, the host's is bound.
+			{Destination: "/mnt/cg2", Type: "cgroup2", Source: "cgroup", Options: []string{"ro"}},
+		}},
+		{name: "no pivot", noPivot: true, mounts: []specs.Mount{
+			{Destination: "/mnt/locked-ro", Source: "locked", Options: []string{"rbind", "ro"}},
+			{Destination: "/mnt/locked", Source: "locked", Options: []string{"bind"}},
+			{Destination: "/mnt/locked-nosuid", Source: "locked", Options: []string{"bind", "nosuid", "nodev"}},
+			{Destination: "/mnt/cg2", Type: "cgroup2", Source: "cgroup", Options: []string{"ro"}},
 		}},
 		{name: "explicit suid on locked nosuid", mounts: []specs.Mount{
 			{Destination: "/mnt/x", Source: "locked", Options: []string{"bind", "ro", "suid"}},
@@ -162,6 +171,7 @@ func TestUserNamespace(t *testing.T) {
 				},
 			})
 			inner.InUserNS = true
+			inner.NoPivot = tt.noPivot
 			inner.WantErr = tt.wantErr
 			a := b.args("userns-outer", nil)
 			a.Inner, a.UserNS = inner, true
@@ -207,6 +217,7 @@ func usernsInner(a *childArgs, ck *checker) {
 	expectMount(ck, mt, "/tmp", "tmpfs", "ro")
 	expectErrno(ck, "write read-only tmpfs", writeFile("/tmp/x", "x"), unix.EROFS)
 	checkCgroupMount(a, ck, mt)
+	expectMount(ck, mt, "/mnt/cg2", "cgroup2", "ro")
 
 	// mknod is not allowed: the devices are the host's, bind-mounted.
 	for _, d := range defaultDevices {

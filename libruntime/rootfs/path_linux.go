@@ -111,28 +111,30 @@ func createFileInRoot(root *os.File, rootPath, p string) error {
 }
 
 // openOrCreate returns an O_PATH handle to the mount destination p inside
-// the root at rootPath (handle root). When p does not exist it is created,
-// as a directory if dir is set and as an empty file otherwise. A dangling
-// symlink at p is followed inside the rootfs and its target created, as
-// runc does (/etc/resolv.conf is often one in images).
-func openOrCreate(root *os.File, rootPath, p string, dir bool) (*os.File, error) {
+// the root at rootPath (handle root), and whether p existed. When it did not
+// it is created, as a directory if dir is set and as an empty file
+// otherwise. A dangling symlink at p is followed inside the rootfs and its
+// target created, as runc does (/etc/resolv.conf is often one in images).
+func openOrCreate(root *os.File, rootPath, p string, dir bool) (_ *os.File, existed bool, _ error) {
 	f, err := pathrs.OpenatInRoot(root, p)
 	if err == nil {
-		return f, nil
+		return f, true, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open %s in rootfs: %w", p, err)
+		return nil, false, fmt.Errorf("open %s in rootfs: %w", p, err)
 	}
 	if dir {
-		return mkdirAllInRoot(root, rootPath, p)
+		f, err := mkdirAllInRoot(root, rootPath, p)
+		return f, false, err
 	}
 	if err := createFileInRoot(root, rootPath, p); err != nil {
 		target, ok := followInRoot(rootPath, p)
 		if !ok || createFileInRoot(root, rootPath, target) != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return openInRoot(root, p)
+	f, err = openInRoot(root, p)
+	return f, false, err
 }
 
 // openPlainDir returns a handle to the directory p inside root, creating it if

@@ -17,6 +17,8 @@ func init() {
 	scenarios["nopivot"] = scenario{inside: nopivotInside}
 	scenarios["tmpcopyup"] = scenario{inside: tmpcopyupInside}
 	scenarios["error"] = scenario{}
+	scenarios["cgroupns"] = scenario{inside: cgroupnsInside}
+	scenarios["devbind"] = scenario{inside: devbindInside}
 }
 
 func fileMode(m os.FileMode) *os.FileMode { return &m }
@@ -35,6 +37,10 @@ func TestFull(t *testing.T) {
 	b.write(t, "etc/secret.conf", "s3cret", 0o644)
 	b.write(t, "data/file", "data", 0o644)
 	b.write(t, "etc/ro.conf", "ro", 0o644)
+	for _, d := range []string{"lower", "upper", "work"} {
+		must(t, os.Mkdir(filepath.Join(b.dir, d), 0o755))
+	}
+	must(t, os.WriteFile(filepath.Join(b.dir, "lower", "l"), []byte("lower"), 0o644))
 
 	spec := &specs.Spec{
 		Root: &specs.Root{Path: "rootfs"},
@@ -44,6 +50,9 @@ func TestFull(t *testing.T) {
 			specs.Mount{Destination: "/mnt/rel", Source: "relfile", Options: []string{"bind", "nosuid"}},
 			specs.Mount{Destination: "/mnt/shared", Type: "tmpfs", Source: "tmpfs", Options: []string{"shared"}},
 			specs.Mount{Destination: "/mnt/hostdev", Source: "/dev", Options: []string{"rbind", "rro"}},
+			// Relative overlay directories resolve against the bundle.
+			specs.Mount{Destination: "/mnt/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=lower", "upperdir=upper", "workdir=work"}},
+			specs.Mount{Destination: "/mnt/cg2", Type: "cgroup2", Source: "cgroup", Options: []string{"ro", "nosuid"}},
 		),
 		Linux: &specs.Linux{
 			Devices: []specs.LinuxDevice{
@@ -76,6 +85,9 @@ func TestFull(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.host, "rosrc", "new")); !os.IsNotExist(err) {
 		t.Errorf("write through read-only bind reached the host: %v", err)
 	}
+	if got := readFile(t, filepath.Join(b.dir, "upper", "new")); got != "ov" {
+		t.Errorf("overlay upper dir has %q", got)
+	}
 }
 
 func fullInside(a *childArgs, ck *checker) {
@@ -105,6 +117,15 @@ func fullInside(a *childArgs, ck *checker) {
 		ck.errorf("/mnt/shared is not shared: %+v", m)
 	}
 	checkCgroupMount(a, ck, mt)
+	expectMount(ck, mt, "/mnt/cg2", "cgroup2", "ro", "nosuid")
+	if _, err := os.Stat("/mnt/cg2/cgroup.controllers"); err != nil {
+		ck.errorf("cgroup2 mount: %v", err)
+	}
+	expectMount(ck, mt, "/mnt/ov", "overlay")
+	expectContent(ck, "/mnt/ov/l", "lower")
+	if err := writeFile("/mnt/ov/new", "ov"); err != nil {
+		ck.errorf("write to overlay: %v", err)
+	}
 
 	// Binds.
 	expectContent(ck, "/mnt/ro/f", "hello")
@@ -227,8 +248,10 @@ func TestReadonlyRoot(t *testing.T) {
 			{Destination: "/proc", Type: "proc", Source: "proc"},
 			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=755", "ro"}},
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nodev"}},
+			{Destination: "/run/new", Type: "tmpfs", Source: "tmpfs"},
 		},
 	}
+	must(t, os.Chmod(b.path("tmp"), 0o700))
 	runScenario(t, b.args("readonly-root", spec), 0)
 	if _, err := os.Stat(b.path("newfile")); !os.IsNotExist(err) {
 		t.Errorf("write to read-only root reached the rootfs: %v", err)
@@ -247,6 +270,10 @@ func readonlyRootInside(a *childArgs, ck *checker) {
 	if err := writeFile("/tmp/x", "x"); err != nil {
 		ck.errorf("/tmp not writable: %v", err)
 	}
+	// A tmpfs keeps the mode of the directory it covers; on a directory it
+	// created it has tmpfs's default.
+	expectNode(ck, "/tmp", node{unix.S_IFDIR, 0, 0, 0o700, 0, 0})
+	expectNode(ck, "/run/new", node{unix.S_IFDIR, 0, 0, 0o1777, 0, 0})
 }
 
 func TestNoPivot(t *testing.T) {
@@ -328,10 +355,11 @@ func tmpcopyupInside(a *childArgs, ck *checker) {
 func TestPrepareErrors(t *testing.T) {
 	requireRoot(t)
 	tests := []struct {
-		name   string
-		setup  func(t *testing.T, b *bundle)
-		mounts []specs.Mount
-		want   string
+		name    string
+		setup   func(t *testing.T, b *bundle)
+		mounts  []specs.Mount
+		want    string
+		viaLink bool // reach the rootfs through a symlinked path
 	}{
 		{
 			name:   "idmap",
@@ -372,6 +400,15 @@ func TestPrepareErrors(t *testing.T) {
 			want: "mounts[1] (/proc/sys/kernel/core_pattern): /proc/sys/kernel/core_pattern cannot be mounted because it is inside /proc",
 		},
 		{
+			name: "bind inside /proc, rootfs path with a symlink",
+			mounts: []specs.Mount{
+				{Destination: "/proc", Type: "proc", Source: "proc"},
+				{Destination: "/proc/sys/kernel/core_pattern", Source: "/etc/hostname", Options: []string{"bind"}},
+			},
+			want:    "/proc/sys/kernel/core_pattern cannot be mounted because it is inside /proc",
+			viaLink: true,
+		},
+		{
 			name:   "tmpfs over /proc through a symlink",
 			setup:  func(t *testing.T, b *bundle) { b.symlink(t, "/proc", "p") },
 			mounts: []specs.Mount{{Destination: "/p", Type: "tmpfs", Source: "tmpfs"}},
@@ -391,9 +428,70 @@ func TestPrepareErrors(t *testing.T) {
 			}
 			a := b.args("error", &specs.Spec{Root: &specs.Root{Path: "rootfs"}, Mounts: tt.mounts})
 			a.WantErr = tt.want
+			if tt.viaLink {
+				a.Rootfs = filepath.Join(b.dir, "link")
+				must(t, os.Symlink("rootfs", a.Rootfs))
+			}
 			runScenario(t, a, 0)
 		})
 	}
+}
+
+// TestCgroupNamespace mounts cgroups in a new cgroup namespace: fresh
+// cgroup mounts whose root is the container's cgroup, not binds.
+func TestCgroupNamespace(t *testing.T) {
+	requireRoot(t)
+	b := newBundle(t)
+	spec := &specs.Spec{
+		Root: &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+			{Destination: "/mnt/cg2", Type: "cgroup2", Source: "cgroup", Options: []string{"ro"}},
+		},
+		Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.CgroupNamespace}}},
+	}
+	runScenario(t, b.args("cgroupns", spec), unix.CLONE_NEWCGROUP)
+}
+
+func cgroupnsInside(a *childArgs, ck *checker) {
+	mt := mountTable(ck)
+	checkCgroupMount(a, ck, mt)
+	expectMount(ck, mt, "/mnt/cg2", "cgroup2", "ro")
+	for mp, m := range mt {
+		if (filepath.Dir(mp) == "/sys/fs/cgroup" || mp == "/mnt/cg2") && m.Root != "/" {
+			ck.errorf("%s shows %s, want its cgroup namespace root", mp, m.Root)
+		}
+	}
+}
+
+// TestDevBindMount leaves a bind-mounted /dev alone: creating devices there
+// would write to the bind source.
+func TestDevBindMount(t *testing.T) {
+	requireRoot(t)
+	b := newBundle(t)
+	src := filepath.Join(b.host, "dev")
+	must(t, os.Mkdir(src, 0o755))
+	spec := &specs.Spec{
+		Root: &specs.Root{Path: "rootfs"},
+		Mounts: []specs.Mount{
+			{Destination: "/dev", Source: src, Options: []string{"rbind", "ro"}},
+		},
+		Linux: &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/extra", Type: "c", Major: 1, Minor: 3}}},
+	}
+	runScenario(t, b.args("devbind", spec), 0)
+	if ents, err := os.ReadDir(src); err != nil || len(ents) != 0 {
+		t.Errorf("bind-mounted /dev source got %v, %v", ents, err)
+	}
+}
+
+func devbindInside(a *childArgs, ck *checker) {
+	if ents, err := os.ReadDir("/dev"); err != nil || len(ents) != 0 {
+		ck.errorf("/dev lists %v, %v", ents, err)
+	}
+	// Made read-only only in Finalize.
+	expectErrno(ck, "write /dev", writeFile("/dev/x", "x"), unix.EROFS)
 }
 
 func must(t *testing.T, err error) {
