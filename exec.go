@@ -79,7 +79,7 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = c.Bool("tty")
 	p.ConsoleSize = nil
-	p.Env = append(append([]string(nil), base.Env...), c.StringSlice("env")...)
+	p.Env = mergeEnv(base.Env, c.StringSlice("env"))
 	if cwd := c.String("cwd"); cwd != "" {
 		p.Cwd = cwd
 	}
@@ -228,4 +228,25 @@ func forwardSignals(sigc chan os.Signal, done chan struct{}, master *os.File, se
 			return
 		}
 	}
+}
+
+// mergeEnv returns base with each NAME=value of add replacing base's NAME in place, or
+// appended: every name appears once and the last value given wins, as with runc.
+func mergeEnv(base, add []string) []string {
+	out := append([]string(nil), base...)
+	index := map[string]int{}
+	for i, kv := range out {
+		name, _, _ := strings.Cut(kv, "=")
+		index[name] = i
+	}
+	for _, kv := range add {
+		name, _, _ := strings.Cut(kv, "=")
+		if i, ok := index[name]; ok {
+			out[i] = kv
+			continue
+		}
+		index[name] = len(out)
+		out = append(out, kv)
+	}
+	return out
 }

@@ -44,3 +44,11 @@ func TestParseSignal(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "TERM=xterm", "A=1"}, []string{"TERM=dumb", "B=2", "A=3", "B=4"})
+	want := []string{"PATH=/bin", "TERM=dumb", "A=3", "B=4"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("mergeEnv = %q, want %q", got, want)
+	}
+}

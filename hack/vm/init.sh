@@ -6,7 +6,7 @@
 # because pivot_root(2) fails with EINVAL on the initramfs root and hull uses
 # pivot_root. Stage 2 (on the tmpfs root): mount the API filesystems and a pure
 # cgroup2 hierarchy, load the virtio and 9p modules, mount the host share at
-# /mnt/host, run /mnt/host/.vm-cmd with the console as stdout and stderr,
+# /mnt/host, run /mnt/host/.vm-cmd with ttyS1 as stdout and stderr,
 # write its exit code to /mnt/host/.exitcode and power off.
 #
 # Anything that goes wrong is printed to the console and ends with a power-off:
@@ -74,14 +74,18 @@ if [ -e /sys/block/vda/dev ]; then
 	export HULL_VM_DISK_DEV
 fi
 
-# The host's output is a file or a pipe, not a terminal: no CR before LF.
-stty -F /dev/console -onlcr 2>/dev/null
+# The command's output goes to the second serial port, which the host streams
+# to its stdout; the kernel's messages and ours stay on the console (ttyS0),
+# which the host keeps in its log. Output is a pipe or file: no CR before LF.
+out=/dev/ttyS1
+[ -c "$out" ] || out=/dev/console
+stty -F "$out" -onlcr 2>/dev/null
 
 export HOME=/root TMPDIR=/tmp HULL_IN_VM=1 PATH="$SHARE:$PATH"
 cd "$SHARE" || die "cd $SHARE"
 # .vm-cmd sets the environment asked for with --env, copies what --copy names
 # to the tmpfs and execs the command.
-sh "$SHARE/.vm-cmd" </dev/null
+sh "$SHARE/.vm-cmd" </dev/null >"$out" 2>&1
 rc=$?
 echo "$rc" >"$SHARE/.exitcode.tmp" && mv "$SHARE/.exitcode.tmp" "$SHARE/.exitcode" ||
 	echo "hull-vm init: cannot write $SHARE/.exitcode" >&2

@@ -100,6 +100,7 @@ done
 tmp="" qpid="" wpid="" own_share=0 cmdfile=""
 cleanup() {
 	local rc=$?
+	set +e
 	[ -n "$wpid" ] && kill "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
 	if [ -n "$qpid" ] && kill -0 "$qpid" 2>/dev/null; then
 		kill -KILL "$qpid" 2>/dev/null
@@ -289,6 +290,17 @@ fi
 [ -d "$share" ] || fail "--share $share is not a directory"
 share=$(cd "$share" && pwd)
 
+# The guest has no libc: warn about a dynamically linked command from the share.
+case $1 in
+/mnt/host/*)
+	f=$share/${1#/mnt/host/}
+	if [ -f "$f" ] && command -v readelf >/dev/null &&
+		readelf -lW "$f" 2>/dev/null | grep 'program interpreter' >/dev/null; then
+		say "warning: $1 is dynamically linked and the guest has no libc; build it with CGO_ENABLED=0"
+	fi
+	;;
+esac
+
 q() { # single-quote for sh
 	printf "'%s'" "${1//\'/\'\\\'\'}"
 }
@@ -322,25 +334,28 @@ fi
 disk_args=()
 if [ "$disk_mib" -gt 0 ]; then
 	truncate -s "${disk_mib}M" "$tmp/disk.img"
-	disk_args=(-drive "file=$tmp/disk.img,if=virtio,format=raw,cache=unsafe")
+	disk_args=(-drive "file=${tmp//,/,,}/disk.img,if=virtio,format=raw,cache=unsafe")
 fi
 [ -n "$log" ] || log=$tmp/console.log
 : >"$log"
 
-# quiet: only the command's output; panic=-1 with -no-reboot: a panic ends qemu;
+# quiet: fewer slow serial writes (--append loglevel=7 for all); panic=-1 with -no-reboot: a panic ends qemu;
 # TCG's vCPUs share one TSC, but the kernel calls it unstable and falls back to
 # the slow emulated HPET unless told; crypto self-tests cost boot time.
 cmdline="console=ttyS0 quiet panic=-1 cgroup_no_v1=all tsc=reliable cryptomgr.notests mitigations=off"
 start=$(date +%s.%N)
-# -nodefaults: no VGA, NIC (iPXE costs 20 s), floppy or monitor; the serial
-# port is the console. stdin is /dev/null, so qemu leaves the terminal alone.
+# -nodefaults: no VGA, NIC (iPXE costs 20 s), floppy or monitor. ttyS0, the
+# kernel's console, goes to the log only; ttyS1, the command's stdout and
+# stderr, to our stdout and the log. stdin is /dev/null: qemu leaves the
+# terminal alone.
 qemu-system-x86_64 \
 	-accel tcg -M pc -cpu max -smp "$smp" -m "$mem" \
 	-nodefaults -no-user-config -display none -nic none -no-reboot \
-	-serial stdio \
+	-chardev "file,id=console,path=${log//,/,,},append=on" -serial chardev:console \
+	-chardev stdio,id=out,signal=off -serial chardev:out \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "$cmdline $append" \
-	-virtfs "local,path=$share,mount_tag=host,security_model=none,id=host" \
+	-virtfs "local,path=${share//,/,,},mount_tag=host,security_model=none,id=host" \
 	${disk_args[@]+"${disk_args[@]}"} \
 	${HULL_VM_QEMU_ARGS:-} \
 	</dev/null > >(tee -a "$log") 2>&1 &
@@ -356,9 +371,9 @@ qpid=$!
 ) &
 wpid=$!
 qrc=0
-wait "$qpid" || qrc=$?
+wait "$qpid" 2>/dev/null || qrc=$? # 2>/dev/null: no "Killed" job notice
 qpid=""
-kill "$wpid" 2>/dev/null
+kill "$wpid" 2>/dev/null || true
 wait "$wpid" 2>/dev/null || true
 wpid=""
 wait 2>/dev/null || true # tee has written everything

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +33,8 @@ func TestMain(m *testing.M) {
 		time.Sleep(time.Hour)
 	case "spin":
 		spin(os.Args[1])
+	case "alloc":
+		alloc(os.Args[1])
 	case "devices":
 		os.Exit(probeDevices(os.Args[1:]))
 	default:
@@ -56,6 +59,24 @@ func spin(file string) {
 	for {
 		atomic.AddUint64(counter, 1)
 	}
+}
+
+// alloc allocates and touches the given number of MiB, then sleeps.
+func alloc(mib string) {
+	n, err := strconv.Atoi(mib)
+	if err != nil {
+		panic(err)
+	}
+	var keep [][]byte
+	for i := 0; i < n; i++ {
+		b := make([]byte, 1<<20)
+		for j := range len(b) / 4096 {
+			b[j*4096] = 1
+		}
+		keep = append(keep, b)
+	}
+	fmt.Println("allocated", len(keep))
+	time.Sleep(time.Hour)
 }
 
 // probeDevices runs "open:<path>:<r|w|rw>" and "mknod:<path>:<c|b>:<major>:<minor>"

@@ -72,6 +72,9 @@ func (m *Manager) Frozen() (bool, error) {
 func (m *Manager) Kill() error {
 	err := writeFile(m.path, "cgroup.kill", "1")
 	if errors.Is(err, os.ErrNotExist) {
+		if _, serr := os.Stat(m.path); serr != nil {
+			return fmt.Errorf("kill cgroup: %w", serr)
+		}
 		return m.killEach()
 	}
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/logs"
@@ -101,8 +102,23 @@ func (c *Container) Status() Status {
 	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
 		return Created
 	}
+	if cg, err := c.cgroup(); err == nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return Paused
+		}
+	}
 	return Running
 }
+
+// cgroup returns the manager of the container's cgroup.
+func (c *Container) cgroup() (*cgroups.Manager, error) {
+	if c.p.CgroupPath == "" {
+		return nil, errNoCgroup
+	}
+	return cgroups.Load(c.p.CgroupPath)
+}
+
+var errNoCgroup = errors.New("container has no cgroup")
 
 // Pid returns init's host pid while it runs, else 0 (runc reports 0 for a stopped container).
 func (c *Container) Pid() int {
@@ -218,6 +234,15 @@ func (c *Container) Delete(force bool) error {
 	}
 	if s != Stopped && s != Creating {
 		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	if cg, err := c.cgroup(); err == nil {
+		// Without a pid namespace of its own, processes may outlive init.
+		if err := cg.Kill(); err != nil {
+			return fmt.Errorf("kill the processes left in cgroup %s: %w", cg.Path(), err)
+		}
+		if err := cg.Destroy(); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/initproc"
@@ -157,10 +158,29 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 	}
 
+	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	cg, err := cgroups.New(cgPath, spec.Linux.Resources)
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup.add(func() { _ = cg.Destroy() })
+	cgFile, err := cg.FD()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cgFile.Close()
+
 	cmd, joins, err := initCommand(spec, o, bundle, parentSock, childSock, fifoFile, consoleFile)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
+	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there.
+	cmd.SysProcAttr.UseCgroupFD = true
+	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
 	proc, err := startInit(cmd, joins)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
@@ -169,6 +189,13 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 	})
+	if nsenter.NeedsSpawn(joins) {
+		// The raw fork cannot clone into a cgroup; init waits for its config, so it
+		// has run nothing of the container's yet.
+		if err := cg.Apply(proc.Pid); err != nil {
+			return nil, nil, err
+		}
+	}
 	childSock.Close()
 	_, start, err := procStat(proc.Pid)
 	if err != nil {
@@ -183,6 +210,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		InitStartTime: start,
 		Created:       time.Now().UTC(),
 		Config:        spec,
+		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
 	if err := c.syncInit(parentSock, o); err != nil {

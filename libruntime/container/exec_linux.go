@@ -125,6 +125,12 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			_, _ = proc.Wait()
 		}
 	}()
+	// Joined before the process runs anything of the user's: it waits for its config.
+	if cg, err := c.cgroup(); err == nil {
+		if err := cg.Apply(proc.Pid); err != nil {
+			return nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
+		}
+	}
 	cfg := &initproc.Config{
 		ID:          c.p.ID,
 		Bundle:      c.p.Bundle,

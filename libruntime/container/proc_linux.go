@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/cgroups"
 )
 
 // procStat returns the state letter and start time (in clock ticks since boot) of pid.
@@ -75,10 +77,12 @@ func signalInit(pid int, start uint64, sig unix.Signal) error {
 	return nil
 }
 
-// signalAll signals init and, when the container has its own pid namespace, every other
-// process in it. Without a cgroup to enumerate, the pid namespace is what tells the
-// container's processes from the host's.
+// signalAll signals every process of the container: those in its cgroup or, for a
+// container made without one, init and everything in its own pid namespace.
 func (c *Container) signalAll(sig unix.Signal) error {
+	if cg, err := c.cgroup(); err == nil {
+		return signalCgroup(cg, sig)
+	}
 	pid, start := c.p.InitPid, c.p.InitStartTime
 	nsLink := fmt.Sprintf("/proc/%d/ns/pid", pid)
 	ns, err := os.Readlink(nsLink)
@@ -148,4 +152,25 @@ func waitGone(pid int, start uint64, timeout time.Duration) error {
 			return nil
 		}
 	}
+}
+
+// signalCgroup signals every process in cg; SIGKILL goes through cgroup.kill, which also
+// reaches processes forked while the signals are being sent.
+func signalCgroup(cg *cgroups.Manager, sig unix.Signal) error {
+	if sig == unix.SIGKILL {
+		return cg.Kill()
+	}
+	pids, err := cg.Pids()
+	if err != nil {
+		return err
+	}
+	if len(pids) == 0 {
+		return ErrNotRunning
+	}
+	for _, p := range pids {
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal %d: %w", p, os.NewSyscallError("kill", err))
+		}
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ type persisted struct {
 	Created       time.Time   `json:"created"`
 	Owner         string      `json:"owner"`
 	Config        *specs.Spec `json:"config"`
+	CgroupPath    string      `json:"cgroup_path,omitempty"`
 }
 
 // stateDir returns root/id after checking id, so no id can name a path outside root.

@@ -1,0 +1,61 @@
+#!/bin/bash
+# gotest.sh: `go test` one package of this module inside the cgroup v2 VM.
+#
+#   hack/vm/gotest.sh ./tests -run 'Cgroup' -v
+#   HULL_VM_FLAGS='--timeout 900 --env HULL_TEST_X=1' hack/vm/gotest.sh ./tests -v
+#
+# Builds, statically (the guest has no libc), the package's test binary and
+# hull itself into a temporary share, mirrors the module's layout there (go.mod,
+# VERSION, the package's testdata) so that the binary runs in its package
+# directory as under `go test`, and runs it with hack/vm/run.sh. In the guest,
+# HULL_BINARY=/mnt/host/hull and hull is in PATH. go test's short flags
+# (-run, -v, -count, ...) are accepted and passed on as -test.*. The exit code
+# is the test binary's (124: timeout, 125: the VM failed). HULL_VM_FLAGS holds
+# extra flags for run.sh (word-split; no spaces inside values).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
+	echo "usage: $0 PACKAGE [test flags]   (e.g. $0 ./tests -run Cgroup -v)" >&2
+	exit 2
+fi
+pkg=$1
+shift
+
+dir=$(cd "$root" && go list -f '{{.Dir}}' "$pkg") || exit 2
+case $dir in
+"$root") rel=. ;;
+"$root"/*) rel=${dir#"$root"/} ;;
+*) echo "gotest.sh: $pkg is outside the module at $root" >&2; exit 2 ;;
+esac
+
+share=$(mktemp -d "${TMPDIR:-/tmp}/hull-vm-gotest.XXXXXX")
+trap 'rm -rf "$share"' EXIT
+mkdir -p "$share/$rel"
+cp "$root/go.mod" "$share/"
+[ ! -e "$root/VERSION" ] || cp "$root/VERSION" "$share/"
+[ ! -d "$dir/testdata" ] || cp -a "$dir/testdata" "$share/$rel/"
+
+export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
+ver=$(cat "$root/VERSION" 2>/dev/null || echo 0.0.0)
+(cd "$root" && go build -trimpath -ldflags "-X main.version=$ver -X main.gitCommit=vm" -o "$share/hull" .)
+(cd "$dir" && go test -c -o "$share/$rel/pkg.test" .)
+[ -x "$share/$rel/pkg.test" ] || { echo "gotest.sh: $pkg has no tests" >&2; exit 2; }
+
+args=()
+for a in "$@"; do
+	case $a in
+	-run | -run=* | -skip | -skip=* | -v | -v=* | -count | -count=* | -timeout | -timeout=* | \
+		-failfast | -failfast=* | -short | -short=* | -parallel | -parallel=* | -cpu | -cpu=* | \
+		-list | -list=* | -bench | -bench=* | -benchtime | -benchtime=* | -shuffle | -shuffle=*)
+		args+=("-test.${a#-}") ;;
+	*) args+=("$a") ;;
+	esac
+done
+
+rc=0
+# shellcheck disable=SC2086 # HULL_VM_FLAGS is word-split on purpose
+"$here/run.sh" --share "$share" --cwd "/mnt/host/$rel" --env HULL_BINARY=/mnt/host/hull \
+	${HULL_VM_FLAGS:-} -- "/mnt/host/$rel/pkg.test" ${args[@]+"${args[@]}"} || rc=$?
+exit $rc

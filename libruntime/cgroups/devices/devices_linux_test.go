@@ -1,0 +1,412 @@
+package devices_test
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/cgroups"
+	"github.com/hull-runtime/hull/libruntime/cgroups/devices"
+)
+
+// The test binary doubles as the process that tries devices from inside a
+// filtered cgroup.
+const helperEnv = "HULL_DEVICES_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runProbes(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// runProbes runs "open <path> <r|w|rw>" and "mknod <path> <c|b> <major> <minor>"
+// probes and prints, per probe, "ok" or the errno's name.
+func runProbes(args []string) int {
+	for _, a := range args {
+		f := strings.Fields(a)
+		var err error
+		switch f[0] {
+		case "open":
+			flags := map[string]int{"r": unix.O_RDONLY, "w": unix.O_WRONLY, "rw": unix.O_RDWR}[f[2]]
+			var fd int
+			fd, err = unix.Open(f[1], flags|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+			if err == nil {
+				unix.Close(fd)
+			}
+		case "mknod":
+			mode := uint32(unix.S_IFCHR)
+			if f[2] == "b" {
+				mode = unix.S_IFBLK
+			}
+			major, _ := strconv.ParseUint(f[3], 10, 32)
+			minor, _ := strconv.ParseUint(f[4], 10, 32)
+			err = unix.Mknod(f[1], mode|0o600, int(unix.Mkdev(uint32(major), uint32(minor))))
+		}
+		var errno unix.Errno
+		switch {
+		case err == nil:
+			fmt.Println("ok")
+		case errors.As(err, &errno):
+			fmt.Println(unix.ErrnoName(errno))
+		default:
+			fmt.Println(err)
+		}
+	}
+	return 0
+}
+
+func ptr(v int64) *int64 { return &v }
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		rule specs.LinuxDeviceCgroup
+		ok   bool
+	}{
+		{"deny all", specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}, true},
+		{"char", specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(1), Minor: ptr(3), Access: "rw"}, true},
+		{"block wildcard minus one", specs.LinuxDeviceCgroup{Allow: true, Type: "b", Major: ptr(-1), Minor: ptr(-1), Access: "m"}, true},
+		{"type a", specs.LinuxDeviceCgroup{Type: "a", Access: "r"}, true},
+		{"access unset", specs.LinuxDeviceCgroup{Type: "c"}, true},
+		{"bad type", specs.LinuxDeviceCgroup{Type: "u", Access: "r"}, false},
+		{"bad access", specs.LinuxDeviceCgroup{Type: "c", Access: "rx"}, false},
+		{"negative major", specs.LinuxDeviceCgroup{Type: "c", Major: ptr(-2), Access: "r"}, false},
+		{"negative minor", specs.LinuxDeviceCgroup{Type: "c", Minor: ptr(-7), Access: "r"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rules := []specs.LinuxDeviceCgroup{{Allow: true, Access: "r"}, tc.rule}
+			err := devices.Validate(rules)
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate = %v, want ok %v", err, tc.ok)
+			}
+			if err != nil && !strings.HasPrefix(err.Error(), "linux.resources.devices[1]: ") {
+				t.Errorf("error %q does not name the entry", err)
+			}
+			if _, perr := devices.Program(rules); (perr == nil) != tc.ok {
+				t.Errorf("Program = %v, want ok %v", perr, tc.ok)
+			}
+		})
+	}
+}
+
+// TestLoad loads programs into the kernel: the verifier must accept every
+// shape the compiler makes.
+func TestLoad(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF programs needs root")
+	}
+	many := make([]specs.LinuxDeviceCgroup, 0, 600)
+	for i := int64(0); i < 600; i++ {
+		many = append(many, specs.LinuxDeviceCgroup{Allow: i%2 == 0, Type: "c", Major: ptr(i), Minor: ptr(i), Access: "rw"})
+	}
+	tests := []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+	}{
+		{"empty", nil},
+		{"defaults", devices.DefaultRules()},
+		{"600 rules", many},
+		{"numbers beyond 32 bits", []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: ptr(1 << 40), Access: "r"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			prog, err := devices.Load(tc.rules)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prog.Close()
+			if prog.Type() != ebpf.CGroupDevice {
+				t.Errorf("program type %v", prog.Type())
+			}
+		})
+	}
+}
+
+// freeMajor returns a device major that neither /proc/devices section lists,
+// so that a node with it can be opened without reaching any driver: when the
+// filter lets the open through it fails with ENXIO instead of EPERM.
+func freeMajor(t *testing.T) int64 {
+	t.Helper()
+	data, err := os.ReadFile("/proc/devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[int64]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				used[n] = true
+			}
+		}
+	}
+	for n := int64(3000); n < 4000; n++ {
+		if !used[n] {
+			return n
+		}
+	}
+	t.Skip("no free device major")
+	return 0
+}
+
+// probe is one attempt of the helper: open a device node with access, or
+// mknod one (access "m").
+type probe struct {
+	typ          string // "c" or "b"
+	major, minor int64
+	access       string // "r", "w", "rw" or "m"
+	allowed      bool
+}
+
+func (p probe) String() string {
+	return fmt.Sprintf("%s %d:%d %s", p.typ, p.major, p.minor, p.access)
+}
+
+// TestFilter attaches programs to a cgroup and checks, from a process in it,
+// which opens and mknods of device nodes get through: the outcome of the
+// rules as the spec orders them, last match winning per access bit.
+func TestFilter(t *testing.T) {
+	mount := requireCgroup(t)
+	A, B := freeMajor(t), int64(0)
+	for B = A + 1; B < A+100; B++ {
+		if _, err := os.Stat(fmt.Sprintf("/sys/dev/char/%d:0", B)); err != nil {
+			break
+		}
+	}
+	rule := func(allow bool, typ string, major, minor *int64, access string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: allow, Type: typ, Major: major, Minor: minor, Access: access}
+	}
+	denyAll := rule(false, "a", nil, nil, "rwm")
+	tests := []struct {
+		name   string
+		rules  []specs.LinuxDeviceCgroup
+		probes []probe
+	}{
+		{"no rules deny everything", nil, []probe{
+			{"c", 1, 3, "r", false}, {"c", A, 0, "m", false}, {"b", A, 0, "r", false},
+		}},
+		{"defaults", devices.DefaultRules(), []probe{
+			{"c", 1, 3, "rw", true}, {"c", 1, 5, "r", true}, {"c", 136, 7, "rw", true}, {"c", 5, 2, "rw", true},
+			{"c", 5, 1, "r", false}, {"c", 10, 237, "r", false}, {"c", A, 0, "r", false}, {"b", A, 0, "w", false},
+			{"c", A, 0, "m", true}, {"b", A, 1, "m", true},
+		}},
+		{"deny all then one allowed", []specs.LinuxDeviceCgroup{denyAll, rule(true, "c", ptr(A), ptr(1), "rw")}, []probe{
+			{"c", A, 1, "rw", true}, {"c", A, 1, "m", false}, {"c", A, 2, "r", false}, {"b", A, 1, "r", false},
+		}},
+		{"later deny of one bit wins", []specs.LinuxDeviceCgroup{rule(true, "c", ptr(A), ptr(0), "rw"), rule(false, "c", ptr(A), ptr(0), "w")}, []probe{
+			{"c", A, 0, "r", true}, {"c", A, 0, "w", false}, {"c", A, 0, "rw", false},
+		}},
+		{"later allow wins over earlier deny", []specs.LinuxDeviceCgroup{rule(false, "c", ptr(A), ptr(0), "w"), rule(true, "c", ptr(A), ptr(0), "rw")}, []probe{
+			{"c", A, 0, "w", true}, {"c", A, 0, "rw", true},
+		}},
+		{"bits allowed by separate rules add up", []specs.LinuxDeviceCgroup{rule(true, "c", ptr(A), ptr(0), "r"), rule(true, "c", ptr(A), ptr(0), "w")}, []probe{
+			{"c", A, 0, "rw", true}, {"c", A, 0, "m", false},
+		}},
+		{"allow all but a major", []specs.LinuxDeviceCgroup{rule(true, "a", nil, nil, "rwm"), rule(false, "c", ptr(A), nil, "rwm")}, []probe{
+			{"c", A, 0, "r", false}, {"c", A, 9, "m", false}, {"c", B, 0, "r", true}, {"b", A, 0, "r", true},
+		}},
+		{"minor wildcard as -1", []specs.LinuxDeviceCgroup{rule(true, "c", ptr(A), ptr(-1), "r")}, []probe{
+			{"c", A, 0, "r", true}, {"c", A, 77, "r", true}, {"c", A, 77, "w", false}, {"c", B, 0, "r", false},
+		}},
+		{"type a with numbers covers both types", []specs.LinuxDeviceCgroup{rule(true, "a", ptr(A), ptr(0), "r")}, []probe{
+			{"c", A, 0, "r", true}, {"b", A, 0, "r", true}, {"c", A, 1, "r", false},
+		}},
+		{"block only", []specs.LinuxDeviceCgroup{rule(true, "b", nil, nil, "rwm")}, []probe{
+			{"b", A, 0, "rw", true}, {"b", A, 3, "m", true}, {"c", A, 0, "r", false}, {"c", 1, 3, "r", false},
+		}},
+		{"unset access is rwm", []specs.LinuxDeviceCgroup{rule(true, "c", ptr(A), ptr(0), "")}, []probe{
+			{"c", A, 0, "rw", true}, {"c", A, 0, "m", true},
+		}},
+		{"mknod only", []specs.LinuxDeviceCgroup{rule(true, "c", ptr(A), nil, "m")}, []probe{
+			{"c", A, 4, "m", true}, {"c", A, 4, "r", false},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			results := runInFilteredCgroup(t, mount, tc.rules, tc.probes)
+			for i, p := range tc.probes {
+				denied := results[i] == "EPERM"
+				if denied == p.allowed {
+					t.Errorf("%v: got %s, want allowed=%v", p, results[i], p.allowed)
+				}
+			}
+		})
+	}
+}
+
+func requireCgroup(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for cgroups and BPF")
+	}
+	mount, err := cgroups.Mount()
+	if err != nil {
+		t.Skipf("no cgroup2: %v", err)
+	}
+	return mount
+}
+
+// runInFilteredCgroup makes a cgroup of its own, attaches the rules, runs
+// the probes from a process started in it and returns their results.
+func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCgroup, probes []probe) []string {
+	t.Helper()
+	nodes := t.TempDir()
+	checkDevNodes(t, nodes)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	cg := filepath.Join(mount, "hull-test-devices-"+hex.EncodeToString(b))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(cg); err != nil {
+			t.Errorf("remove test cgroup: %v", err)
+		}
+	})
+	dir, err := unix.Open(cg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dir)
+	prog, err := devices.Load(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prog.Close()
+	if err := devices.Replace(dir, prog); err != nil {
+		t.Fatal(err)
+	}
+
+	var args []string
+	for i, p := range probes {
+		if p.access == "m" {
+			args = append(args, fmt.Sprintf("mknod %s/mk%d %s %d %d", nodes, i, p.typ, p.major, p.minor))
+			continue
+		}
+		node := filepath.Join(nodes, fmt.Sprintf("%s%d_%d", p.typ, p.major, p.minor))
+		mode := uint32(unix.S_IFCHR)
+		if p.typ == "b" {
+			mode = unix.S_IFBLK
+		}
+		err := unix.Mknod(node, mode|0o600, int(unix.Mkdev(uint32(p.major), uint32(p.minor))))
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			t.Fatalf("mknod %s: %v", node, err)
+		}
+		args = append(args, fmt.Sprintf("open %s %s", node, p.access))
+	}
+	return runHelper(t, dir, args)
+}
+
+// runHelper runs the probes in a process started in the cgroup open at dir.
+func runHelper(t *testing.T, dir int, args []string) []string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: dir}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("probe helper: %v", err)
+	}
+	var results []string
+	s := bufio.NewScanner(strings.NewReader(string(out)))
+	for s.Scan() {
+		results = append(results, s.Text())
+	}
+	if len(results) != len(args) {
+		t.Fatalf("helper printed %q for %d probes", out, len(args))
+	}
+	return results
+}
+
+// checkDevNodes skips when device nodes cannot be used where the test makes
+// them (a nodev mount).
+func checkDevNodes(t *testing.T, dir string) {
+	t.Helper()
+	node := filepath.Join(dir, "null")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("cannot make device nodes in %s: %v", dir, err)
+	}
+	f, err := os.OpenFile(node, os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("cannot open device nodes in %s: %v", dir, err)
+	}
+	f.Close()
+}
+
+// TestReplace: replacing the filter leaves exactly the new program attached,
+// and the new rules are the ones enforced.
+func TestReplace(t *testing.T) {
+	mount := requireCgroup(t)
+	A := freeMajor(t)
+	nodes := t.TempDir()
+	checkDevNodes(t, nodes)
+	node := filepath.Join(nodes, "a")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(A), 0))); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	cg := filepath.Join(mount, "hull-test-devices-"+hex.EncodeToString(b))
+	if err := os.Mkdir(cg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(cg); err != nil {
+			t.Errorf("remove test cgroup: %v", err)
+		}
+	})
+	dir, err := unix.Open(cg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dir)
+
+	steps := []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		want  string // result of opening the node for reading
+	}{
+		{"deny", nil, "EPERM"},
+		{"allow", []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: ptr(A), Access: "r"}}, "ENXIO"},
+		{"deny again", []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: ptr(1), Access: "r"}}, "EPERM"},
+	}
+	for _, s := range steps {
+		prog, err := devices.Load(s.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = devices.Replace(dir, prog)
+		info, _ := prog.Info()
+		id, _ := info.ID()
+		prog.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		ids, err := devices.Attached(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != 1 || ids[0] != id {
+			t.Fatalf("%s: attached programs %v, want only %d", s.name, ids, id)
+		}
+		if got := runHelper(t, dir, []string{"open " + node + " r"}); got[0] != s.want {
+			t.Errorf("%s: open = %s, want %s", s.name, got[0], s.want)
+		}
+	}
+}

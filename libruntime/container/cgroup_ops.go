@@ -1,0 +1,90 @@
+package container
+
+import (
+	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/libruntime/cgroups"
+)
+
+// Pause freezes every process of a running container.
+func (c *Container) Pause() error {
+	if err := check("pause", c.Status()); err != nil {
+		return err
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if err := check("resume", c.Status()); err != nil {
+		return err
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	return cg.Thaw()
+}
+
+// Processes lists the host pids of the container's processes.
+func (c *Container) Processes() ([]int, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Pids()
+}
+
+// Stats reads the container's cgroup statistics.
+func (c *Container) Stats() (*cgroups.Stats, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return nil, err
+	}
+	return cg.Stats()
+}
+
+// OOMKillCount returns how many processes the kernel's OOM killer ended in the container.
+func (c *Container) OOMKillCount() (uint64, error) {
+	cg, err := c.cgroup()
+	if err != nil {
+		return 0, err
+	}
+	return cg.OOMKillCount()
+}
+
+// Update applies new resource limits to a live container and records them, so that
+// state and later updates start from what is in force.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	unlock, err := lock(c.dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if s := c.Status(); s == Stopped || s == Creating {
+		return ErrNotRunning
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return err
+	}
+	if err := cg.Set(r); err != nil {
+		return fmt.Errorf("update %s: %w", c.p.ID, err)
+	}
+	c.p.Config.Linux.Resources = r
+	return writeState(c.dir, c.p)
+}
+
+// Resources returns the resources in force, as last set by create or update.
+func (c *Container) Resources() *specs.LinuxResources {
+	if c.p.Config == nil || c.p.Config.Linux == nil {
+		return nil
+	}
+	return c.p.Config.Linux.Resources
+}
