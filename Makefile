@@ -5,13 +5,16 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 COMMIT  := $(shell git rev-parse --verify --quiet HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 # hull must be static: `exec` runs it by fd inside the container's mount namespace,
-# where a dynamic binary's ELF interpreter does not exist.
-export CGO_ENABLED := 0
+# where a dynamic binary's ELF interpreter does not exist. cgo is on for libseccomp,
+# linked statically; netgo/osusergo keep libc's resolver and NSS out.
+export CGO_ENABLED := 1
+GOTAGS  := netgo osusergo
+STATIC  := -linkmode external -extldflags -static
 
 BUNDLE    := build/demo
 DEMO_ID   := hull-demo
 DEMO_ARGS := sh -c 'hostname; id; ps'
-DEBS      := busybox-static runc
+DEBS      := busybox-static runc libseccomp-dev
 
 .PHONY: all help hull deps bundle demo test lint clean
 
@@ -28,7 +31,7 @@ help:
 
 BIN ?= bin/hull
 hull:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+	$(GO) build -trimpath -tags "$(GOTAGS)" -ldflags "$(LDFLAGS) $(STATIC)" -o $(BIN) .
 
 # Installs only what is missing: a ready machine makes no network call.
 deps:

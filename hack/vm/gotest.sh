@@ -5,7 +5,7 @@
 #   HULL_VM_FLAGS='--timeout 900 --env HULL_TEST_X=1' hack/vm/gotest.sh ./tests -v
 #
 # Builds, statically (the guest has no libc), the package's test binary and
-# hull itself into a temporary share, mirrors the module's layout there (go.mod,
+# hull (or copies $HULL_BINARY) into a temporary share, mirrors the module's layout there (go.mod,
 # VERSION, the package's testdata) so that the binary runs in its package
 # directory as under `go test`, and runs it with hack/vm/run.sh. In the guest,
 # HULL_BINARY=/mnt/host/hull and hull is in PATH. go test's short flags
@@ -37,11 +37,33 @@ cp "$root/go.mod" "$share/"
 [ ! -e "$root/VERSION" ] || cp "$root/VERSION" "$share/"
 [ ! -d "$dir/testdata" ] || cp -a "$dir/testdata" "$share/$rel/"
 
-export CGO_ENABLED=0 GOOS=linux GOARCH=amd64
-ver=$(cat "$root/VERSION" 2>/dev/null || echo 0.0.0)
-(cd "$root" && go build -trimpath -ldflags "-X main.version=$ver -X main.gitCommit=vm" -o "$share/hull" .)
-(cd "$dir" && go test -c -o "$share/$rel/pkg.test" .)
+static() { # the guest has no libc
+	! readelf -lW "$1" 2>/dev/null | grep 'program interpreter' >/dev/null
+}
+
+# hull: $HULL_BINARY if given (make test passes its static bin/hull), else
+# built as the Makefile builds it.
+if [ -n "${HULL_BINARY:-}" ]; then
+	cp "$HULL_BINARY" "$share/hull"
+elif [ -f "$root/Makefile" ] && grep -q '^hull:' "$root/Makefile"; then
+	make -s -C "$root" hull BIN="$share/hull" >&2
+else
+	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$share/hull" .)
+fi
+static "$share/hull" || { echo "gotest.sh: hull is dynamically linked; the guest has no libc" >&2; exit 2; }
+
+# The test binary: pure Go if it can be, else cgo linked statically.
+export GOOS=linux GOARCH=amd64
+if ! (cd "$dir" && CGO_ENABLED=0 go test -c -o "$share/$rel/pkg.test" . 2>"$share/build.log"); then
+	(cd "$dir" && CGO_ENABLED=1 go test -c -tags netgo,osusergo \
+		-ldflags '-linkmode external -extldflags -static' -o "$share/$rel/pkg.test" .) || {
+		cat "$share/build.log" >&2
+		exit 2
+	}
+fi
+rm -f "$share/build.log"
 [ -x "$share/$rel/pkg.test" ] || { echo "gotest.sh: $pkg has no tests" >&2; exit 2; }
+static "$share/$rel/pkg.test" || { echo "gotest.sh: the test binary is dynamically linked" >&2; exit 2; }
 
 args=()
 for a in "$@"; do

@@ -50,6 +50,8 @@ usage: $0 [flags] -- COMMAND [ARG...]
   --prepare         only install what is missing and build the cache
   -q, --quiet       no timing line on stderr
 
+HULL_VM_QEMU_ARGS: extra qemu arguments (word-split), for debugging.
+
 The guest's env: HULL_IN_VM=1, TMPDIR=/tmp, HOME=/root, and HULL_VM_DISK=/dev/vda,
 HULL_VM_DISK_DEV=MAJ:MIN when there is a disk.
 EOF
@@ -97,7 +99,7 @@ for e in ${envs[@]+"${envs[@]}"}; do
 done
 
 # --- temporary files, removed on every exit -------------------------------
-tmp="" qpid="" wpid="" own_share=0 cmdfile=""
+tmp="" qpid="" wpid="" tee_pid="" own_share=0 cmdfile=""
 cleanup() {
 	local rc=$?
 	set +e
@@ -115,6 +117,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hull-vm.XXXXXX")
+
+# One builder (and apt-get) at a time; released at `exec 9>&-` below or on exit.
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 
 # --- host tools --------------------------------------------------------------
 apt_install() {
@@ -141,10 +148,6 @@ busybox=/bin/busybox
 [ -x "$busybox" ] || fail "$busybox is missing although busybox-static is installed"
 
 # --- kernel ---------------------------------------------------------------------
-mkdir -p "$cache"
-exec 9>"$cache/.lock"
-flock 9 # one builder at a time; released when this script exits
-
 # "linux-image-6.1.0-N-amd64 VERSION", from the metapackage's Depends (one
 # apt-cache call: it costs about a second).
 kernel_pkg() {
@@ -152,10 +155,18 @@ kernel_pkg() {
 		sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*\) *(= *\([^)]*\)).*/\1 \2/p' |
 		head -n 1 || true
 }
-pv=$(kernel_pkg)
-if [ -z "$pv" ] && [ "$(id -u)" = 0 ]; then
-	apt-get update -qq >"$tmp/apt.log" 2>&1 || true
+# The answer is kept until apt's lists change (apt-get update), saving the call.
+lists=/var/lib/apt/lists resolved=$cache/resolved
+if [ -s "$resolved" ] && [ -d "$lists" ] && [ "$resolved" -nt "$lists" ] &&
+	[ -z "$(find "$lists" -maxdepth 1 -newer "$resolved" -print -quit 2>/dev/null)" ]; then
+	pv=$(cat "$resolved")
+else
 	pv=$(kernel_pkg)
+	if [ -z "$pv" ] && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >"$tmp/apt.log" 2>&1 || true
+		pv=$(kernel_pkg)
+	fi
+	if [ -n "$pv" ]; then echo "$pv" >"$resolved"; else rm -f "$resolved"; fi
 fi
 pkg=${pv%% *} ver=${pv#* }
 kdir=""
@@ -339,11 +350,14 @@ fi
 [ -n "$log" ] || log=$tmp/console.log
 : >"$log"
 
-# quiet: fewer slow serial writes (--append loglevel=7 for all); panic=-1 with -no-reboot: a panic ends qemu;
-# TCG's vCPUs share one TSC, but the kernel calls it unstable and falls back to
-# the slow emulated HPET unless told; crypto self-tests cost boot time.
+# quiet: fewer slow serial writes (--append loglevel=7 for all messages);
+# panic=-1 with -no-reboot: a panic ends qemu; TCG's vCPUs share one TSC, but
+# the kernel calls it unstable and falls back to the slow emulated HPET unless
+# told; crypto self-tests cost boot time.
 cmdline="console=ttyS0 quiet panic=-1 cgroup_no_v1=all tsc=reliable cryptomgr.notests mitigations=off"
 start=$(date +%s.%N)
+exec 7> >(tee -a "$log")
+tee_pid=$!
 # -nodefaults: no VGA, NIC (iPXE costs 20 s), floppy or monitor. ttyS0, the
 # kernel's console, goes to the log only; ttyS1, the command's stdout and
 # stderr, to our stdout and the log. stdin is /dev/null: qemu leaves the
@@ -358,16 +372,17 @@ qemu-system-x86_64 \
 	-virtfs "local,path=${share//,/,,},mount_tag=host,security_model=none,id=host" \
 	${disk_args[@]+"${disk_args[@]}"} \
 	${HULL_VM_QEMU_ARGS:-} \
-	</dev/null > >(tee -a "$log") 2>&1 &
+	</dev/null >&7 2>&1 7>&- &
 qpid=$!
+exec 7>&-
 (
 	sleep "$timeout" &
 	sp=$!
 	trap 'kill $sp 2>/dev/null; exit 0' TERM
 	wait $sp
+	touch "$tmp/timedout"
 	echo "$prog: timeout after ${timeout}s: killing qemu (pid $qpid)" >&2
 	kill -KILL "$qpid" 2>/dev/null
-	touch "$tmp/timedout"
 ) &
 wpid=$!
 qrc=0
@@ -376,7 +391,7 @@ qpid=""
 kill "$wpid" 2>/dev/null || true
 wait "$wpid" 2>/dev/null || true
 wpid=""
-wait 2>/dev/null || true # tee has written everything
+wait "$tee_pid" 2>/dev/null || true # tee has written everything
 end=$(date +%s.%N)
 [ "$quiet" = 1 ] || say "qemu ran $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')s"
 
@@ -390,6 +405,7 @@ case $rc in
 '' | *[!0-9]*)
 	say "the guest wrote no exit code (qemu exit status $qrc); last console lines:"
 	tail -n 30 "$log" >&2
+	grep -m 1 -a 'Kernel panic' "$log" >&2 || true
 	exit 125
 	;;
 esac

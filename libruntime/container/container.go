@@ -164,9 +164,10 @@ func (c *Container) Start() error {
 	return nil
 }
 
-// releaseInit reads the exec fifo, which unblocks init's open for writing; init writes
-// one byte once it is past every set-up step. Opening non-blocking and polling together
-// with a pidfd means a dead init is an error, never a hang.
+// releaseInit reads the exec fifo, which unblocks init's open for writing. Init writes
+// one byte once it is past every set-up step (and the startContainer hooks), and its
+// write end closes at execve: reading on to end-of-file means the user's process runs.
+// Polling together with a pidfd makes a dead init an error, never a hang.
 func (c *Container) releaseInit() error {
 	fifo := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -179,8 +180,11 @@ func (c *Container) releaseInit() error {
 		return err
 	}
 	defer unix.Close(pidfd)
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	got := 0
+	writerSeen := false
+	var buf [16]byte
 	for {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 		_, err := unix.Poll(fds, -1)
 		if errors.Is(err, unix.EINTR) {
 			continue
@@ -189,17 +193,35 @@ func (c *Container) releaseInit() error {
 			return os.NewSyscallError("poll", err)
 		}
 		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
-			break
+			n, err := unix.Read(fd, buf[:])
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			if err != nil {
+				return &os.PathError{Op: "read", Path: fifo, Err: err}
+			}
+			if n > 0 {
+				got += n
+				writerSeen = true
+				continue
+			}
+			// End of file: every writer is gone. Before init opened the fifo there
+			// was none either, which poll does not report as a hangup.
+			if writerSeen || got > 0 {
+				break
+			}
 		}
-		if fds[1].Revents != 0 {
+		if fds[1].Revents != 0 && got == 0 {
 			return errors.New("cannot start container: init process exited before start")
 		}
+		if fds[1].Revents != 0 {
+			break
+		}
 	}
-	var b [1]byte
-	n, err := unix.Read(fd, b[:])
-	if err != nil || n != 1 {
-		return fmt.Errorf("cannot start container: init did not confirm start (read %d: %v)", n, err)
+	if got == 0 {
+		return errors.New("cannot start container: init exited during start (see the container's stderr)")
 	}
+	// The process may already have exited: a short-lived one is not a failed start.
 	return os.Remove(fifo)
 }
 

@@ -160,7 +160,8 @@ func (i *initState) run() error {
 	}
 	i.sync.Close()
 
-	if err := waitForStart(i.proc, fifo); err != nil {
+	w, err := waitForStart(i.proc, fifo)
+	if err != nil {
 		// Nobody listens any more; the exit status is all that is left.
 		os.Exit(1)
 	}
@@ -169,6 +170,11 @@ func (i *initState) run() error {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+	// The byte tells start that set-up is over; the fifo's close at execve (it is
+	// O_CLOEXEC) tells it the user's process runs, so poststart hooks run after it.
+	if _, err := unix.Write(w, []byte{0}); err != nil {
+		os.Exit(1)
 	}
 	execProcess(path, p, cfg.PreserveFDs)
 	return nil
@@ -288,27 +294,21 @@ func (i *initState) state(status specs.ContainerState) *specs.State {
 }
 
 // waitForStart blocks in open(2) of the exec fifo for writing until `hull start` opens
-// it for reading, then writes the byte start waits for. The fifo is reopened through the
-// host's procfs handle: init's own O_PATH fd needs no path in the container.
-func waitForStart(proc, fifo *os.File) error {
+// it for reading, and returns the write end. The fifo is reopened through the host's
+// procfs handle: init's own O_PATH fd needs no path in the container.
+func waitForStart(proc, fifo *os.File) (int, error) {
 	rel := "thread-self/fd/" + strconv.Itoa(int(fifo.Fd()))
-	var fd int
-	var err error
 	for {
-		fd, err = unix.Openat(int(proc.Fd()), rel, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if !errors.Is(err, unix.EINTR) {
-			break
+		fd, err := unix.Openat(int(proc.Fd()), rel, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
+		if err != nil {
+			return -1, &os.PathError{Op: "open", Path: "exec fifo", Err: err}
+		}
+		fifo.Close()
+		return fd, nil
 	}
-	if err != nil {
-		return &os.PathError{Op: "open", Path: "exec fifo", Err: err}
-	}
-	defer unix.Close(fd)
-	if _, err := unix.Write(fd, []byte{0}); err != nil {
-		return os.NewSyscallError("write exec fifo", err)
-	}
-	fifo.Close()
-	return nil
 }
 
 // setupTimeNS makes a new time namespace for init's children and for init itself at

@@ -191,7 +191,8 @@ func startChild(t *testing.T, arg childArg) (*exec.Cmd, *bytes.Buffer, *bytes.Bu
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1", argEnv+"="+string(b))
+	// A -race child would otherwise linger a second at exit.
+	cmd.Env = append(os.Environ(), childEnv+"=1", argEnv+"="+string(b), "GORACE=atexit_sleep_ms=0")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

@@ -110,7 +110,7 @@ func install(prog []unix.SockFilter, flags uintptr) (int, error) {
 		case errors.Is(errno, unix.EACCES):
 			e.Fix = "the calling thread needs no_new_privs or CAP_SYS_ADMIN"
 		case errors.Is(errno, unix.EINVAL):
-			e.Fix = "the kernel refused the flags " + flagNames(flags)
+			e.Fix = "the kernel refused the program or the flags " + flagNames(flags)
 		}
 		return -1, e
 	}
