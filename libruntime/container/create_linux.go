@@ -93,6 +93,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
 	}
+	if err := validateSeccomp(spec.Linux.Seccomp); err != nil {
+		return nil, nil, err
+	}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -389,6 +392,13 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts) error {
 			return errors.New(m.Error)
 		case initproc.MsgWarning:
 			logs.Warnf("%s", m.Error)
+		case initproc.MsgSeccompFd:
+			if err := c.passNotifyFd(c.p.InitPid, m.Fd, spec.Linux.Seccomp, specs.StateCreating); err != nil {
+				return err
+			}
+			if err := enc.Encode(initproc.Message{Type: initproc.MsgSeccompFdOK}); err != nil {
+				return err
+			}
 		case initproc.MsgHooks:
 			st := c.creatingState()
 			if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck

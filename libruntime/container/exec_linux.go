@@ -138,6 +138,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		Process:     p,
 		PreserveFDs: o.PreserveFDs,
 		InitPid:     c.p.InitPid,
+		Seccomp:     c.p.Config.Linux.Seccomp,
 	}
 	enc := json.NewEncoder(parentSock)
 	dec := json.NewDecoder(parentSock)
@@ -154,6 +155,14 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			return nil, errors.New(m.Error)
 		case initproc.MsgWarning:
 			logs.Warnf("%s", m.Error)
+			continue
+		case initproc.MsgSeccompFd:
+			if err := c.passNotifyFd(proc.Pid, m.Fd, cfg.Seccomp, specs.StateRunning); err != nil {
+				return nil, err
+			}
+			if err := enc.Encode(initproc.Message{Type: initproc.MsgSeccompFdOK}); err != nil {
+				return nil, err
+			}
 			continue
 		case initproc.MsgReady:
 		default:

@@ -15,6 +15,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
+	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
 // Main runs the init stage. It returns only on failure, after reporting the error to the
@@ -226,6 +227,10 @@ func execProcess(path string, p *specs.Process, preserve int) {
 // this thread, in the order that keeps the capabilities each step needs, and resolves
 // the executable as the container's user sees it.
 func (i *initState) setupProcess(p *specs.Process) (string, error) {
+	sc := i.cfg.Seccomp
+	if sc == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
+		sc = i.cfg.Spec.Linux.Seccomp
+	}
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
 		return "", err
 	}
@@ -236,6 +241,13 @@ func (i *initState) setupProcess(p *specs.Process) (string, error) {
 		// runc's default, so files the container creates are not world-writable by
 		// accident of whatever umask hull was started with.
 		unix.Umask(0o022)
+	}
+	if sc != nil && !p.NoNewPrivileges {
+		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user
+		// switch below may take away: load it now, as runc does.
+		if err := i.loadSeccomp(sc); err != nil {
+			return "", err
+		}
 	}
 	if err := process.SetUser(p.User); err != nil {
 		return "", err
@@ -256,7 +268,35 @@ func (i *initState) setupProcess(p *specs.Process) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("process.args[0]: %w", err)
 	}
+	if sc != nil && p.NoNewPrivileges {
+		// As late as possible, so the filter constrains as little of hull as it can.
+		if err := i.loadSeccomp(sc); err != nil {
+			return "", err
+		}
+	}
 	return path, nil
+}
+
+// loadSeccomp loads the filter on this thread. A notify listener fd is announced to the
+// parent, which copies it out with pidfd_getfd and hands it to the listener: sending it
+// from here would need sendmsg, which the filter itself may trap.
+func (i *initState) loadSeccomp(sc *specs.LinuxSeccomp) error {
+	fd, warnings, err := seccomp.Load(sc)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		if err := i.enc.Encode(Message{Type: MsgWarning, Error: w}); err != nil {
+			return err
+		}
+	}
+	if fd < 0 {
+		return nil
+	}
+	if err := i.enc.Encode(Message{Type: MsgSeccompFd, Fd: fd}); err != nil {
+		return err
+	}
+	return i.expect(MsgSeccompFdOK)
 }
 
 // warnable passes capabilities that could not be granted to the parent as a warning (the

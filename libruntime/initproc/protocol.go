@@ -28,8 +28,9 @@ type Config struct {
 	PreserveFDs  int         `json:"preserve_fds,omitempty"`
 	// Exec is set for a process joining a running container (`hull exec`): Process is
 	// run instead of Spec.Process and no rootfs is built.
-	Exec    bool           `json:"exec,omitempty"`
-	Process *specs.Process `json:"process,omitempty"`
+	Exec    bool                `json:"exec,omitempty"`
+	Process *specs.Process      `json:"process,omitempty"`
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 	// InitPid is init's pid in the host's pid namespace, for the state given to hooks.
 	InitPid int `json:"init_pid"`
 	// Hooks is set when the parent must run prestart and createRuntime hooks; init then
@@ -45,10 +46,15 @@ const (
 	MsgGo      = "go"       // parent -> init: state recorded, wait on the exec fifo
 	MsgError   = "error"    // init -> parent: set-up failed; Error says why
 	MsgWarning = "warning"  // init -> parent: log Error as a warning and go on
+	// init -> parent: a seccomp notify fd is open in init as Fd; the parent copies it
+	// (pidfd_getfd), sends it to linux.seccomp.listenerPath and answers MsgSeccompFdOK.
+	MsgSeccompFd   = "seccomp-fd"
+	MsgSeccompFdOK = "seccomp-fd-ok"
 )
 
 // Message is one line of the sync protocol.
 type Message struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
+	Fd    int    `json:"fd,omitempty"`
 }

@@ -1,0 +1,61 @@
+package container
+
+import (
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/libruntime/seccomp"
+)
+
+// validateSeccomp checks the profile before anything is made; unknown syscall names are
+// warnings, as with runc.
+func validateSeccomp(sc *specs.LinuxSeccomp) error {
+	if sc == nil {
+		return nil
+	}
+	warnings, err := seccomp.Validate(sc)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		logs.Warnf("%s", w)
+	}
+	return nil
+}
+
+// passNotifyFd copies the seccomp notify fd that process pid announced and sends it,
+// with the container's state, to the listener the profile names.
+func (c *Container) passNotifyFd(pid, fd int, sc *specs.LinuxSeccomp, status specs.ContainerState) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("seccomp notify: %w", os.NewSyscallError("pidfd_open", err))
+	}
+	defer unix.Close(pidfd)
+	nfd, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return fmt.Errorf("seccomp notify: %w", os.NewSyscallError("pidfd_getfd", err))
+	}
+	defer unix.Close(nfd)
+	st := &specs.ContainerProcessState{
+		Version:  specs.Version,
+		Fds:      []string{"seccompFd"},
+		Pid:      pid,
+		Metadata: sc.ListenerMetadata,
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          c.p.ID,
+			Status:      status,
+			Pid:         c.p.InitPid,
+			Bundle:      c.p.Bundle,
+			Annotations: c.Annotations(),
+		},
+	}
+	if err := seccomp.SendNotifyFd(sc.ListenerPath, nfd, st); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
+	}
+	return nil
+}
