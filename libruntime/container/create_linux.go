@@ -17,11 +17,16 @@ import (
 
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/nsenter"
 )
+
+// exesealDir is the empty directory in the container's state dir that exeseal's overlay
+// stacks under hull's own directory; it goes with the container.
+const exesealDir = "exeseal"
 
 // CreateOpts are the caller's choices for Create beyond the bundle's config.json.
 type CreateOpts struct {
@@ -176,15 +181,24 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	defer cgFile.Close()
 
+	exe, err := exeseal.Open(filepath.Join(dir, exesealDir))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer exe.Close()
 	cmd, joins, err := initCommand(spec, o, bundle, parentSock, childSock, fifoFile, consoleFile)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Init runs inside the container: start it from a handle the container cannot write
+	// through, never /proc/self/exe (CVE-2019-5736). The path resolves in the child at
+	// execve, before close-on-exec drops the fd.
+	cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
 	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
 	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there.
 	cmd.SysProcAttr.UseCgroupFD = true
 	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
-	proc, err := startInit(cmd, joins)
+	proc, err := startInit(cmd, joins, exe)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
@@ -224,7 +238,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 
 // startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
 // a namespace needs a single-threaded process to join, through nsenter's raw fork.
-func startInit(cmd *exec.Cmd, joins []nsenter.Join) (*os.Process, error) {
+func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File) (*os.Process, error) {
 	if !nsenter.NeedsSpawn(joins) {
 		if err := nsenter.Start(cmd, joins); err != nil {
 			return nil, err
@@ -235,11 +249,6 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join) (*os.Process, error) {
 	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
 		return nil, errors.New("linux.namespaces: joining namespaces by path together with a new user namespace is not supported yet")
 	}
-	exe, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer exe.Close()
 	files := []*os.File{cmd.Stdin.(*os.File), cmd.Stdout.(*os.File), cmd.Stderr.(*os.File)}
 	files = append(files, cmd.ExtraFiles...)
 	return nsenter.Spawn(&nsenter.SpawnOpts{

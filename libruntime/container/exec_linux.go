@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/nsenter"
@@ -102,7 +104,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		defer null.Close()
 		files[0], files[1], files[2] = null, null, null
 	}
-	exe, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	exe, err := exeseal.Open(filepath.Join(c.dir, exesealDir))
 	if err != nil {
 		return nil, err
 	}

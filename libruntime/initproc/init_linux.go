@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,6 +26,12 @@ import (
 // in an init function): capabilities, no_new_privs and the seccomp filter are per thread,
 // and execve must happen from the thread that has them.
 func Main() error {
+	// Until it execs the user's program, init is hull: no process of the container may
+	// ptrace it or open its /proc entries (its exe, its fds). execve makes the new
+	// program dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl PR_SET_DUMPABLE", err)
+	}
 	sync, err := fdFromEnv(EnvSyncFd, "sync")
 	if err != nil {
 		return err
@@ -258,6 +265,11 @@ func (i *initState) setupProcess(p *specs.Process) (string, error) {
 	// As the container's user, so a cwd it may not enter is an error now, not after start.
 	if err := os.Chdir(p.Cwd); err != nil {
 		return "", fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the
+	// container's root (CVE-2024-21626); the kernel then reports it "(unreachable)".
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return "", fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", p.Cwd)
 	}
 	if p.NoNewPrivileges {
 		if err := process.SetNoNewPrivs(); err != nil {

@@ -1,0 +1,69 @@
+package exeseal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestOverlayHandle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	exe, _ := os.Readlink("/proc/self/exe")
+	f, err := overlay(exe, t.TempDir())
+	if err != nil {
+		t.Skipf("overlay not available here: %v", err)
+	}
+	defer f.Close()
+	assertSealed(t, f)
+}
+
+func TestMemfdHandle(t *testing.T) {
+	f, err := memfdCopy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	assertSealed(t, f)
+}
+
+// assertSealed checks the handle refuses writes, has the same content as the binary,
+// and can be executed (the test binary re-runs itself with -test.run=^$).
+func assertSealed(t *testing.T, f *os.File) {
+	t.Helper()
+	p := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if err := Check(f); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if fd, err := unix.Open(p, unix.O_RDWR, 0); err == nil {
+		_, werr := unix.Pwrite(fd, []byte{0x7f}, 0)
+		unix.Close(fd)
+		if !errors.Is(werr, unix.EPERM) {
+			t.Fatalf("write through the handle: %v, want EPERM", werr)
+		}
+	} else if !errors.Is(err, unix.EROFS) {
+		t.Fatalf("open for writing: %v, want EROFS", err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("sealed copy differs from the executable")
+	}
+	cmd := exec.Command(p, "-test.run=^$")
+	cmd.ExtraFiles = nil
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("exec through the handle: %v\n%s", err, out)
+	}
+}
