@@ -144,6 +144,8 @@ func (c *Container) OCIState() *specs.State {
 // Start lets a created container's init exec the user's process, then runs the
 // poststart hooks.
 func (c *Container) Start() error {
+	t := newPhaseTimer("start")
+	defer t.log()
 	unlock, err := lock(c.dir)
 	if err != nil {
 		return err
@@ -152,7 +154,7 @@ func (c *Container) Start() error {
 	if err := check("start", c.Status()); err != nil {
 		return err
 	}
-	if err := c.releaseInit(); err != nil {
+	if err := c.releaseInit(t); err != nil {
 		return err
 	}
 	if h := c.p.Config.Hooks; h != nil && len(h.Poststart) > 0 {
@@ -160,6 +162,7 @@ func (c *Container) Start() error {
 		if err := hooks.Run("poststart", h.Poststart, c.OCIState()); err != nil {
 			logs.Warnf("%v", err)
 		}
+		t.mark("poststart hooks")
 	}
 	return nil
 }
@@ -168,7 +171,7 @@ func (c *Container) Start() error {
 // one byte once it is past every set-up step (and the startContainer hooks), and its
 // write end closes at execve: reading on to end-of-file means the user's process runs.
 // Polling together with a pidfd makes a dead init an error, never a hang.
-func (c *Container) releaseInit() error {
+func (c *Container) releaseInit(t *phaseTimer) error {
 	fifo := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -201,6 +204,9 @@ func (c *Container) releaseInit() error {
 				return &os.PathError{Op: "read", Path: fifo, Err: err}
 			}
 			if n > 0 {
+				if got == 0 {
+					t.mark("exec fifo (init released, startContainer hooks)")
+				}
 				got += n
 				writerSeen = true
 				continue
@@ -221,6 +227,7 @@ func (c *Container) releaseInit() error {
 	if got == 0 {
 		return errors.New("cannot start container: init exited during start (see the container's stderr)")
 	}
+	t.mark("execve")
 	// The process may already have exited: a short-lived one is not a failed start.
 	return os.Remove(fifo)
 }

@@ -81,6 +81,8 @@ func (u *undo) run() {
 // Create validates the bundle, starts init in the container's namespaces, waits until it
 // is set up and blocked on the exec fifo, and records the container in the state store.
 func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) {
+	t := newPhaseTimer("create")
+	defer t.log()
 	if err := validID(id); err != nil {
 		return nil, nil, err
 	}
@@ -101,6 +103,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err := validateSeccomp(spec.Linux.Seccomp); err != nil {
 		return nil, nil, err
 	}
+	t.mark("config load+validate")
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -175,6 +178,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, err
 	}
 	cleanup.add(func() { _ = cg.Destroy() })
+	t.mark("state dir+cgroup")
 	cgFile, err := cg.FD()
 	if err != nil {
 		return nil, nil, err
@@ -202,6 +206,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
+	t.mark("clone init")
 	cleanup.add(func() {
 		_ = proc.Kill()
 		_, _ = proc.Wait()
@@ -230,7 +235,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	if err := c.syncInit(parentSock, o); err != nil {
+	if err := c.syncInit(parentSock, o, t); err != nil {
 		return nil, nil, err
 	}
 	return c, &Init{proc: proc}, nil
@@ -373,7 +378,7 @@ func or(f, def *os.File) *os.File {
 // syncInit sends init its config and serves its requests until it is ready: running the
 // prestart and createRuntime hooks when asked, then writing state and the pid file before
 // letting init go on to wait for start.
-func (c *Container) syncInit(sock *os.File, o *CreateOpts) error {
+func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer) error {
 	spec := c.p.Config
 	cfg := &initproc.Config{
 		ID:           c.p.ID,
@@ -384,6 +389,7 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts) error {
 		NoNewKeyring: o.NoNewKeyring,
 		PreserveFDs:  o.PreserveFDs,
 		InitPid:      c.p.InitPid,
+		Debug:        t != nil,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 	}
 	enc := json.NewEncoder(sock)
@@ -420,6 +426,8 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts) error {
 				return fmt.Errorf("tell init hooks ran: %w", err)
 			}
 		case initproc.MsgReady:
+			t.mark("init set-up")
+			t.sub(m.Phases)
 			if err := writeState(c.dir, c.p); err != nil {
 				return fmt.Errorf("write state: %w", err)
 			}

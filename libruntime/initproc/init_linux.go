@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -54,6 +55,10 @@ func Main() error {
 }
 
 type initState struct {
+	// phases and last time init's steps when cfg.Debug is set.
+	phases []string
+	last   time.Time
+
 	cfg  *Config
 	dec  *json.Decoder
 	enc  *json.Encoder
@@ -61,8 +66,19 @@ type initState struct {
 	proc *os.File // verified handle on the host's procfs, kept across pivot_root
 }
 
+// mark records how long the step that just ended took.
+func (i *initState) mark(name string) {
+	if !i.cfg.Debug {
+		return
+	}
+	now := time.Now()
+	i.phases = append(i.phases, name+" "+now.Sub(i.last).String())
+	i.last = now
+}
+
 func (i *initState) run() error {
 	runtime.LockOSThread()
+	i.last = time.Now()
 	cfg := i.cfg
 	spec := cfg.Spec
 	// Relative bind-mount sources and hook paths are relative to the bundle.
@@ -104,9 +120,11 @@ func (i *initState) run() error {
 	}
 
 	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	i.mark("namespaces")
 	if err := rootfs.Prepare(rc); err != nil {
 		return err
 	}
+	i.mark("mounts")
 	if cfg.Hooks {
 		if err := i.enc.Encode(Message{Type: MsgHooks}); err != nil {
 			return fmt.Errorf("ask for hooks: %w", err)
@@ -114,6 +132,7 @@ func (i *initState) run() error {
 		if err := i.expect(MsgHooksOK); err != nil {
 			return err
 		}
+		i.mark("prestart+createRuntime hooks")
 	}
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
 		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, i.state(specs.StateCreating)); err != nil {
@@ -123,6 +142,7 @@ func (i *initState) run() error {
 	if err := rootfs.Pivot(rc); err != nil {
 		return err
 	}
+	i.mark("pivot_root")
 	if consoleSock != nil {
 		var size *specs.Box
 		if spec.Process.ConsoleSize != nil {
@@ -143,6 +163,7 @@ func (i *initState) run() error {
 	if err := rootfs.Finalize(rc); err != nil {
 		return err
 	}
+	i.mark("console+sysctl+masked/readonly")
 
 	p := spec.Process
 	if p.OOMScoreAdj != nil {
@@ -159,8 +180,9 @@ func (i *initState) run() error {
 	if err != nil {
 		return err
 	}
+	i.mark("process (rlimits, caps, user, seccomp)")
 
-	if err := i.enc.Encode(Message{Type: MsgReady}); err != nil {
+	if err := i.enc.Encode(Message{Type: MsgReady, Phases: i.phases}); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
 	if err := i.expect(MsgGo); err != nil {

@@ -33,6 +33,8 @@ type Config struct {
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 	// InitPid is init's pid in the host's pid namespace, for the state given to hooks.
 	InitPid int `json:"init_pid"`
+	// Debug asks init to time its phases.
+	Debug bool `json:"debug,omitempty"`
 	// Hooks is set when the parent must run prestart and createRuntime hooks; init then
 	// asks for them at the right moment and waits for the answer.
 	Hooks bool `json:"hooks,omitempty"`
@@ -57,4 +59,7 @@ type Message struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
 	Fd    int    `json:"fd,omitempty"`
+	// Phases, with MsgReady when Config.Debug is set: how long each set-up step of
+	// init took, as "name duration" strings for the parent's debug log.
+	Phases []string `json:"phases,omitempty"`
 }

@@ -68,6 +68,10 @@ func (l *Logger) Warnf(format string, args ...any) { l.logf(levelWarning, format
 // Infof logs at level info.
 func (l *Logger) Infof(format string, args ...any) { l.logf(levelInfo, format, args) }
 
+// DebugEnabled reports whether debug entries are written, so callers can skip work
+// (timing, formatting) that only a debug log would show.
+func (l *Logger) DebugEnabled() bool { return l != nil && l.debug }
+
 // Debugf logs at level debug, only when the logger was opened with debug.
 func (l *Logger) Debugf(format string, args ...any) {
 	if l != nil && l.debug {
