@@ -8,8 +8,8 @@ LDFLAGS := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 # where a dynamic binary's ELF interpreter does not exist. cgo is on for libseccomp,
 # linked statically; netgo/osusergo keep libc's resolver and NSS out.
 export CGO_ENABLED := 1
-GOTAGS  := netgo osusergo
-STATIC  := -linkmode external -extldflags -static
+GOTAGS  := netgo osusergo urfave_cli_no_docs
+STATIC  := -s -w -linkmode external -extldflags -static
 
 BUNDLE    := build/demo
 DEMO_ID   := hull-demo
