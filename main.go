@@ -79,6 +79,7 @@ func newApp() *cli.App {
 			deleteCommand,
 			listCommand,
 			specCommand,
+			featuresCommand,
 			initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -503,6 +503,17 @@ func (v *validator) linux(l *specs.Linux) {
 	if l.MountLabel != "" {
 		v.add("linux.mountLabel", "not supported: hull has no LSM support", "remove linux.mountLabel")
 	}
+	// Refused rather than ignored: a container silently missing its network device, cache
+	// allocation or memory policy would run differently from what was asked.
+	if len(l.NetDevices) > 0 {
+		v.add("linux.netDevices", "not supported: hull does not move network devices", "move the device into the network namespace yourself, or remove linux.netDevices")
+	}
+	if l.IntelRdt != nil {
+		v.add("linux.intelRdt", "not supported: hull has no Intel RDT support", "remove linux.intelRdt")
+	}
+	if l.MemoryPolicy != nil {
+		v.add("linux.memoryPolicy", "not supported: hull does not set NUMA memory policies", "remove linux.memoryPolicy")
+	}
 }
 
 func (v *validator) namespaces(l *specs.Linux) {

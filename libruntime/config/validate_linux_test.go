@@ -368,6 +368,15 @@ func TestValidateAll(t *testing.T) {
 		{name: "rootfs propagation valid", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" }},
 		{name: "mount label", mutate: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" },
 			want: []string{"linux.mountLabel"}},
+		{name: "netDevices refused", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {}}
+		}, want: []string{"linux.netDevices"}},
+		{name: "intelRdt refused", mutate: func(s *specs.Spec) {
+			s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"}
+		}, want: []string{"linux.intelRdt"}},
+		{name: "memoryPolicy refused", mutate: func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_BIND"}
+		}, want: []string{"linux.memoryPolicy"}},
 		{name: "seccomp and resources are not checked", mutate: func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}
 			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: intp64(-5)}

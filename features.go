@@ -1,0 +1,28 @@
+package main
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libruntime/features"
+)
+
+var featuresCommand = &cli.Command{
+	Name:  "features",
+	Usage: "show the enabled features",
+	Description: `Show the features this hull implements, as the JSON "features" document of the
+runtime-spec (features.md). Lists are limited to what the running kernel supports where
+hull depends on it (capabilities, namespaces, seccomp flags).`,
+	Action: func(c *cli.Context) error {
+		if err := checkArgs(c, 0, 0); err != nil {
+			return err
+		}
+		out, err := features.Marshal(features.Document(version, gitCommit))
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(out)
+		return err
+	},
+}

@@ -1,0 +1,296 @@
+// Package features builds the runtime-spec "features" document (features.md,
+// features-linux.md) that `hull features` prints: what this build of hull
+// recognizes in a config.json, limited to what the running kernel supports
+// where hull itself is limited by it (capabilities, namespaces, seccomp flags).
+//
+// Every claim is tied to the package that implements it: mount options are the
+// words config.ParseMountOptions interprets, capabilities the names
+// process.CapFromName knows, seccomp the tables of the seccomp package. Features
+// hull does not have are reported as false, or as empty lists where the spec
+// has no boolean, rather than left out: an absent value means "unknown".
+package features
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/process"
+	"github.com/hull-runtime/hull/libruntime/seccomp"
+)
+
+// The oldest and newest runtime-spec versions config.Validate accepts as a
+// config's ociVersion.
+const (
+	OCIVersionMin = "1.0.0"
+	OCIVersionMax = "1.3.0"
+)
+
+// Annotations of hull in the features document, in the style of runc's
+// org.opencontainers.runc.* keys.
+const (
+	AnnotationVersion           = "io.github.hull.version"
+	AnnotationCommit            = "io.github.hull.commit"
+	AnnotationLibseccompVersion = "io.github.hull.libseccomp.version"
+)
+
+// hookNames are the hook kinds hull runs (libruntime/hooks, called from the
+// container and init packages), in the order of the container lifecycle.
+var hookNames = []string{
+	"prestart",
+	"createRuntime",
+	"createContainer",
+	"startContainer",
+	"poststart",
+	"poststop",
+}
+
+// mountOptionWords are the mount options of the runtime-spec (config.md and the
+// features.md example) that hull interprets itself rather than passing them to
+// the filesystem: flags of mount(2), propagation, the recursive mount_setattr(2)
+// forms, bind and tmpcopyup. The unit test checks this list against the words
+// of config.ParseMountOptions.
+//
+// "idmap" and "ridmap" are parsed by config too, but left out: the rootfs
+// package refuses id-mapped mounts, and mountExtensions.idmap says so.
+var mountOptionWords = []string{
+	"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
+	"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime",
+	"noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime",
+	"nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev", "rdiratime",
+	"relatime", "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec",
+	"rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate",
+	"rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime", "rsuid",
+	"rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
+	"suid", "symfollow", "sync", "tmpcopyup", "unbindable",
+}
+
+// capabilityNames are the capabilities by number, as capabilities(7) names
+// them; each must be known to process.CapFromName.
+var capabilityNames = [...]string{
+	unix.CAP_CHOWN:              "CAP_CHOWN",
+	unix.CAP_DAC_OVERRIDE:       "CAP_DAC_OVERRIDE",
+	unix.CAP_DAC_READ_SEARCH:    "CAP_DAC_READ_SEARCH",
+	unix.CAP_FOWNER:             "CAP_FOWNER",
+	unix.CAP_FSETID:             "CAP_FSETID",
+	unix.CAP_KILL:               "CAP_KILL",
+	unix.CAP_SETGID:             "CAP_SETGID",
+	unix.CAP_SETUID:             "CAP_SETUID",
+	unix.CAP_SETPCAP:            "CAP_SETPCAP",
+	unix.CAP_LINUX_IMMUTABLE:    "CAP_LINUX_IMMUTABLE",
+	unix.CAP_NET_BIND_SERVICE:   "CAP_NET_BIND_SERVICE",
+	unix.CAP_NET_BROADCAST:      "CAP_NET_BROADCAST",
+	unix.CAP_NET_ADMIN:          "CAP_NET_ADMIN",
+	unix.CAP_NET_RAW:            "CAP_NET_RAW",
+	unix.CAP_IPC_LOCK:           "CAP_IPC_LOCK",
+	unix.CAP_IPC_OWNER:          "CAP_IPC_OWNER",
+	unix.CAP_SYS_MODULE:         "CAP_SYS_MODULE",
+	unix.CAP_SYS_RAWIO:          "CAP_SYS_RAWIO",
+	unix.CAP_SYS_CHROOT:         "CAP_SYS_CHROOT",
+	unix.CAP_SYS_PTRACE:         "CAP_SYS_PTRACE",
+	unix.CAP_SYS_PACCT:          "CAP_SYS_PACCT",
+	unix.CAP_SYS_ADMIN:          "CAP_SYS_ADMIN",
+	unix.CAP_SYS_BOOT:           "CAP_SYS_BOOT",
+	unix.CAP_SYS_NICE:           "CAP_SYS_NICE",
+	unix.CAP_SYS_RESOURCE:       "CAP_SYS_RESOURCE",
+	unix.CAP_SYS_TIME:           "CAP_SYS_TIME",
+	unix.CAP_SYS_TTY_CONFIG:     "CAP_SYS_TTY_CONFIG",
+	unix.CAP_MKNOD:              "CAP_MKNOD",
+	unix.CAP_LEASE:              "CAP_LEASE",
+	unix.CAP_AUDIT_WRITE:        "CAP_AUDIT_WRITE",
+	unix.CAP_AUDIT_CONTROL:      "CAP_AUDIT_CONTROL",
+	unix.CAP_SETFCAP:            "CAP_SETFCAP",
+	unix.CAP_MAC_OVERRIDE:       "CAP_MAC_OVERRIDE",
+	unix.CAP_MAC_ADMIN:          "CAP_MAC_ADMIN",
+	unix.CAP_SYSLOG:             "CAP_SYSLOG",
+	unix.CAP_WAKE_ALARM:         "CAP_WAKE_ALARM",
+	unix.CAP_BLOCK_SUSPEND:      "CAP_BLOCK_SUSPEND",
+	unix.CAP_AUDIT_READ:         "CAP_AUDIT_READ",
+	unix.CAP_PERFMON:            "CAP_PERFMON",
+	unix.CAP_BPF:                "CAP_BPF",
+	unix.CAP_CHECKPOINT_RESTORE: "CAP_CHECKPOINT_RESTORE",
+}
+
+// namespaceTypes are the namespace types hull creates (clone flags, or
+// nsenter.Spawn for user and time) and joins by path, with their file under
+// /proc/<pid>/ns, in the runtime-spec's order.
+var namespaceTypes = []struct {
+	typ  specs.LinuxNamespaceType
+	file string
+}{
+	{specs.PIDNamespace, "pid"},
+	{specs.NetworkNamespace, "net"},
+	{specs.MountNamespace, "mnt"},
+	{specs.IPCNamespace, "ipc"},
+	{specs.UTSNamespace, "uts"},
+	{specs.UserNamespace, "user"},
+	{specs.CgroupNamespace, "cgroup"},
+	{specs.TimeNamespace, "time"},
+}
+
+// Document returns the features of this hull build on this kernel. version
+// and commit are hull's own (main's version and gitCommit) and go into the
+// annotations.
+func Document(version, commit string) *features.Features {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return &features.Features{
+		OCIVersionMin: OCIVersionMin,
+		OCIVersionMax: OCIVersionMax,
+		Hooks:         append([]string(nil), hookNames...),
+		MountOptions:  append([]string(nil), mountOptionWords...),
+		Linux: &features.Linux{
+			Namespaces:   namespaces(),
+			Capabilities: capabilities(process.LastCap()),
+			Cgroup: &features.Cgroup{
+				// libruntime/cgroups manages cgroup v2 through cgroupfs only.
+				V1:          boolp(false),
+				V2:          boolp(true),
+				Systemd:     boolp(false),
+				SystemdUser: boolp(false),
+				Rdma:        boolp(true), // linux.resources.rdma -> rdma.max
+			},
+			Seccomp: seccomp.Features(),
+			// config.Validate refuses apparmorProfile, selinuxLabel and mountLabel.
+			Apparmor: &features.Apparmor{Enabled: boolp(false)},
+			Selinux:  &features.Selinux{Enabled: boolp(false)},
+			IntelRdt: &features.IntelRdt{
+				Enabled:    boolp(false),
+				Schemata:   boolp(false),
+				Monitoring: boolp(false),
+			},
+			// hull recognizes no memory policy mode or flag; the spec has no
+			// "enabled" here, so the lists are empty rather than absent.
+			MemoryPolicy: &features.MemoryPolicy{Modes: []string{}, Flags: []string{}},
+			MountExtensions: &features.MountExtensions{
+				IDMap: &features.IDMap{Enabled: boolp(false)},
+			},
+			NetDevices: &features.NetDevices{Enabled: boolp(false)},
+		},
+		Annotations: map[string]string{
+			AnnotationVersion:           version,
+			AnnotationCommit:            commit,
+			AnnotationLibseccompVersion: fmt.Sprintf("%d.%d.%d", major, minor, micro),
+		},
+		// hull changes nothing it does because of a config annotation.
+		PotentiallyUnsafeConfigAnnotations: []string{},
+	}
+}
+
+func boolp(b bool) *bool { return &b }
+
+// capabilities lists the names of capabilities 0 to lastCap, the kernel's last
+// one, that hull knows by name; a capability newer than hull has no name here
+// and config.Validate would refuse it.
+func capabilities(lastCap int) []string {
+	var out []string
+	for _, name := range capabilityNames {
+		n, err := process.CapFromName(name)
+		if err != nil || n > lastCap {
+			continue
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// namespaces lists the namespace types whose /proc/self/ns file exists, that
+// is which this kernel has. Without a readable /proc/self/ns (no procfs) every
+// type hull implements is listed: the kernel then tells at create.
+func namespaces() []string {
+	if _, err := os.Stat("/proc/self/ns"); err != nil {
+		var all []string
+		for _, n := range namespaceTypes {
+			all = append(all, string(n.typ))
+		}
+		return all
+	}
+	var out []string
+	for _, n := range namespaceTypes {
+		if _, err := os.Lstat("/proc/self/ns/" + n.file); err == nil {
+			out = append(out, string(n.typ))
+		}
+	}
+	return out
+}
+
+// Marshal encodes f as `runc features` prints it: JSON indented by four
+// spaces, with a final newline. Unlike the spec's Go types (omitempty), it
+// keeps empty lists: the spec distinguishes an empty list ("none", as hull's
+// potentiallyUnsafeConfigAnnotations and memory policy modes) from an absent
+// one ("unknown").
+func Marshal(f *features.Features) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "    ")
+	if err := enc.Encode(toDoc(f)); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// doc and linuxDoc are features.Features and features.Linux, field for field
+// and in the same order, with omitzero for lists: only a nil list is left out.
+type doc struct {
+	OCIVersionMin                      string            `json:"ociVersionMin"`
+	OCIVersionMax                      string            `json:"ociVersionMax"`
+	Hooks                              []string          `json:"hooks,omitzero"`
+	MountOptions                       []string          `json:"mountOptions,omitzero"`
+	Linux                              *linuxDoc         `json:"linux,omitempty"`
+	Annotations                        map[string]string `json:"annotations,omitzero"`
+	PotentiallyUnsafeConfigAnnotations []string          `json:"potentiallyUnsafeConfigAnnotations,omitzero"`
+}
+
+type linuxDoc struct {
+	Namespaces      []string                  `json:"namespaces,omitzero"`
+	Capabilities    []string                  `json:"capabilities,omitzero"`
+	Cgroup          *features.Cgroup          `json:"cgroup,omitempty"`
+	Seccomp         *features.Seccomp         `json:"seccomp,omitempty"`
+	Apparmor        *features.Apparmor        `json:"apparmor,omitempty"`
+	Selinux         *features.Selinux         `json:"selinux,omitempty"`
+	IntelRdt        *features.IntelRdt        `json:"intelRdt,omitempty"`
+	MemoryPolicy    *memoryPolicyDoc          `json:"memoryPolicy,omitempty"`
+	MountExtensions *features.MountExtensions `json:"mountExtensions,omitempty"`
+	NetDevices      *features.NetDevices      `json:"netDevices,omitempty"`
+}
+
+type memoryPolicyDoc struct {
+	Modes []string `json:"modes,omitzero"`
+	Flags []string `json:"flags,omitzero"`
+}
+
+func toDoc(f *features.Features) *doc {
+	if f == nil {
+		return nil
+	}
+	d := &doc{
+		OCIVersionMin:                      f.OCIVersionMin,
+		OCIVersionMax:                      f.OCIVersionMax,
+		Hooks:                              f.Hooks,
+		MountOptions:                       f.MountOptions,
+		Annotations:                        f.Annotations,
+		PotentiallyUnsafeConfigAnnotations: f.PotentiallyUnsafeConfigAnnotations,
+	}
+	if l := f.Linux; l != nil {
+		d.Linux = &linuxDoc{
+			Namespaces:      l.Namespaces,
+			Capabilities:    l.Capabilities,
+			Cgroup:          l.Cgroup,
+			Seccomp:         l.Seccomp,
+			Apparmor:        l.Apparmor,
+			Selinux:         l.Selinux,
+			IntelRdt:        l.IntelRdt,
+			MountExtensions: l.MountExtensions,
+			NetDevices:      l.NetDevices,
+		}
+		if mp := l.MemoryPolicy; mp != nil {
+			d.Linux.MemoryPolicy = &memoryPolicyDoc{Modes: mp.Modes, Flags: mp.Flags}
+		}
+	}
+	return d
+}
