@@ -81,7 +81,7 @@ func checkAction(a specs.LinuxSeccompAction, errnoRet *uint, field, errnoField s
 	switch a {
 	case specs.ActErrno:
 		if *errnoRet > maxErrno {
-			return &Error{Field: errnoField, Msg: fmt.Sprintf("%d is not an errno (the kernel caps SCMP_ACT_ERRNO at %d)", *errnoRet, maxErrno),
+			return &Error{Field: errnoField, Msg: fmt.Sprintf("%d is above %d, the largest errno libseccomp accepts", *errnoRet, maxErrno),
 				Fix: fmt.Sprintf("use 0 to %d, e.g. 1 (EPERM) or 38 (ENOSYS)", maxErrno)}
 		}
 	case specs.ActTrace:

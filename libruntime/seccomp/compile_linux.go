@@ -17,10 +17,12 @@ const root = "linux.seccomp"
 // maxArgs is the number of syscall arguments seccomp can inspect.
 const maxArgs = 6
 
-// Kernel limits on the 16-bit data of a seccomp return value: SECCOMP_RET_ERRNO
-// clamps it to MAX_ERRNO, SECCOMP_RET_TRACE passes all of it to the tracer.
+// Limits on the 16-bit data of a seccomp return value: the kernel clamps
+// SECCOMP_RET_ERRNO to MAX_ERRNO (4095), but libseccomp 2.5 refuses 4095 itself
+// (EINVAL, reported as an unrelated message), so 4094 is the largest that works;
+// SECCOMP_RET_TRACE passes all 16 bits to the tracer.
 const (
-	maxErrno      = 4095
+	maxErrno      = 4094
 	maxTraceValue = 0xffff
 )
 
