@@ -80,6 +80,7 @@ func newApp() *cli.App {
 			listCommand,
 			specCommand,
 			featuresCommand,
+			checkCommand,
 			initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -70,6 +70,10 @@ func (m *Manager) Frozen() (bool, error) {
 // the listed pids over and over until none is left. Processes that exited
 // but are not yet reaped by their parent do not count.
 func (m *Manager) Kill() error {
+	// A stopped container's cgroup is usually empty already: nothing to signal or wait for.
+	if v, err := eventValue(m.path, "populated"); err == nil && v == "0" {
+		return nil
+	}
 	err := writeFile(m.path, "cgroup.kill", "1")
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(m.path); serr != nil {
@@ -158,36 +162,55 @@ func collectPids(dir string, pids *[]int) error {
 	return nil
 }
 
-// waitEvent waits until cgroup.events has the line "<key> <want>". The
-// kernel signals changes of that file as inotify modifications; the wait
-// also re-reads every 100ms so that a missed event costs little.
+// waitEvent waits until cgroup.events has the line "<key> <want>". The file is
+// checked first, so a state already reached costs one read; otherwise the wait polls
+// the open file, which kernfs wakes with POLLPRI on every change (no inotify: closing
+// an inotify fd with a watch waits for in-flight events, tens of ms), re-reading at
+// least every 100ms so that a missed wake-up costs little.
 func (m *Manager) waitEvent(key, want string, timeout time.Duration) error {
-	ifd, err := inotifyInit()
+	got, err := eventValue(m.path, key)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(ifd)
-	if err := inotifyAddWatch(ifd, filepath.Join(m.path, "cgroup.events"), unix.IN_MODIFY); err != nil {
+	if got == want {
+		return nil
+	}
+	fd, err := open(filepath.Join(m.path, "cgroup.events"), unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
 		return err
 	}
+	defer unix.Close(fd)
 	deadline := time.Now().Add(timeout)
+	buf := make([]byte, 512)
 	for {
-		got, err := eventValue(m.path, key)
+		// Reading through the polled fd arms the next POLLPRI.
+		n, err := unix.Pread(fd, buf, 0)
 		if err != nil {
-			return err
+			return &os.PathError{Op: "read", Path: filepath.Join(m.path, "cgroup.events"), Err: err}
 		}
-		if got == want {
+		if got = eventLine(string(buf[:n]), key); got == want {
 			return nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
 			return fmt.Errorf("timed out after %s waiting for %q to be %s (it is %s)", timeout, key, want, got)
 		}
-		if err := pollIn(ifd, int(min(left, 100*time.Millisecond)/time.Millisecond)+1); err != nil {
-			return err
+		ms := int(min(left, 100*time.Millisecond)/time.Millisecond) + 1
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLPRI}}
+		if _, err := unix.Poll(fds, ms); err != nil && !errors.Is(err, unix.EINTR) {
+			return os.NewSyscallError("poll", err)
 		}
-		drain(ifd)
 	}
+}
+
+// eventLine returns the value of key in the text of a cgroup.events file, or "".
+func eventLine(s, key string) string {
+	for _, line := range strings.Split(s, "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // eventValue returns the value of key in dir's cgroup.events.

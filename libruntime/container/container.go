@@ -35,6 +35,11 @@ func Load(root, id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only hull makes entries under --root; a symlink there was planted, and following
+	// it would let a forged state name any process.
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("state of container %q: %s is a symlink, refusing to follow it", id, dir)
+	}
 	p, err := readState(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -172,17 +177,19 @@ func (c *Container) Start() error {
 // write end closes at execve: reading on to end-of-file means the user's process runs.
 // Polling together with a pidfd makes a dead init an error, never a hang.
 func (c *Container) releaseInit(t *phaseTimer) error {
+	// The pidfd first: once the fifo is open, init may exec a short-lived process that
+	// exits and is reaped (by a fast subreaper) before a pidfd could be opened.
+	pidfd, err := pidfdOpen(c.p.InitPid, c.p.InitStartTime)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
 	fifo := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: fifo, Err: err}
 	}
 	defer unix.Close(fd)
-	pidfd, err := pidfdOpen(c.p.InitPid, c.p.InitStartTime)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pidfd)
 	got := 0
 	writerSeen := false
 	var buf [16]byte

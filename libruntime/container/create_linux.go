@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/cgroups"
+	bundlecheck "github.com/hull-runtime/hull/libruntime/check"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/hooks"
@@ -94,7 +95,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := config.Validate(spec, bundle); err != nil {
+	// The same checks as `hull check`, so create fails with exactly the text check
+	// prints for the first error it finds.
+	if err := bundlecheck.Errors(spec, bundle); err != nil {
 		return nil, nil, err
 	}
 	if err := checkCreatable(spec, o); err != nil {

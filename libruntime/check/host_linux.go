@@ -1,0 +1,130 @@
+package check
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/cgroups"
+	"github.com/hull-runtime/hull/libruntime/process"
+)
+
+// host is what check knows about the machine and about hull's own process,
+// which the container's init inherits. Tests replace it.
+type host struct {
+	// Capability sets of hull's own process, bit n for capability n, from
+	// /proc/self/status; capsOK is false when they could not be read, and
+	// then nothing is said about capabilities hull lacks.
+	capBnd, capPrm, capEff uint64
+	capsOK                 bool
+	lastCap                int // highest capability number the kernel knows
+
+	// hasNS reports whether the kernel has the namespace whose file under
+	// /proc/self/ns is name.
+	hasNS func(name string) bool
+	// hardLimit is hull's own hard limit of rlimit resource res.
+	hardLimit func(res int) (uint64, error)
+	// oomScoreAdj is hull's own oom_score_adj.
+	oomScoreAdj func() (int, error)
+
+	// cgroupPath resolves linux.cgroupsPath like cgroups.Path; cgroupMount
+	// is the cgroup2 mount it lies below.
+	cgroupPath  func(cgroupsPath, id string) (string, error)
+	cgroupMount func() (string, error)
+	// hullMade reports whether hull created the cgroup dir (its marker
+	// xattr), which is where hull enables controllers itself.
+	hullMade func(dir string) bool
+}
+
+// capSysResource reports whether hull's effective set has CAP_SYS_RESOURCE,
+// which raising a hard rlimit and lowering oom_score_adj need. Unknown
+// capabilities count as held, so that nothing is reported on a guess.
+func (h *host) capSysResource() bool {
+	return !h.capsOK || h.capEff&(1<<unix.CAP_SYS_RESOURCE) != 0
+}
+
+func realHost() *host {
+	h := &host{
+		lastCap:     process.LastCap(),
+		hasNS:       func(name string) bool { return exists("/proc/self/ns/" + name) },
+		hardLimit:   hardLimit,
+		oomScoreAdj: ownOOMScoreAdj,
+		cgroupPath:  cgroups.Path,
+		cgroupMount: cgroups.Mount,
+		hullMade:    hullMade,
+	}
+	if st, err := os.ReadFile("/proc/self/status"); err == nil {
+		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)
+	}
+	return h
+}
+
+// parseCaps reads CapBnd, CapPrm and CapEff from /proc/<pid>/status text.
+func parseCaps(status []byte) (bnd, prm, eff uint64, ok bool) {
+	found := 0
+	sc := bufio.NewScanner(bytes.NewReader(status))
+	for sc.Scan() {
+		k, v, cut := strings.Cut(sc.Text(), ":")
+		if !cut {
+			continue
+		}
+		var dst *uint64
+		switch k {
+		case "CapBnd":
+			dst = &bnd
+		case "CapPrm":
+			dst = &prm
+		case "CapEff":
+			dst = &eff
+		default:
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		*dst = n
+		found++
+	}
+	return bnd, prm, eff, found == 3
+}
+
+func hardLimit(res int) (uint64, error) {
+	var l unix.Rlimit
+	if err := unix.Prlimit(0, res, nil, &l); err != nil {
+		return 0, err
+	}
+	return l.Max, nil
+}
+
+func ownOOMScoreAdj() (int, error) {
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// markerXattr is the xattr cgroups puts on the ancestors hull created.
+const markerXattr, markerValue = "trusted.hull.created", "hull"
+
+func hullMade(dir string) bool {
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(dir, markerXattr, buf)
+	return err == nil && string(buf[:n]) == markerValue
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil || !errors.Is(err, os.ErrNotExist)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}

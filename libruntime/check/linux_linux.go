@@ -1,0 +1,220 @@
+package check
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/nsenter"
+)
+
+// mounts reports idmapped mounts, which hull cannot make yet.
+func (c *checker) mounts() {
+	const fix = "remove the idmap option and the mount's uidMappings and gidMappings, and chown the source to the ids the container sees instead"
+	for i, m := range c.s.Mounts {
+		f := index("mounts", i)
+		field := ""
+		for j, o := range m.Options {
+			if o == "idmap" || o == "ridmap" {
+				field = index(f+".options", j)
+				break
+			}
+		}
+		switch {
+		case field != "":
+		case len(m.UIDMappings) > 0:
+			field = f + ".uidMappings"
+		case len(m.GIDMappings) > 0:
+			field = f + ".gidMappings"
+		default:
+			continue
+		}
+		c.errorf(field, fix, "idmap mounts are not supported yet")
+	}
+}
+
+// hooks reports hook programs that do not exist or cannot be executed.
+// startContainer hooks run in the container, after pivot_root: their path is
+// resolved in the rootfs. Failing poststart and poststop hooks are only
+// logged, so those are warnings.
+func (c *checker) hooks() {
+	h := c.s.Hooks
+	if h == nil {
+		return
+	}
+	for _, k := range []struct {
+		name    string
+		hooks   []specs.Hook
+		sev     Severity
+		inRoot  bool
+		outcome string
+	}{
+		{"prestart", h.Prestart, SeverityError, false, "create would fail"}, //nolint:staticcheck // deprecated but still run
+		{"createRuntime", h.CreateRuntime, SeverityError, false, "create would fail"},
+		{"createContainer", h.CreateContainer, SeverityError, false, "create would fail"},
+		{"startContainer", h.StartContainer, SeverityError, true, "start would fail"},
+		{"poststart", h.Poststart, SeverityWarning, false, "the hook would fail, which is only logged"},
+		{"poststop", h.Poststop, SeverityWarning, false, "the hook would fail, which is only logged"},
+	} {
+		for i, hk := range k.hooks {
+			if !filepath.IsAbs(hk.Path) {
+				continue // config.ValidateAll reports it
+			}
+			field := index("hooks."+k.name, i) + ".path"
+			where, p := "on the host", hk.Path
+			if k.inRoot {
+				if c.rootfs == "" {
+					continue
+				}
+				var err error
+				if p, err = c.inRootfs(hk.Path); err != nil || c.mounted(p) {
+					continue
+				}
+				where = "in the container's root filesystem"
+			}
+			fi, err := os.Stat(p)
+			why := ""
+			switch {
+			case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.ENOTDIR):
+				why = "does not exist " + where
+			case err != nil:
+				why = fmt.Sprintf("cannot be accessed %s (%v)", where, err)
+			case !fi.Mode().IsRegular():
+				why = "is not a regular file " + where
+			case k.inRoot && fi.Mode().Perm()&0o111 == 0,
+				!k.inRoot && unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, unix.AT_EACCESS) != nil:
+				why = "is not executable " + where
+			default:
+				continue
+			}
+			c.add(k.sev, field, fmt.Sprintf("%s %s: %s", hk.Path, why, k.outcome),
+				"install an executable hook program at this path, or correct the path")
+		}
+	}
+}
+
+// nsFiles maps the namespace types to their file under /proc/<pid>/ns.
+var nsFiles = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace:     "pid",
+	specs.NetworkNamespace: "net",
+	specs.MountNamespace:   "mnt",
+	specs.IPCNamespace:     "ipc",
+	specs.UTSNamespace:     "uts",
+	specs.UserNamespace:    "user",
+	specs.CgroupNamespace:  "cgroup",
+	specs.TimeNamespace:    "time",
+}
+
+// nsGetNSType is ioctl NS_GET_NSTYPE (_IO(0xb7, 0x3)): the CLONE_NEW* type of
+// a namespace file.
+const nsGetNSType = 0xb703
+
+// namespaces reports namespaces the kernel lacks and namespace paths that
+// cannot be joined.
+func (c *checker) namespaces() {
+	var joins []nsenter.Join
+	for i, ns := range c.s.Linux.Namespaces {
+		file, known := nsFiles[ns.Type]
+		if !known {
+			continue // config.ValidateAll reports it
+		}
+		f := index("linux.namespaces", i)
+		if !c.h.hasNS(file) {
+			c.errorf(f+".type", fmt.Sprintf("remove it, or run on a kernel built with %s namespaces", ns.Type),
+				"this kernel has no %s namespaces (/proc/self/ns/%s does not exist)", ns.Type, file)
+			continue
+		}
+		if ns.Path == "" {
+			continue
+		}
+		if !filepath.IsAbs(ns.Path) {
+			continue // config.ValidateAll reports it
+		}
+		joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
+		c.joinable(f+".path", ns)
+	}
+	if c.newUserNS && nsenter.NeedsSpawn(joins) {
+		for i, ns := range c.s.Linux.Namespaces {
+			if ns.Path != "" && nsenter.NeedsSpawn([]nsenter.Join{{Type: ns.Type, Path: ns.Path}}) {
+				c.errorf(index("linux.namespaces", i)+".path",
+					fmt.Sprintf("remove the path to get a new %s namespace, or join the user namespace too", ns.Type),
+					"joining a %s namespace by path together with a new user namespace is not supported yet", ns.Type)
+			}
+		}
+	}
+}
+
+// joinable checks that ns.Path is a namespace file of type ns.Type.
+func (c *checker) joinable(field string, ns specs.LinuxNamespace) {
+	fix := fmt.Sprintf("point it at a %s namespace, such as /proc/<pid>/ns/%s of a running process, or remove path to get a new namespace", ns.Type, nsFiles[ns.Type])
+	var st unix.Statfs_t
+	err := unix.Statfs(ns.Path, &st)
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
+		c.errorf(field, fix, "%s does not exist", ns.Path)
+		return
+	case err != nil:
+		c.errorf(field, fix, "cannot access %s: %v", ns.Path, err)
+		return
+	case st.Type != unix.NSFS_MAGIC:
+		c.errorf(field, fix, "%s is not a namespace file", ns.Path)
+		return
+	}
+	// An nsfs file opens without side effects.
+	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		c.errorf(field, fix, "cannot open %s: %v", ns.Path, err)
+		return
+	}
+	defer unix.Close(fd)
+	typ, err := unix.IoctlRetInt(fd, nsGetNSType)
+	if err != nil {
+		return // an old kernel: joining tells
+	}
+	want, err := nsenter.CloneFlag(ns.Type)
+	if err != nil || uintptr(typ) == want {
+		return
+	}
+	got := fmt.Sprintf("%#x", typ)
+	for t := range nsFiles {
+		if f, err := nsenter.CloneFlag(t); err == nil && uintptr(typ) == f {
+			got = string(t)
+		}
+	}
+	c.errorf(field, fix, "%s is a namespace of type %s, not %s", ns.Path, got, ns.Type)
+}
+
+// userNS reports a new user namespace that does not map the container's
+// root: hull's init becomes uid 0 and gid 0 of the namespace before it execs.
+func (c *checker) userNS() {
+	if !c.newUserNS {
+		return
+	}
+	l := c.s.Linux
+	for _, m := range []struct {
+		field, kind string
+		maps        []specs.LinuxIDMapping
+	}{
+		{"linux.uidMappings", "uid", l.UIDMappings},
+		{"linux.gidMappings", "gid", l.GIDMappings},
+	} {
+		if len(m.maps) == 0 {
+			continue // config.ValidateAll reports it
+		}
+		mapped := false
+		for _, e := range m.maps {
+			if e.ContainerID == 0 && e.Size > 0 {
+				mapped = true
+			}
+		}
+		if !mapped {
+			c.errorf(m.field, `add a mapping with "containerID": 0, e.g. {"containerID": 0, "hostID": 100000, "size": 65536}`,
+				"no mapping for %s 0 of the container: hull needs the container's root mapped to set the container up", m.kind)
+		}
+	}
+}
