@@ -16,7 +16,7 @@ DEMO_ID   := hull-demo
 DEMO_ARGS := sh -c 'hostname; id; ps'
 DEBS      := busybox-static runc libseccomp-dev
 
-.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test
+.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test bench
 
 all: hull
 
@@ -27,6 +27,7 @@ help:
 	@echo "make demo    run a busybox container printing its hostname, id and processes"
 	@echo "make test    gofmt, go vet, unit and integration tests (root)"
 	@echo "make lint    gofmt and go vet only"
+	@echo "make bench   compare hull with runc and crun (root, ~2-3 min); table in build/bench.md"
 	@echo "make clean   remove bin/ and build/"
 
 BIN ?= bin/hull
@@ -74,6 +75,12 @@ vm-prepare:
 vm-test: hull vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./libruntime/cgroups
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./tests -run Cgroup
+
+# hull against Debian's runc and crun on one busybox bundle, interleaved; writes
+# build/bench.md. BENCH_ARGS go to the harness, e.g. BENCH_ARGS="-n 10 -seq-reps 1"
+# (quick) or BENCH_ARGS="-candidate /tmp/hull-new" (old and new hull side by side).
+bench:
+	GO=$(GO) hack/bench/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf bin build
