@@ -320,16 +320,16 @@ func chkCases() []chkCase {
 			field: "process.cwd", severity: "error", msg: "/hostshare does not exist in the container's root filesystem"},
 		{name: "program-not-in-path",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Process.Args = []string{"no-such-binary"} },
-			field:  "process.args[0]", severity: "error", msg: `"no-such-binary" not found in the container's root filesystem`},
+			field:  "process.args[0]", severity: "error", msg: `exec: "no-such-binary": executable file not found in $PATH`},
 		{name: "program-path-missing",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Process.Args = []string{"/opt/app/run"} },
-			field:  "process.args[0]", severity: "error", msg: "/opt/app/run does not exist in the container's root filesystem"},
+			field:  "process.args[0]", severity: "error", msg: `exec: "/opt/app/run": stat /opt/app/run: no such file or directory`},
 		{name: "program-not-executable",
 			mutate: func(t *testing.T, s *specs.Spec, h *harness) {
 				chkWriteFile(t, filepath.Join(h.rootfs, "bin", "script"), 0o644)
 				s.Process.Args = []string{"/bin/script"}
 			},
-			field: "process.args[0]", severity: "error", msg: "/bin/script in the container's root filesystem cannot be executed: it has no execute permission"},
+			field: "process.args[0]", severity: "error", msg: `exec: "/bin/script": permission denied (it has no execute permission`},
 		{name: "program-symlink-to-host-only-file",
 			mutate: func(t *testing.T, s *specs.Spec, h *harness) {
 				self, err := os.Executable() // exists on the host
@@ -339,12 +339,12 @@ func chkCases() []chkCase {
 				chkSymlink(t, self, filepath.Join(h.rootfs, "bin", "hostprog"))
 				s.Process.Args = []string{"hostprog"}
 			},
-			field: "process.args[0]", severity: "error", msg: `"hostprog" not found in the container's root filesystem`},
+			field: "process.args[0]", severity: "error", msg: `exec: "hostprog": executable file not found in $PATH`},
 		{name: "program-not-in-env-path",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
 				s.Process.Env = []string{"PATH=/usr/local/bin:/nothing"}
 			},
-			field: "process.args[0]", severity: "error", msg: `"sh" not found in the container's root filesystem (PATH /usr/local/bin:/nothing)`},
+			field: "process.args[0]", severity: "error", msg: `exec: "sh": executable file not found in $PATH (PATH /usr/local/bin:/nothing`},
 
 		// Hooks.
 		{name: "prestart-hook-missing",

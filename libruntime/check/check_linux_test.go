@@ -216,7 +216,7 @@ func TestSpec(t *testing.T) {
 				s.Process.Env = []string{"PATH=/tmp:/bin"}
 				s.Process.Args = []string{"app"}
 			},
-			want: []string{"error process.args[0]"}, msg: `"app" resolves to /tmp/app in the container's root filesystem, which cannot be executed`},
+			want: []string{"error process.args[0]"}, msg: `exec: "app": permission denied (/tmp/app: `},
 		{name: "program-found-after-denied",
 			mutate: func(t *testing.T, s *specs.Spec, _ *host, b string) {
 				if err := os.WriteFile(filepath.Join(b, "rootfs", "tmp", "sh"), nil, 0o644); err != nil {

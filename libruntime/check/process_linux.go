@@ -101,9 +101,11 @@ func (c *checker) program(file, cwd string, env []string) {
 	if strings.Contains(file, "/") {
 		switch res, why := c.executable(abs(file)); res {
 		case notFound:
-			c.errorf(field, fix, "%s does not exist in the container's root filesystem", file)
+			// The wording callers match on (podman and docker map it to exit 127): keep
+			// runc's "no such file or directory" and "permission denied".
+			c.errorf(field, fix, "exec: %q: stat %s: no such file or directory (in the container's root filesystem)", file, file)
 		case notExec:
-			c.errorf(field, "make it executable (chmod +x) or run another program", "%s in the container's root filesystem cannot be executed: %s", file, why)
+			c.errorf(field, "make it executable (chmod +x) or run another program", "exec: %q: permission denied (%s)", file, why)
 		}
 		return
 	}
@@ -127,10 +129,10 @@ func (c *checker) program(file, cwd string, env []string) {
 		}
 	}
 	if denied != "" {
-		c.errorf(field, "make it executable (chmod +x) or run another program", "%q resolves to %s in the container's root filesystem, which cannot be executed: %s", file, denied, deniedWhy)
+		c.errorf(field, "make it executable (chmod +x) or run another program", "exec: %q: permission denied (%s: %s)", file, denied, deniedWhy)
 		return
 	}
-	c.errorf(field, fix, "%q not found in the container's root filesystem (PATH %s)", file, path)
+	c.errorf(field, fix, "exec: %q: executable file not found in $PATH (PATH %s in the container's root filesystem)", file, path)
 }
 
 // executable looks at the container path p in the rootfs.

@@ -242,6 +242,15 @@ func (c *Container) releaseInit(t *phaseTimer) error {
 // Signal sends sig to init, or with all to every process of the container.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	s := c.Status()
+	if all && s == Stopped {
+		// containerd's shim sends `kill --all` after init exits, to end processes that
+		// outlive it in a container without its own pid namespace: signal what is left
+		// in the cgroup; nothing left is success, as with runc.
+		if cg, err := c.cgroup(); err == nil {
+			return signalCgroup(cg, sig)
+		}
+		return nil
+	}
 	if s == Stopped || s == Creating {
 		return ErrNotRunning
 	}

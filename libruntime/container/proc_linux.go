@@ -164,9 +164,6 @@ func signalCgroup(cg *cgroups.Manager, sig unix.Signal) error {
 	if err != nil {
 		return err
 	}
-	if len(pids) == 0 {
-		return ErrNotRunning
-	}
 	for _, p := range pids {
 		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("signal %d: %w", p, os.NewSyscallError("kill", err))

@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -11,8 +12,10 @@ import (
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
-// validateSeccomp checks the profile before anything is made; unknown syscall names are
-// warnings, as with runc.
+// validateSeccomp checks the profile before anything is made. Unknown syscall names are
+// warnings, as the issue and runc's users expect; a syscall listed under two actions
+// goes to the debug log only: podman's stock profile does that and relays hull's stderr
+// on every exec, where runc is silent. `hull check` shows both as warnings.
 func validateSeccomp(sc *specs.LinuxSeccomp) error {
 	if sc == nil {
 		return nil
@@ -22,6 +25,10 @@ func validateSeccomp(sc *specs.LinuxSeccomp) error {
 		return err
 	}
 	for _, w := range warnings {
+		if strings.Contains(w, "already has its action") {
+			logs.Debugf("%s", w)
+			continue
+		}
 		logs.Warnf("%s", w)
 	}
 	return nil

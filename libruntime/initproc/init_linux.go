@@ -315,14 +315,10 @@ func (i *initState) setupProcess(p *specs.Process) (string, error) {
 // parent, which copies it out with pidfd_getfd and hands it to the listener: sending it
 // from here would need sendmsg, which the filter itself may trap.
 func (i *initState) loadSeccomp(sc *specs.LinuxSeccomp) error {
-	fd, warnings, err := seccomp.Load(sc)
+	// Its warnings were already reported when the parent validated the profile.
+	fd, _, err := seccomp.Load(sc)
 	if err != nil {
 		return err
-	}
-	for _, w := range warnings {
-		if err := i.enc.Encode(Message{Type: MsgWarning, Error: w}); err != nil {
-			return err
-		}
 	}
 	if fd < 0 {
 		return nil
