@@ -15,8 +15,10 @@ BUNDLE    := build/demo
 DEMO_ID   := hull-demo
 DEMO_ARGS := sh -c 'hostname; id; ps'
 DEBS      := busybox-static runc libseccomp-dev
+# The engines of the end-to-end tests (tests/e2e): containerd's runc shim and podman drive hull.
+E2E_DEBS  := containerd podman
 
-.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test bench
+.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test bench e2e e2e-deps
 
 all: hull
 
@@ -62,7 +64,7 @@ lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps hull lint vm-prepare
+test: deps e2e-deps hull lint vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) vm-test
 
@@ -75,6 +77,19 @@ vm-prepare:
 vm-test: hull vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./libruntime/cgroups
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./tests -run Cgroup
+
+e2e-deps:
+	@need=; for p in $(E2E_DEBS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || need="$$need $$p"; \
+	done; \
+	if [ -n "$$need" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "e2e-deps: missing$$need; run as root" >&2; exit 1; fi; \
+		echo "e2e-deps: installing$$need"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
+	fi
+
+e2e: deps e2e-deps hull
+	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 10m -v ./tests/e2e/
 
 # hull against Debian's runc and crun on one busybox bundle, interleaved; writes
 # build/bench.md. BENCH_ARGS go to the harness, e.g. BENCH_ARGS="-n 10 -seq-reps 1"

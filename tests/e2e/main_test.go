@@ -1,0 +1,607 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// cmdTimeout bounds every engine command, so a hang fails one test instead of
+// the whole run.
+const cmdTimeout = 60 * time.Second
+
+// imageName is the image every test runs, built by hack/e2e/mkimage.sh.
+const imageName = "localhost/hull-e2e:latest"
+
+var (
+	repoRoot string
+	tmpRoot  string
+	skipAll  string   // set when nothing can run here
+	hullReal string   // the runtime under test
+	binDir   string   // hack/e2e/hull-argv.sh as hull, hull.real, argv.log, configs/
+	wrapper  string   // binDir/hull: what the engines are told to run
+	imageTar string   // the OCI archive
+	sb       *sandbox // where the engines run
+	baseEnv  []string // environment of every engine command
+	idSeq    atomic.Int64
+
+	ctd     *containerd
+	ctdSkip string // why the containerd tests skip
+	ctdErr  error  // why they fail: containerd is there but would not start
+
+	pod     *podman
+	podSkip string
+	podErr  error
+)
+
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+func testMain(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		skipAll = "the e2e tests need root (they start containerd and podman); run them as root"
+		fmt.Fprintln(os.Stderr, "e2e: skipping:", skipAll)
+		return m.Run()
+	}
+	var err error
+	if tmpRoot, err = os.MkdirTemp("", "hull-e2e-"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	code := 0
+	if err := setup(); err != nil {
+		var skip skipError
+		if errors.As(err, &skip) {
+			skipAll = skip.Error()
+			fmt.Fprintln(os.Stderr, "e2e: skipping:", skipAll)
+		} else {
+			fmt.Fprintln(os.Stderr, "e2e: setup:", err)
+			code = 1
+		}
+	}
+	if code == 0 {
+		code = m.Run()
+	}
+	if err := teardown(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: teardown:", err)
+		code = 1
+	}
+	if os.Getenv("HULL_E2E_KEEP") != "" {
+		fmt.Fprintln(os.Stderr, "e2e: kept", tmpRoot)
+	} else {
+		_ = os.RemoveAll(tmpRoot)
+	}
+	return code
+}
+
+type skipError struct{ msg string }
+
+func (e skipError) Error() string { return e.msg }
+
+func setup() error {
+	var err error
+	if repoRoot, err = filepath.Abs("../.."); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(repoRoot, "go.mod")); err != nil {
+		return fmt.Errorf("cannot find the repository root above tests/e2e: %w", err)
+	}
+	if err := checkStaticBusybox(); err != nil {
+		return skipError{err.Error()}
+	}
+	ensurePackages()
+
+	if b := os.Getenv("HULL_BINARY"); b != "" {
+		if hullReal, err = filepath.Abs(b); err != nil {
+			return err
+		}
+	} else {
+		hullReal = filepath.Join(tmpRoot, "hull")
+		cmd := exec.Command("make", "-s", "hull", "BIN="+hullReal)
+		cmd.Dir = repoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building hull: %v\n%s", err, out)
+		}
+	}
+	binDir = filepath.Join(tmpRoot, "bin")
+	wrapper = filepath.Join(binDir, "hull")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return err
+	}
+	script, err := os.ReadFile(filepath.Join(repoRoot, "hack/e2e/hull-argv.sh"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(wrapper, script, 0o755); err != nil {
+		return err
+	}
+	if err := os.Symlink(hullReal, filepath.Join(binDir, "hull.real")); err != nil {
+		return err
+	}
+
+	imageTar = filepath.Join(tmpRoot, "image.tar")
+	if out, err := exec.Command(filepath.Join(repoRoot, "hack/e2e/mkimage.sh"), imageTar, imageName).CombinedOutput(); err != nil {
+		return fmt.Errorf("hack/e2e/mkimage.sh: %v\n%s", err, out)
+	}
+	home := filepath.Join(tmpRoot, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	baseEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "LANG=C"}
+
+	if sb, err = newSandbox(); err != nil {
+		return skipError{"cannot make the sandbox the engines run in: " + err.Error()}
+	}
+
+	if ctdSkip == "" {
+		ctd, ctdErr = startContainerd(filepath.Join(tmpRoot, "containerd"))
+	}
+	if podSkip == "" {
+		pod, podErr = newPodman(filepath.Join(tmpRoot, "podman"))
+	}
+	return nil
+}
+
+func teardown() error {
+	var errs []error
+	if ctd != nil {
+		errs = append(errs, ctd.stop())
+	}
+	if pod != nil {
+		errs = append(errs, pod.close())
+	}
+	if sb != nil {
+		for _, l := range sb.leftovers() {
+			errs = append(errs, errors.New("left behind in the sandbox: "+l))
+		}
+		errs = append(errs, sb.close())
+		for _, c := range sb.v1.changes() {
+			errs = append(errs, errors.New(c))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkStaticBusybox: the image has no libc.
+func checkStaticBusybox() error {
+	f, err := elf.Open("/bin/busybox")
+	if err != nil {
+		return fmt.Errorf("need a static /bin/busybox for the image (apt-get install busybox-static, or `make deps`): %v", err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return errors.New("/bin/busybox is dynamically linked; install busybox-static (`make deps`)")
+		}
+	}
+	return nil
+}
+
+// ensurePackages installs containerd and podman when their programs are
+// missing, and sets ctdSkip/podSkip when they still are.
+func ensurePackages() {
+	need := map[string][]string{
+		"containerd": {"containerd", "ctr", "containerd-shim-runc-v2"},
+		"podman":     {"podman", "conmon"},
+	}
+	missing := func(pkg string) []string {
+		var out []string
+		for _, b := range need[pkg] {
+			if _, err := exec.LookPath(b); err != nil {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	var pkgs []string
+	for _, pkg := range []string{"containerd", "podman"} {
+		if len(missing(pkg)) > 0 {
+			pkgs = append(pkgs, pkg)
+		}
+	}
+	installLog := ""
+	if len(pkgs) > 0 && os.Getenv("HULL_E2E_NO_INSTALL") == "" {
+		if _, err := exec.LookPath("apt-get"); err == nil {
+			fmt.Fprintln(os.Stderr, "e2e: installing", strings.Join(pkgs, " "))
+			install := func() error {
+				args := append([]string{"install", "-y", "-qq", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300"}, pkgs...)
+				cmd := exec.Command("apt-get", args...)
+				cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+				out, err := cmd.CombinedOutput()
+				installLog = lastLines(string(out), 5)
+				return err
+			}
+			if install() != nil {
+				_ = exec.Command("apt-get", "update", "-qq", "-o", "DPkg::Lock::Timeout=300").Run()
+				_ = install()
+			}
+		}
+	}
+	why := func(pkg string) string {
+		m := missing(pkg)
+		if len(m) == 0 {
+			return ""
+		}
+		msg := fmt.Sprintf("%s is not installed (missing %s); install it with `apt-get install %s` or `make e2e-deps`", pkg, strings.Join(m, ", "), pkg)
+		if os.Getenv("HULL_E2E_NO_INSTALL") != "" {
+			msg += " (HULL_E2E_NO_INSTALL is set)"
+		}
+		if installLog != "" {
+			msg += "; apt-get said: " + installLog
+		}
+		return msg
+	}
+	ctdSkip, podSkip = why("containerd"), why("podman")
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// result is what one engine command did.
+type result struct {
+	argv   []string
+	stdout string
+	stderr string
+	exit   int // -1: did not run or was killed
+	err    error
+}
+
+func (r result) String() string {
+	s := fmt.Sprintf("`%s`: exit %d\nstdout: %q\nstderr: %q", shellJoin(r.argv), r.exit, r.stdout, r.stderr)
+	if r.err != nil {
+		s += "\nerror: " + r.err.Error()
+	}
+	return s
+}
+
+// runSandboxed runs name in the sandbox (cgroup cmds) and waits for it.
+func runSandboxed(env []string, name string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := sb.command(ctx, sb.cmds, env, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	res := result{argv: append([]string{name}, args...), exit: -1}
+	err := cmd.Run()
+	res.stdout, res.stderr = stdout.String(), stderr.String()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		res.err = fmt.Errorf("timed out after %s", cmdTimeout)
+	case err == nil:
+		res.exit = 0
+	case errors.As(err, &ee):
+		res.exit = ee.ExitCode()
+	default:
+		res.err = err
+	}
+	return res
+}
+
+// runPTY runs name in the sandbox with a new pseudo-terminal as its
+// controlling terminal and stdio, and returns what it wrote there.
+func runPTY(env []string, name string, args ...string) result {
+	res := result{argv: append([]string{name}, args...), exit: -1}
+	master, slave, err := openPTY()
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer master.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := sb.command(ctx, sb.cmds, env, name, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr.Setsid = true
+	cmd.SysProcAttr.Setctty = true
+	cmd.SysProcAttr.Ctty = 0
+	if err := cmd.Start(); err != nil {
+		slave.Close()
+		res.err = err
+		return res
+	}
+	slave.Close()
+	var (
+		mu  sync.Mutex
+		out bytes.Buffer
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil { // EIO once every holder of the slave has closed it
+				return
+			}
+		}
+	}()
+	err = cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second): // something else still holds the terminal
+	}
+	mu.Lock()
+	res.stdout = out.String()
+	mu.Unlock()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		res.err = fmt.Errorf("timed out after %s", cmdTimeout)
+	case err == nil:
+		res.exit = 0
+	case errors.As(err, &ee):
+		res.exit = ee.ExitCode()
+	default:
+		res.err = err
+	}
+	return res
+}
+
+// call is one run of hull by an engine, from the wrapper's argv.log.
+type call struct {
+	pid    int
+	caller string
+	args   []string
+	exit   int  // -1 while running (or if the wrapper was killed)
+	line   int  // position in the log
+	ended  bool // an EXIT line was seen
+	sub    string
+	subArg []string
+}
+
+func (c call) String() string {
+	exit := "still running"
+	if c.ended {
+		exit = "exit " + strconv.Itoa(c.exit)
+	}
+	return fmt.Sprintf("%s ran `hull %s`: %s", c.caller, shellJoin(c.args), exit)
+}
+
+// has reports whether the call's subcommand arguments include every one of want.
+func (c call) has(want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, a := range c.subArg {
+			if a == w {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+var argvMu sync.Mutex
+
+// readCalls parses binDir/argv.log.
+func readCalls() []call {
+	argvMu.Lock()
+	defer argvMu.Unlock()
+	b, _ := os.ReadFile(filepath.Join(binDir, "argv.log"))
+	var calls []call
+	open := map[int]int{} // pid -> index in calls
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, " ", 4)
+		if len(f) < 3 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "CALL":
+			rest := ""
+			if len(f) == 4 {
+				rest = f[3]
+			}
+			words := shellSplit(f[2] + " " + rest)
+			c := call{pid: pid, exit: -1, line: i}
+			if len(words) > 0 {
+				c.caller, c.args = words[0], words[1:]
+			}
+			c.sub, c.subArg = subcommand(c.args)
+			open[pid] = len(calls)
+			calls = append(calls, c)
+		case "EXIT":
+			if j, ok := open[pid]; ok {
+				calls[j].exit, _ = strconv.Atoi(f[2])
+				calls[j].ended = true
+				delete(open, pid)
+			}
+		}
+	}
+	return calls
+}
+
+// callsFor returns the calls that name container id.
+func callsFor(id string) []call {
+	var out []call
+	for _, c := range readCalls() {
+		for _, a := range c.subArg {
+			if a == id {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// subcommand splits hull's argv into its subcommand and that command's
+// arguments, skipping the global flags.
+func subcommand(args []string) (string, []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu":
+			i++
+		case strings.HasPrefix(a, "-"):
+		default:
+			return a, args[i+1:]
+		}
+	}
+	return "", nil
+}
+
+// logCalls logs, if t failed, every hull call that named id.
+func logCalls(t *testing.T, id string) {
+	t.Helper()
+	if !t.Failed() {
+		return
+	}
+	var b strings.Builder
+	for _, c := range callsFor(id) {
+		b.WriteString("  " + c.String() + "\n")
+	}
+	t.Logf("hull calls for %s:\n%s", id, b.String())
+	if cfg, err := os.ReadFile(filepath.Join(binDir, "configs", id+".json")); err == nil {
+		t.Logf("config.json the engine wrote for %s: %s", id, cfg)
+	}
+}
+
+// savedConfig is the config.json the engine wrote for id (saved by the wrapper).
+func savedConfig(t *testing.T, id string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(binDir, "configs", id+".json"))
+	if err != nil {
+		t.Fatalf("no config.json saved for %s: %v", id, err)
+	}
+	return b
+}
+
+// checkDeletes fails t if any `hull delete` of id exited non-zero: the
+// shims call `delete` and then `delete --force` on a container that may be
+// gone, and both must succeed.
+func checkDeletes(t *testing.T, id string) {
+	t.Helper()
+	for _, c := range callsFor(id) {
+		if c.sub == "delete" && c.ended && c.exit != 0 {
+			t.Errorf("%s; delete must exit 0 (runc does, also for a container that is already gone with --force)", c)
+		}
+	}
+}
+
+var reportedV1 sync.Map
+
+// checkV1 fails t if a v1 cgroup appeared or changed since the run started.
+func checkV1(t *testing.T) {
+	t.Helper()
+	for _, c := range sb.v1.changes() {
+		if _, dup := reportedV1.LoadOrStore(c, true); !dup {
+			t.Errorf("an engine touched the host's v1 cgroups: %s", c)
+		}
+	}
+}
+
+// newID returns a container name unique within the run.
+func newID(prefix string) string {
+	return fmt.Sprintf("e2e-%s-%d", prefix, idSeq.Add(1))
+}
+
+// waitFor polls cond until it is true or timeout passes.
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func pidAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// shellJoin quotes args for a shell, for messages.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = shellQuote(a)
+	}
+	return strings.Join(out, " ")
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:=,@%+-", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
+}
+
+// shellSplit undoes shellQuote (and hull-argv.sh's quoting): words separated
+// by spaces, '...' quoting, \ escapes outside quotes.
+func shellSplit(s string) []string {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quoted:
+			if ch == '\'' {
+				quoted = false
+			} else {
+				cur.WriteByte(ch)
+			}
+		case ch == '\'':
+			quoted, inWord = true, true
+		case ch == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case ch == ' ' || ch == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
