@@ -266,6 +266,11 @@ func Replace(cgroupFD int, prog *ebpf.Program) error {
 	if err != nil {
 		return fmt.Errorf("attach device filter: %w", err)
 	}
+	// A new cgroup has nothing to replace: skip the program info lookup, which costs
+	// cilium/ebpf a feature probe (a program load) in every fresh hull process.
+	if len(old) == 0 {
+		return nil
+	}
 	info, err := prog.Info()
 	if err != nil {
 		return fmt.Errorf("device filter info: %w", err)
