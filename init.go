@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
@@ -13,8 +14,13 @@ func init() {
 	// The init stage sets per-thread state (capabilities, no_new_privs, seccomp) and then
 	// execve()s from the same thread: keep the main goroutine on the main thread.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
-		runtime.GOMAXPROCS(1)
+		// No GOMAXPROCS(1) here: with no idle P, the runtime's sysmon retakes the P of
+		// every blocking syscall after 20µs and keeps polling at that rate, hundreds of
+		// wake-ups while init waits on its parent.
 		runtime.LockOSThread()
+		// Init lives for milliseconds before it execs: a garbage collection there is
+		// pure start-up latency.
+		debug.SetGCPercent(-1)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
@@ -89,6 +90,12 @@ func newApp() *cli.App {
 }
 
 func main() {
+	// The init stage is hull re-executed inside a container, once per container start:
+	// skip the command line machinery entirely on that hot path.
+	if len(os.Args) == 2 && os.Args[1] == "init" {
+		initproc.Main()
+		os.Exit(1)
+	}
 	app := newApp()
 	err := app.Run(normalizeArgs(os.Args))
 	if err == nil {

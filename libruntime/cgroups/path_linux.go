@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -17,7 +18,16 @@ import (
 // /sys/fs/cgroup/unified on a hybrid one. Only a mount of the hierarchy's
 // root counts; a bind mount of some cgroup below it would misplace every
 // path. When there are several, /sys/fs/cgroup wins, then the first listed.
-func Mount() (string, error) {
+func Mount() (string, error) { return mountOnce() }
+
+// The mount and hull's own cgroup do not change during one hull command; create asks
+// for them several times (check, path, manager), each a parse of /proc files.
+var (
+	mountOnce     = sync.OnceValues(findMount)
+	ownCgroupOnce = sync.OnceValues(readOwnCgroup)
+)
+
+func findMount() (string, error) {
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
 	if err != nil {
 		return "", fmt.Errorf("find cgroup2 mount: %w", err)
@@ -114,7 +124,9 @@ func split(p string) []string {
 
 // ownCgroup returns the cgroup v2 path of the calling process. All of hull's
 // threads share one cgroup, so /proc/self is as good as /proc/thread-self.
-func ownCgroup() (string, error) {
+func ownCgroup() (string, error) { return ownCgroupOnce() }
+
+func readOwnCgroup() (string, error) {
 	f, err := os.Open("/proc/self/cgroup")
 	if err != nil {
 		return "", fmt.Errorf("own cgroup: %w", err)

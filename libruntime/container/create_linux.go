@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -323,6 +324,8 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	cmd.Env = []string{
 		initproc.EnvSyncFd + "=" + strconv.Itoa(next),
 		initproc.EnvFifoFd + "=" + strconv.Itoa(next+1),
+		// Given, the Go runtime skips deriving it from cgroup files at start-up.
+		"GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0)),
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)
 	if console != nil {

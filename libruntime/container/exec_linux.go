@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -85,7 +86,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
-	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files))}
+	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), "GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0))}
 	files = append(files, childSock)
 	if p.Terminal {
 		console := o.ConsoleConn
