@@ -339,14 +339,22 @@ func TestPsListsContainer(t *testing.T) {
 	waitOutput(t, cr.stdoutPath, "ready", cmdTimeout)
 	pids := cgWaitProcs(t, dir, 4, 10*time.Second)
 	initPid := h.mustState(h.id).Pid
-	wantCmd := map[int]string{}
-	for _, p := range pids {
-		wantCmd[p] = cmdlineOf(p)
-	}
+	// A background job shows the shell's command line until its fork has exec'd sleep:
+	// wait for all three to get there.
+	var wantCmd map[int]string
 	var sleeps []string
-	for _, c := range wantCmd {
-		if strings.HasPrefix(c, "sleep 100") {
-			sleeps = append(sleeps, c)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		wantCmd, sleeps = map[int]string{}, nil
+		for _, p := range pids {
+			wantCmd[p] = cmdlineOf(p)
+		}
+		for _, c := range wantCmd {
+			if strings.HasPrefix(c, "sleep 100") {
+				sleeps = append(sleeps, c)
+			}
+		}
+		if len(sleeps) == 3 || time.Now().After(deadline) {
+			break
 		}
 	}
 	slices.Sort(sleeps)

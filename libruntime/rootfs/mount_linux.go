@@ -236,6 +236,13 @@ func (p *preparer) mountBind(source, dest string, o config.MountOptions) error {
 		return fmt.Errorf("bind source: %w", err)
 	}
 	defer src.Close()
+	return p.bindFrom(src, dest, o, nil)
+}
+
+// bindFrom binds the tree at src on dest. tree, when not nil, is the
+// detached clone of src to attach (an id-mapped one the runtime made);
+// otherwise src is cloned here.
+func (p *preparer) bindFrom(src *os.File, dest string, o config.MountOptions, tree *os.File) error {
 	st, err := fstat(src)
 	if err != nil {
 		return err
@@ -251,17 +258,25 @@ func (p *preparer) mountBind(source, dest string, o config.MountOptions) error {
 	if dest == "/dev" {
 		o.Flags &^= unix.MS_RDONLY
 	}
-	return bindOnto(src, dst, o)
+	if tree == nil {
+		return bindOnto(src, dst, o)
+	}
+	return attachTree(tree, dst, o)
 }
 
-// bindOnto clones the tree at src, sets the options' flags on the detached
-// copy (so a failure leaves nothing mounted) and attaches it on dst.
+// bindOnto clones the tree at src and attaches it on dst with the options.
 func bindOnto(src, dst *os.File, o config.MountOptions) error {
 	tree, err := openTree(src, o.Recursive)
 	if err != nil {
 		return err
 	}
 	defer tree.Close()
+	return attachTree(tree, dst, o)
+}
+
+// attachTree sets the options' flags on the detached mount tree (so a
+// failure leaves nothing mounted) and attaches it on dst.
+func attachTree(tree, dst *os.File, o config.MountOptions) error {
 	// Like runc, only touch the flags when the options name any: a plain
 	// bind keeps whatever the source mount has.
 	if o.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || o.ClearFlags != 0 {

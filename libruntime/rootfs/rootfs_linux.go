@@ -28,6 +28,10 @@ type Config struct {
 	Rootfs   string // absolute, cleaned host path of root.path (already validated to be a dir)
 	NoPivot  bool
 	InUserNS bool // devices must be bind-mounted from the host instead of mknod
+	// IDMapped are the id-mapped mounts MakeIDMapped made for Spec. When nil,
+	// Prepare takes those Pass handed to this process (EnvIDMapFds).
+	// Prepare attaches them and closes them all.
+	IDMapped *IDMapped
 }
 
 func (c *Config) linux() *specs.Linux {
@@ -55,6 +59,14 @@ func Prepare(c *Config) error {
 	if err := c.check(); err != nil {
 		return err
 	}
+	idm := c.IDMapped
+	if idm == nil {
+		var err error
+		if idm, err = idmappedFromEnv(); err != nil {
+			return err
+		}
+	}
+	defer idm.Close()
 	if err := checkHostProcfs(); err != nil {
 		return err
 	}
@@ -73,10 +85,12 @@ func Prepare(c *Config) error {
 		if err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
-		if o.IDMap || o.RIDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return fmt.Errorf("mounts[%d]: idmap mounts are not supported yet", i)
+		if wantsIDMap(m, o) {
+			err = p.mountIDMapped(m, o, idm.take(i))
+		} else {
+			err = p.mountEntry(m, o)
 		}
-		if err := p.mountEntry(m, o); err != nil {
+		if err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 	}
