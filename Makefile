@@ -18,7 +18,7 @@ DEBS      := busybox-static runc libseccomp-dev
 # The engines of the end-to-end tests (tests/e2e): containerd's runc shim and podman drive hull.
 E2E_DEBS  := containerd podman
 
-.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test bench e2e e2e-deps
+.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test bench e2e e2e-deps cri-test
 
 all: hull
 
@@ -51,6 +51,7 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
 	fi
 	@$(GO) mod download
+	@cd tests/cri && $(GO) mod download
 
 bundle: hull
 	hack/mkbundle.sh $(BUNDLE) $(DEMO_ARGS)
@@ -63,9 +64,11 @@ demo: deps hull bundle
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd tests/cri && $(GO) vet ./...
 
 test: deps e2e-deps hull lint vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 25m ./...
+	cd tests/cri && HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 5m ./...
 	$(MAKE) vm-test
 
 # The host's cgroups are hybrid: controller tests run in a qemu VM with a pure cgroup v2
@@ -87,6 +90,11 @@ e2e-deps:
 		echo "e2e-deps: installing$$need"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$need >/dev/null; \
 	fi
+
+# The CRI path: containerd's CRI plugin with a runtime handler "hull" (runc.v2 with
+# BinaryName). tests/cri is its own Go module, so hull's go.mod has no grpc in it.
+cri-test: deps e2e-deps hull
+	cd tests/cri && HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 5m -v ./...
 
 e2e: deps e2e-deps hull
 	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 10m -v ./tests/e2e/
