@@ -423,12 +423,24 @@ func chkCases() []chkCase {
 				userns(s, []specs.LinuxIDMapping{idMap(1000, usernsHostID, 1000)}, full)
 			},
 			field: "linux.uidMappings", severity: "error", msg: "no mapping for uid 0 of the container"},
-		{name: "idmap-mount",
+		{name: "idmap-not-bind",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs",
+					Options: []string{"idmap"}, UIDMappings: full, GIDMappings: full})
+			},
+			field: "mounts[6].options[0]", severity: "error", msg: `id-mapped mounts are only supported for bind mounts, not type "tmpfs"`},
+		{name: "idmap-uid-mappings-only",
 			mutate: func(_ *testing.T, s *specs.Spec, h *harness) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: h.outDir,
-					Options: []string{"rbind", "idmap"}, UIDMappings: full, GIDMappings: full})
+					Options: []string{"rbind", "idmap"}, UIDMappings: full})
 			},
-			field: "mounts[6].options[1]", severity: "error", msg: "idmap mounts are not supported yet"},
+			field: "mounts[6].gidMappings", severity: "error", msg: "missing: the mount has uidMappings"},
+		{name: "idmap-mappings-without-option",
+			mutate: func(_ *testing.T, s *specs.Spec, h *harness) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: h.outDir,
+					Options: []string{"rbind"}, UIDMappings: full, GIDMappings: full})
+			},
+			field: "mounts[6].options", severity: "warning", msg: "without an idmap or ridmap option"},
 
 		// Capabilities, rlimits and oom_score_adj against hull's own.
 		{name: "capability-outside-bounding-set",

@@ -183,12 +183,65 @@ func TestSpec(t *testing.T) {
 				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
 			},
 			want: []string{"error linux.namespaces[6].path"}, msg: "together with a new user namespace is not supported yet"},
-		{name: "idmap-mappings-without-option",
+		{name: "idmap-mount",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"rbind", "ridmap"}, UIDMappings: m, GIDMappings: m})
+			}},
+		{name: "idmap-with-container-mapping",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+				s.Linux.UIDMappings, s.Linux.GIDMappings = m, m
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"idmap"}})
+			}},
+		{name: "idmap-mappings-without-option-on-bind",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"bind"}, UIDMappings: m, GIDMappings: m})
+			}},
+		{name: "idmap-mappings-without-option-on-rbind",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
 				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"rbind"}, UIDMappings: m, GIDMappings: m})
 			},
-			want: []string{"error mounts[7].uidMappings"}, msg: "idmap mounts are not supported yet"},
+			want: []string{"warning mounts[7].options"}, msg: "hull maps the rbind's top mount only"},
+		{name: "idmap-uid-mappings-only",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"bind", "idmap"}, UIDMappings: m})
+			},
+			want: []string{"error mounts[7].gidMappings"}, msg: "missing: the mount has uidMappings"},
+		{name: "idmap-gid-mappings-only",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/tmp", GIDMappings: m})
+			},
+			want: []string{"error mounts[7].uidMappings"}, msg: "missing: the mount has gidMappings"},
+		{name: "idmap-on-proc",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts[0].Options = []string{"nosuid", "idmap"}
+				s.Mounts[0].UIDMappings, s.Mounts[0].GIDMappings = m, m
+			},
+			want: []string{"error mounts[0].options[1]"}, msg: `id-mapped mounts are only supported for bind mounts, not type "proc"`},
+		{name: "idmap-mappings-on-tmpfs",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "tmpfs", Source: "tmpfs", UIDMappings: m, GIDMappings: m})
+			},
+			want: []string{"error mounts[7].uidMappings"}, msg: `not type "tmpfs"`},
+		{name: "idmap-outside-initial-userns",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.inInitialUserNS = func() bool { return false }
+				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Source: "/tmp", Options: []string{"rbind", "idmap"}, UIDMappings: m, GIDMappings: m})
+			},
+			want: []string{"error mounts[7].options[1]"}, msg: "id-mapped mounts need hull to run in the host's initial user namespace"},
+		{name: "no-idmap-outside-initial-userns",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.inInitialUserNS = func() bool { return false }
+			}},
 		{name: "hook-in-rootfs-not-executable",
 			mutate: func(t *testing.T, s *specs.Spec, _ *host, b string) {
 				if err := os.WriteFile(filepath.Join(b, "rootfs", "hook"), nil, 0o644); err != nil {

@@ -39,6 +39,15 @@ type host struct {
 	// hullMade reports whether hull created the cgroup dir (its marker
 	// xattr), which is where hull enables controllers itself.
 	hullMade func(dir string) bool
+	// inInitialUserNS reports whether hull runs in the initial user
+	// namespace; nil means it does.
+	inInitialUserNS func() bool
+}
+
+// initialUserNS reports whether hull runs in the initial user namespace,
+// where it can id-map the host's filesystems.
+func (h *host) initialUserNS() bool {
+	return h.inInitialUserNS == nil || h.inInitialUserNS()
 }
 
 // capSysResource reports whether hull's effective set has CAP_SYS_RESOURCE,
@@ -57,6 +66,8 @@ func realHost() *host {
 		cgroupPath:  cgroups.Path,
 		cgroupMount: cgroups.Mount,
 		hullMade:    hullMade,
+
+		inInitialUserNS: inInitialUserNS,
 	}
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)
@@ -117,6 +128,17 @@ func hullMade(dir string) bool {
 	buf := make([]byte, 64)
 	n, err := unix.Getxattr(dir, markerXattr, buf)
 	return err == nil && string(buf[:n]) == markerValue
+}
+
+// inInitialUserNS reads /proc/self/uid_map: the initial user namespace maps
+// every id to itself. Unreadable counts as initial, so nothing is reported on
+// a guess.
+func inInitialUserNS() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return true
+	}
+	return strings.Join(strings.Fields(string(b)), " ") == "0 0 4294967295"
 }
 
 func exists(path string) bool {

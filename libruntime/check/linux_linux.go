@@ -13,28 +13,61 @@ import (
 	"github.com/hull-runtime/hull/nsenter"
 )
 
-// mounts reports idmapped mounts, which hull cannot make yet.
+// mounts checks the id-mapped mounts ("idmap", "ridmap", a mount's own
+// uidMappings and gidMappings): hull makes them for bind mounts only, from the
+// host's initial user namespace, and the spec wants both mappings or neither
+// (config.ValidateAll reports an idmap that has no mapping at all).
 func (c *checker) mounts() {
-	const fix = "remove the idmap option and the mount's uidMappings and gidMappings, and chown the source to the ids the container sees instead"
 	for i, m := range c.s.Mounts {
 		f := index("mounts", i)
-		field := ""
+		opt := -1
+		bind := m.Type == "bind"
+		recursive := false
 		for j, o := range m.Options {
-			if o == "idmap" || o == "ridmap" {
-				field = index(f+".options", j)
-				break
+			switch o {
+			case "idmap", "ridmap":
+				if opt < 0 {
+					opt = j
+				}
+			case "bind":
+				bind = true
+			case "rbind":
+				bind, recursive = true, true
 			}
 		}
+		uids, gids := len(m.UIDMappings) > 0, len(m.GIDMappings) > 0
+		var field string
 		switch {
-		case field != "":
-		case len(m.UIDMappings) > 0:
+		case opt >= 0:
+			field = index(f+".options", opt)
+		case uids:
 			field = f + ".uidMappings"
-		case len(m.GIDMappings) > 0:
+		case gids:
 			field = f + ".gidMappings"
 		default:
 			continue
 		}
-		c.errorf(field, fix, "idmap mounts are not supported yet")
+		if !bind {
+			c.errorf(field, `remove the id mapping, or bind-mount a host directory instead ("bind" or "rbind" in options)`,
+				"id-mapped mounts are only supported for bind mounts, not type %q", m.Type)
+			continue
+		}
+		switch {
+		case uids && !gids:
+			c.errorf(f+".gidMappings", "add gidMappings for the mount's group ids",
+				"missing: the mount has uidMappings, and id-mapped mounts need gidMappings with them")
+		case gids && !uids:
+			c.errorf(f+".uidMappings", "add uidMappings for the mount's user ids",
+				"missing: the mount has gidMappings, and id-mapped mounts need uidMappings with them")
+		}
+		if opt < 0 && recursive {
+			c.warnf(f+".options", `add "idmap" to map this mount only, or "ridmap" to map its submounts too`,
+				"uidMappings and gidMappings without an idmap or ridmap option: hull maps the rbind's top mount only, not its submounts")
+		}
+		if !c.h.initialUserNS() {
+			c.errorf(field, "run hull as root on the host, or remove the id mapping",
+				"id-mapped mounts need hull to run in the host's initial user namespace (it holds no privilege over the host's filesystems from this one)")
+		}
 	}
 }
 

@@ -51,6 +51,10 @@ func Load(root, id string) (*Container, error) {
 		}
 		return nil, err
 	}
+	if p.ID != id {
+		// Another runtime's state under the same --root, or a damaged file.
+		return nil, fmt.Errorf("state of container %q in %s is not hull's or is damaged (id %q)", id, dir, p.ID)
+	}
 	return &Container{root: root, dir: dir, p: p}, nil
 }
 

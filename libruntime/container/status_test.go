@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -86,5 +87,19 @@ func TestStateRoundTrip(t *testing.T) {
 	fi, err := os.Stat(dir + "/" + stateFile)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("state file mode %v, %v", fi.Mode(), err)
+	}
+}
+
+func TestLoadForeignState(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(root+"/c1", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// runc's state.json has no "id" field of ours at the top level.
+	if err := os.WriteFile(root+"/c1/state.json", []byte(`{"init_process_pid": 42, "config": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(root, "c1"); err == nil || !strings.Contains(err.Error(), "not hull's") {
+		t.Fatalf("Load of a foreign state: %v", err)
 	}
 }

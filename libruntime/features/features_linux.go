@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -22,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/process"
+	"github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
@@ -57,8 +59,8 @@ var hookNames = []string{
 // forms, bind and tmpcopyup. The unit test checks this list against the words
 // of config.ParseMountOptions.
 //
-// "idmap" and "ridmap" are parsed by config too, but left out: the rootfs
-// package refuses id-mapped mounts, and mountExtensions.idmap says so.
+// "idmap" and "ridmap" are parsed by config too; they are listed (idmapWords)
+// only when id-mapped mounts work here, as mountExtensions.idmap says.
 var mountOptionWords = []string{
 	"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
 	"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime",
@@ -70,6 +72,9 @@ var mountOptionWords = []string{
 	"rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
 	"suid", "symfollow", "sync", "tmpcopyup", "unbindable",
 }
+
+// idmapWords are the id-mapped mount options (libruntime/rootfs).
+var idmapWords = []string{"idmap", "ridmap"}
 
 // capabilityNames are the capabilities by number, as capabilities(7) names
 // them; each must be known to process.CapFromName.
@@ -139,11 +144,20 @@ var namespaceTypes = []struct {
 // annotations.
 func Document(version, commit string) *features.Features {
 	major, minor, micro := libseccomp.GetLibraryVersion()
+	// rootfs makes id-mapped bind mounts; whether the kernel lets hull, as
+	// it runs now, apply a mapping is tried once (a detached tmpfs mapped
+	// through a new user namespace).
+	idmap := rootfs.IDMapSupported()
+	opts := append([]string(nil), mountOptionWords...)
+	if idmap {
+		opts = append(opts, idmapWords...)
+		slices.Sort(opts)
+	}
 	return &features.Features{
 		OCIVersionMin: OCIVersionMin,
 		OCIVersionMax: OCIVersionMax,
 		Hooks:         append([]string(nil), hookNames...),
-		MountOptions:  append([]string(nil), mountOptionWords...),
+		MountOptions:  opts,
 		Linux: &features.Linux{
 			Namespaces:   namespaces(),
 			Capabilities: capabilities(process.LastCap()),
@@ -168,7 +182,7 @@ func Document(version, commit string) *features.Features {
 			// "enabled" here, so the lists are empty rather than absent.
 			MemoryPolicy: &features.MemoryPolicy{Modes: []string{}, Flags: []string{}},
 			MountExtensions: &features.MountExtensions{
-				IDMap: &features.IDMap{Enabled: boolp(false)},
+				IDMap: &features.IDMap{Enabled: boolp(idmap)},
 			},
 			NetDevices: &features.NetDevices{Enabled: boolp(false)},
 		},

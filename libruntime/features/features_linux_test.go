@@ -21,6 +21,7 @@ import (
 
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/process"
+	"github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
@@ -156,10 +157,12 @@ func TestMountOptions(t *testing.T) {
 	d := Document("v", "c")
 	got := d.MountOptions
 
-	// Exactly config's words, without the id-mapped ones hull refuses.
+	// Exactly config's words, without the id-mapped ones unless id-mapped
+	// mounts work here.
+	idmap := *d.Linux.MountExtensions.IDMap.Enabled
 	var want []string
 	for _, w := range configMountWords(t) {
-		if w != "idmap" && w != "ridmap" {
+		if idmap || (w != "idmap" && w != "ridmap") {
 			want = append(want, w)
 		}
 	}
@@ -181,7 +184,6 @@ func TestMountOptions(t *testing.T) {
 		t.Errorf("ParseMountOptions(size=1m).Data = %q", mo.Data)
 	}
 
-	idmap := *d.Linux.MountExtensions.IDMap.Enabled
 	for _, o := range []string{"idmap", "ridmap"} {
 		if slices.Contains(got, o) != idmap {
 			t.Errorf("mountOptions lists %q: %v, but mountExtensions.idmap.enabled is %v", o, !idmap, idmap)
@@ -265,7 +267,7 @@ func TestFalseClaims(t *testing.T) {
 	for name, b := range map[string]*bool{
 		"apparmor.enabled": l.Apparmor.Enabled, "selinux.enabled": l.Selinux.Enabled,
 		"cgroup.v1": l.Cgroup.V1, "cgroup.systemd": l.Cgroup.Systemd, "cgroup.systemdUser": l.Cgroup.SystemdUser,
-		"intelRdt.enabled": l.IntelRdt.Enabled, "mountExtensions.idmap.enabled": l.MountExtensions.IDMap.Enabled,
+		"intelRdt.enabled":   l.IntelRdt.Enabled,
 		"netDevices.enabled": l.NetDevices.Enabled,
 	} {
 		if b == nil || *b {
@@ -288,6 +290,31 @@ func TestFalseClaims(t *testing.T) {
 		if errs := fieldErrors(s, bundle, tc.field); len(errs) == 0 {
 			t.Errorf("config.Validate accepts %s although features says no LSM support", tc.field)
 		}
+	}
+}
+
+// TestIDMapClaim: mountExtensions.idmap is what rootfs finds on this kernel,
+// and a real id-mapped mount agrees with it: containerd turns Kubernetes user
+// namespaces on by this claim.
+func TestIDMapClaim(t *testing.T) {
+	got := Document("v", "c").Linux.MountExtensions.IDMap.Enabled
+	if got == nil || *got != rootfs.IDMapSupported() {
+		t.Fatalf("mountExtensions.idmap.enabled = %s, rootfs.IDMapSupported() = %v", fmtBool(got), rootfs.IDMapSupported())
+	}
+	if os.Geteuid() != 0 {
+		if *got {
+			t.Errorf("mountExtensions.idmap.enabled = true for a non-root user, who cannot make id-mapped mounts")
+		}
+		return
+	}
+	// As root, a real id-mapped mount works exactly when it is claimed.
+	spec := &specs.Spec{Mounts: []specs.Mount{{Destination: "/x", Type: "bind", Source: t.TempDir(), Options: []string{"bind", "idmap"},
+		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}},
+		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}}}}
+	idm, err := rootfs.MakeIDMapped(spec, "/")
+	idm.Close()
+	if (err == nil) != *got {
+		t.Errorf("mountExtensions.idmap.enabled = %v, but making an id-mapped mount: %v", *got, err)
 	}
 }
 

@@ -48,6 +48,9 @@ type childArgs struct {
 	Inner    *childArgs
 	Flags    uintptr // clone flags for Inner
 	UserNS   bool    // Inner gets a user namespace
+	// UserNSHost is where a child's user namespace maps its ids 0..65535
+	// on the host (0: the same ids).
+	UserNSHost int
 }
 
 // scenario hooks run in the child around the Prepare/Pivot/Finalize flow.
@@ -142,8 +145,13 @@ func childCmd(ctx context.Context, a *childArgs, flags uintptr, userns bool) (*e
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
 	if userns {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER
-		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
-		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: a.UserNSHost, Size: 65536}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: a.UserNSHost, Size: 65536}}
+		if a.UserNSHost != 0 {
+			// Host root is unmapped there: become the namespace's root
+			// before execve, or it drops every capability.
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+		}
 	}
 	return cmd, nil
 }

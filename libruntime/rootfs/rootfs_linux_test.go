@@ -362,15 +362,22 @@ func TestPrepareErrors(t *testing.T) {
 		viaLink bool // reach the rootfs through a symlinked path
 	}{
 		{
-			name:   "idmap",
+			// The runtime makes id-mapped mounts (MakeIDMapped); Prepare
+			// cannot without it.
+			name:   "idmap not handed over",
 			mounts: []specs.Mount{{Destination: "/mnt", Source: "/tmp", Options: []string{"rbind", "idmap"}}},
-			want:   "mounts[0]: idmap mounts are not supported yet",
+			want:   "mounts[0] (/mnt): no id-mapped mount was handed over for it",
 		},
 		{
-			name: "uid mappings",
+			name: "uid mappings not handed over",
 			mounts: []specs.Mount{{Destination: "/mnt", Source: "/tmp", Options: []string{"rbind"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}}},
-			want: "mounts[0]: idmap mounts are not supported yet",
+			want: "mounts[0] (/mnt): no id-mapped mount was handed over for it",
+		},
+		{
+			name:   "idmap on proc",
+			mounts: []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"idmap"}}},
+			want:   `mounts[0] (/proc): id mappings (idmap, ridmap, uidMappings, gidMappings) are only supported on bind mounts, not on this mount of type "proc"`,
 		},
 		{
 			name:   "missing bind source",
