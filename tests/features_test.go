@@ -64,6 +64,7 @@ func TestFeatures(t *testing.T) {
 	t.Run("seccompArchs", func(t *testing.T) { t.Parallel(); featSeccompArchs(t, &doc) })
 	t.Run("cgroup", func(t *testing.T) { t.Parallel(); featCgroup(t, &doc) })
 	t.Run("unsupported", func(t *testing.T) { t.Parallel(); featUnsupported(t, &doc) })
+	t.Run("idmap", func(t *testing.T) { t.Parallel(); featIDMap(t, &doc) })
 }
 
 // featVersions: a config of ociVersionMin runs (ociVersionMax is what every
@@ -310,6 +311,13 @@ func featMountOptions(t *testing.T, doc *features.Features) {
 			if o == "bind" || o == "rbind" {
 				return specs.Mount{Destination: point(i, o), Type: "bind", Source: src, Options: []string{o}}
 			}
+			if o == "idmap" || o == "ridmap" {
+				// Id-mapped mounts are bind mounts; without a user
+				// namespace they need a mapping of their own.
+				m := []specs.LinuxIDMapping{idMap(0, usernsHostID, 65536)}
+				return specs.Mount{Destination: point(i, o), Type: "bind", Source: src, Options: []string{"rbind", o},
+					UIDMappings: m, GIDMappings: m}
+			}
 			return specs.Mount{Destination: point(i, o), Type: "tmpfs", Source: "tmpfs", Options: []string{o, "size=64k"}}
 		}
 		s := baseSpec("cat", "/proc/self/mountinfo")
@@ -351,6 +359,7 @@ var featOptionShows = map[string]string{
 	"noexec": "noexec", "rnoexec": "noexec", "noatime": "noatime", "rnoatime": "noatime",
 	"nodiratime": "nodiratime", "rnodiratime": "nodiratime", "nosymfollow": "nosymfollow", "rnosymfollow": "nosymfollow",
 	"shared": "shared:", "rshared": "shared:", "unbindable": "unbindable", "runbindable": "unbindable",
+	"idmap": "idmapped", "ridmap": "idmapped",
 }
 
 type featMount struct {
@@ -625,27 +634,6 @@ func featUnsupported(t *testing.T, doc *features.Features) {
 				s.Process.SelinuxLabel = "system_u:system_r:container_t:s0"
 				return s
 			}, "selinuxLabel"},
-		{"mountExtensions.idmap.enabled (idmap option)", featEnabled(l.MountExtensions != nil && l.MountExtensions.IDMap != nil, func() *bool { return l.MountExtensions.IDMap.Enabled }),
-			func(t *testing.T, h *harness) *specs.Spec {
-				s := baseSpec("true")
-				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/idmapped", Type: "bind", Source: t.TempDir(),
-					Options:     []string{"rbind", "idmap"},
-					UIDMappings: []specs.LinuxIDMapping{idMap(0, usernsHostID, 65536)},
-					GIDMappings: []specs.LinuxIDMapping{idMap(0, usernsHostID, 65536)}})
-				return s
-			}, "idmap"},
-		{"mountExtensions.idmap.enabled (mount mappings)", featEnabled(l.MountExtensions != nil && l.MountExtensions.IDMap != nil, func() *bool { return l.MountExtensions.IDMap.Enabled }),
-			func(t *testing.T, h *harness) *specs.Spec {
-				s := usernsSpec("true")
-				prepareUserns(t, h, usernsHostID, usernsHostID)
-				src := t.TempDir()
-				searchable(t, src)
-				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/idmapped", Type: "bind", Source: src,
-					Options:     []string{"rbind"},
-					UIDMappings: []specs.LinuxIDMapping{idMap(0, usernsHostID, 65536)},
-					GIDMappings: []specs.LinuxIDMapping{idMap(0, usernsHostID, 65536)}})
-				return s
-			}, "idmap"},
 	}
 	for _, c := range claims {
 		t.Run(c.name, func(t *testing.T) {
@@ -670,6 +658,42 @@ func featUnsupported(t *testing.T, doc *features.Features) {
 				t.Errorf("mountOptions lists %q although mountExtensions.idmap is disabled", o)
 			}
 		}
+	}
+}
+
+// featIDMap: linux.mountExtensions.idmap, which containerd reads before it
+// runs Kubernetes pods in user namespaces. When enabled, an id-mapped bind in
+// a user-namespaced container shows host root's files as root's; when not,
+// create refuses one rather than ignore the mapping.
+func featIDMap(t *testing.T, doc *features.Features) {
+	l := doc.Linux
+	enabled := featEnabled(l.MountExtensions != nil && l.MountExtensions.IDMap != nil, func() *bool { return l.MountExtensions.IDMap.Enabled })
+	if enabled == nil {
+		t.Fatalf("features does not say whether mountExtensions.idmap is enabled")
+	}
+	for _, o := range []string{"idmap", "ridmap"} {
+		if slices.Contains(doc.MountOptions, o) != *enabled {
+			t.Errorf("mountOptions lists %q: %v, but mountExtensions.idmap.enabled is %v", o, !*enabled, *enabled)
+		}
+	}
+	h := newHarness(t)
+	s := usernsSpec("stat", "-c", "%u:%g", "/idmapped/hostfile")
+	prepareUserns(t, h, usernsHostID, usernsHostID)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "hostfile"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/idmapped", Type: "bind", Source: src, Options: []string{"rbind", "idmap"}})
+	if !*enabled {
+		if r := h.create(s); r.exit == 0 || !strings.Contains(r.stderr, "id-map") {
+			t.Errorf("mountExtensions.idmap is disabled, but create does not refuse an idmap mount: %s", r)
+		}
+		return
+	}
+	r := h.run(s)
+	mustExit(t, r, 0)
+	if r.stdout != "0:0\n" {
+		t.Errorf("host root's file through an idmap mount: owner %q inside, want 0:0", r.stdout)
 	}
 }
 
