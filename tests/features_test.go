@@ -29,7 +29,7 @@ func TestFeatures(t *testing.T) {
 	h := newHarness(t)
 	if r := h.hullOpts(cmdOpts{noRoot: true}, "--version"); !strings.HasPrefix(r.stdout, "hull version ") {
 		// runc's document claims its own build's features (AppArmor, SELinux,
-		// systemd, idmap), which this test cannot try.
+		// systemd), which this test cannot try.
 		t.Skipf("the runtime under test is not hull (%s): its features are not hull's", r)
 	}
 	r := h.hullOpts(cmdOpts{noRoot: true}, "features")
@@ -650,14 +650,6 @@ func featUnsupported(t *testing.T, doc *features.Features) {
 				t.Errorf("%s is false, but create does not refuse it (want an error mentioning %q): %s", c.name, c.want, r)
 			}
 		})
-	}
-	// An id-mapped mount option is no mount option hull recognizes.
-	if l.MountExtensions != nil && l.MountExtensions.IDMap != nil && l.MountExtensions.IDMap.Enabled != nil && !*l.MountExtensions.IDMap.Enabled {
-		for _, o := range []string{"idmap", "ridmap"} {
-			if slices.Contains(doc.MountOptions, o) {
-				t.Errorf("mountOptions lists %q although mountExtensions.idmap is disabled", o)
-			}
-		}
 	}
 }
 

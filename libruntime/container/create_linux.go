@@ -23,6 +23,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	hullrootfs "github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -113,6 +114,13 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	rootfs = filepath.Clean(rootfs)
+	// Id-mapped mounts need privileges over the host's filesystems that init, in the
+	// container's user namespace, lacks: they are made here and init attaches them.
+	idmapped, err := hullrootfs.MakeIDMapped(spec, bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer idmapped.Close()
 
 	if err := ensureRoot(root); err != nil {
 		return nil, nil, err
@@ -198,6 +206,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	idmapped.Pass(cmd)
 	// Init runs inside the container: start it from a handle the container cannot write
 	// through, never /proc/self/exe (CVE-2019-5736). The path resolves in the child at
 	// execve, before close-on-exec drops the fd.

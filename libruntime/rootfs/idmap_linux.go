@@ -1,0 +1,485 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/config"
+)
+
+// Id-mapped mounts (the "idmap" and "ridmap" options, a mount's uidMappings
+// and gidMappings) are bind mounts whose clone carries an id mapping set with
+// mount_setattr(MOUNT_ATTR_IDMAP). The kernel allows that only to a caller
+// with CAP_SYS_ADMIN over the source's superblock, that is in the initial
+// user namespace for a host filesystem, and only on a detached mount. init,
+// once in the container's user namespace, has neither, so the runtime makes
+// the detached, id-mapped clones on the host before init starts
+// (MakeIDMapped), hands them to init as inherited fds (Pass), and Prepare
+// attaches each where its mount belongs, in the config's order, with the
+// mount's other options applied there as for any bind mount.
+//
+// The mapping is the mount's own uidMappings and gidMappings, in the format
+// of user namespace mappings: containerID is the id on the source
+// filesystem, hostID the id it is seen as. Without them it is the
+// container's user namespace mapping, so that files owned by host uid 0
+// appear as the container's root. Either way the mapping lives in a user
+// namespace: the joined one, or a short-lived one that a stopped child
+// process holds while the mapping is applied.
+
+// EnvIDMapFds is the environment variable through which Pass tells init which
+// of its inherited fds are the id-mapped mounts: comma-separated
+// "<index in spec.Mounts>=<fd>" pairs.
+const EnvIDMapFds = "_HULL_IDMAP_FDS"
+
+// wantsIDMap reports whether the mount asks for an id mapping. As with runc,
+// uidMappings and gidMappings without an "idmap" or "ridmap" option are
+// applied too, to the mount itself only.
+func wantsIDMap(m specs.Mount, o config.MountOptions) bool {
+	return o.IDMap || o.RIDMap || len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
+}
+
+// errIDMapNotBind is why an id mapping on anything but a bind mount is
+// refused: a new filesystem instance (proc, tmpfs, ...) is made by init
+// inside the container's namespaces, where the mapping cannot be applied.
+func errIDMapNotBind(m specs.Mount) error {
+	return fmt.Errorf("id mappings (idmap, ridmap, uidMappings, gidMappings) are only supported on bind mounts, not on this mount of type %q; "+
+		`remove them, or bind-mount a host directory ("bind" or "rbind" in options)`, m.Type)
+}
+
+// IDMapped holds the detached id-mapped mounts made for a spec, by index in
+// spec.Mounts. A nil *IDMapped holds none; every method accepts it.
+type IDMapped struct {
+	trees map[int]*os.File
+}
+
+// MakeIDMapped runs in the runtime, on the host and before init starts: for
+// every mount of spec that asks for an id mapping it clones the bind source
+// (relative sources are in bundle) into a detached mount, recursively for
+// "rbind", and applies the mapping to it, recursively for "ridmap". It
+// returns nil when no mount asks for one. Errors name the mount
+// ("mounts[3] (/data): ...").
+//
+// The sources are resolved in the runtime's mount namespace, before any of
+// the container's mounts exist: a source inside an earlier mount of the
+// config sees what is there on the host.
+func MakeIDMapped(spec *specs.Spec, bundle string) (_ *IDMapped, err error) {
+	if spec == nil {
+		return nil, nil
+	}
+	idm := &IDMapped{trees: map[int]*os.File{}}
+	defer func() {
+		if err != nil {
+			idm.Close()
+		}
+	}()
+	var ns usernsCache
+	defer ns.close()
+	for i, m := range spec.Mounts {
+		o, err := config.ParseMountOptions(m.Options)
+		if err != nil {
+			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		if !wantsIDMap(m, o) {
+			continue
+		}
+		tree, err := makeIDMapped(spec, m, o, bundle, &ns)
+		if err != nil {
+			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		idm.trees[i] = tree
+	}
+	if len(idm.trees) == 0 {
+		return nil, nil
+	}
+	return idm, nil
+}
+
+func makeIDMapped(spec *specs.Spec, m specs.Mount, o config.MountOptions, bundle string, ns *usernsCache) (*os.File, error) {
+	if !isBind(m, o) {
+		return nil, errIDMapNotBind(m)
+	}
+	userns, err := ns.forMount(spec, m)
+	if err != nil {
+		return nil, err
+	}
+	source := m.Source
+	if !filepath.IsAbs(source) {
+		source = filepath.Join(bundle, source)
+	}
+	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("bind source: %w", err)
+	}
+	defer src.Close()
+	tree, err := openTree(src, o.Recursive)
+	if err != nil {
+		return nil, err
+	}
+	if err := idmapTree(tree, userns, o.RIDMap); err != nil {
+		err = explainIDMap(err, tree, m.Source, o.RIDMap && o.Recursive)
+		tree.Close()
+		return nil, err
+	}
+	return tree, nil
+}
+
+// idmapTree applies the mapping of the user namespace userns to the detached
+// mount tree, to every mount of it when recursive.
+func idmapTree(tree, userns *os.File, recursive bool) error {
+	var flags uint
+	if recursive {
+		flags = unix.AT_RECURSIVE
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	err := mountSetattr(tree, flags, &attr)
+	runtime.KeepAlive(userns)
+	return err
+}
+
+// explainIDMap adds what the kernel's terse errno means for an id mapping.
+func explainIDMap(err error, tree *os.File, source string, recursive bool) error {
+	switch {
+	case errors.Is(err, unix.EINVAL):
+		fs := "its filesystem"
+		if st, serr := fstatfs(tree); serr == nil {
+			fs = "its filesystem (" + fsName(st.Type) + ")"
+		}
+		sub := ""
+		if recursive {
+			sub = " or that of one of its submounts"
+		}
+		return fmt.Errorf("id-map %s: %w: %s%s does not support id-mapped mounts on this kernel (or is id-mapped already)", source, err, fs, sub)
+	case errors.Is(err, unix.EPERM):
+		return fmt.Errorf("id-map %s: %w: id-mapped mounts need CAP_SYS_ADMIN over the source's filesystem, that is hull running as root in the initial user namespace", source, err)
+	case errors.Is(err, unix.ENOSYS):
+		return fmt.Errorf("id-map %s: %w: id-mapped mounts need Linux 5.12 or later (mount_setattr)", source, err)
+	}
+	return fmt.Errorf("id-map %s: %w", source, err)
+}
+
+// fsName names the common filesystem types by their statfs magic.
+func fsName(magic int64) string {
+	switch magic {
+	case unix.PROC_SUPER_MAGIC:
+		return "proc"
+	case unix.SYSFS_MAGIC:
+		return "sysfs"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.EXT4_SUPER_MAGIC:
+		return "ext2/ext3/ext4"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlay"
+	case unix.NFS_SUPER_MAGIC:
+		return "nfs"
+	case unix.FUSE_SUPER_MAGIC:
+		return "fuse"
+	case unix.CGROUP2_SUPER_MAGIC:
+		return "cgroup2"
+	case unix.DEVPTS_SUPER_MAGIC:
+		return "devpts"
+	}
+	return fmt.Sprintf("type %#x", magic)
+}
+
+// Pass hands the mounts to the init that cmd starts: each becomes one of
+// cmd.ExtraFiles, and EnvIDMapFds in cmd.Env says which fd is which mount.
+// Call it once cmd.ExtraFiles and cmd.Env hold everything else init gets
+// (files appended later keep their numbers; files inserted before would
+// not). The caller still closes m (after the start) with Close.
+func (m *IDMapped) Pass(cmd *exec.Cmd) {
+	if m == nil || len(m.trees) == 0 {
+		return
+	}
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	var pairs []string
+	for _, i := range m.indexes() {
+		fd := 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, m.trees[i])
+		pairs = append(pairs, strconv.Itoa(i)+"="+strconv.Itoa(fd))
+	}
+	cmd.Env = append(cmd.Env, EnvIDMapFds+"="+strings.Join(pairs, ","))
+}
+
+func (m *IDMapped) indexes() []int {
+	var out []int
+	for i := range m.trees {
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Len is the number of mounts m holds.
+func (m *IDMapped) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.trees)
+}
+
+// Close closes every mount m still holds; a detached mount nobody attached
+// goes away with its last fd.
+func (m *IDMapped) Close() {
+	if m == nil {
+		return
+	}
+	for i, f := range m.trees {
+		f.Close()
+		delete(m.trees, i)
+	}
+}
+
+// take hands the mount for spec.Mounts[i] over to the caller, or nil.
+func (m *IDMapped) take(i int) *os.File {
+	if m == nil {
+		return nil
+	}
+	f := m.trees[i]
+	delete(m.trees, i)
+	return f
+}
+
+// idmappedFromEnv picks up in init the mounts Pass handed over, and removes
+// EnvIDMapFds from the environment so nothing init starts sees it.
+func idmappedFromEnv() (*IDMapped, error) {
+	v, ok := os.LookupEnv(EnvIDMapFds)
+	if !ok {
+		return nil, nil
+	}
+	os.Unsetenv(EnvIDMapFds)
+	// Every pair is checked before any fd is adopted: a bad value must not
+	// make init close fds that are not the mounts.
+	fds := map[int]int{}
+	if v != "" {
+		for pair := range strings.SplitSeq(v, ",") {
+			is, fs, cut := strings.Cut(pair, "=")
+			i, ierr := strconv.Atoi(is)
+			fd, ferr := strconv.Atoi(fs)
+			if _, dup := fds[i]; !cut || ierr != nil || ferr != nil || i < 0 || fd < 3 || dup {
+				return nil, fmt.Errorf("init: bad %s %q", EnvIDMapFds, v)
+			}
+			fds[i] = fd
+		}
+	}
+	idm := &IDMapped{trees: map[int]*os.File{}}
+	for i, fd := range fds {
+		unix.CloseOnExec(fd)
+		idm.trees[i] = os.NewFile(uintptr(fd), "idmapped:mounts["+strconv.Itoa(i)+"]")
+	}
+	return idm, nil
+}
+
+// mountIDMapped attaches the id-mapped clone the runtime made for m.
+func (p *preparer) mountIDMapped(m specs.Mount, o config.MountOptions, tree *os.File) error {
+	if !isBind(m, o) {
+		return errIDMapNotBind(m)
+	}
+	if tree == nil {
+		return errors.New("no id-mapped mount was handed over for it: the runtime makes id-mapped mounts on the host before init starts (rootfs.MakeIDMapped and Pass)")
+	}
+	defer tree.Close()
+	if _, err := p.reopenRoot(); err != nil {
+		return err
+	}
+	return p.bindFrom(tree, cleanDest(m.Destination), o, tree)
+}
+
+// usernsCache hands out user namespace fds for mappings, one per distinct
+// mapping or namespace path.
+type usernsCache struct {
+	byKey map[string]*os.File
+}
+
+func (c *usernsCache) close() {
+	for _, f := range c.byKey {
+		f.Close()
+	}
+	c.byKey = nil
+}
+
+// forMount returns the user namespace whose mapping the mount gets: its own
+// mappings, or the container's user namespace.
+func (c *usernsCache) forMount(spec *specs.Spec, m specs.Mount) (*os.File, error) {
+	uids, gids := m.UIDMappings, m.GIDMappings
+	switch {
+	case len(uids) > 0 && len(gids) > 0:
+	case len(uids) > 0:
+		return nil, errors.New("uidMappings without gidMappings: an id-mapped mount needs both")
+	case len(gids) > 0:
+		return nil, errors.New("gidMappings without uidMappings: an id-mapped mount needs both")
+	default:
+		var userns *specs.LinuxNamespace
+		if spec.Linux != nil {
+			for i := range spec.Linux.Namespaces {
+				if spec.Linux.Namespaces[i].Type == specs.UserNamespace {
+					userns = &spec.Linux.Namespaces[i]
+				}
+			}
+		}
+		if userns == nil {
+			return nil, errors.New(`idmap without the mount's own uidMappings and gidMappings needs a user namespace for the container, whose mapping it then uses; add them, or {"type": "user"} to linux.namespaces`)
+		}
+		if userns.Path != "" {
+			return c.open(userns.Path)
+		}
+		uids, gids = spec.Linux.UIDMappings, spec.Linux.GIDMappings
+		if len(uids) == 0 || len(gids) == 0 {
+			return nil, errors.New("idmap uses the container's user namespace mapping, but linux.uidMappings or linux.gidMappings is empty")
+		}
+	}
+	key := fmt.Sprint(uids, gids)
+	if f := c.byKey[key]; f != nil {
+		return f, nil
+	}
+	f, err := newUserNS(uids, gids)
+	if err != nil {
+		return nil, err
+	}
+	c.put(key, f)
+	return f, nil
+}
+
+// open returns the user namespace at path (a joined one).
+func (c *usernsCache) open(path string) (*os.File, error) {
+	key := "path:" + path
+	if f := c.byKey[key]; f != nil {
+		return f, nil
+	}
+	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the container's user namespace: %w", err)
+	}
+	typ, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil || typ != unix.CLONE_NEWUSER {
+		f.Close()
+		return nil, fmt.Errorf("linux.namespaces: %s is not a user namespace", path)
+	}
+	c.put(key, f)
+	return f, nil
+}
+
+func (c *usernsCache) put(key string, f *os.File) {
+	if c.byKey == nil {
+		c.byKey = map[string]*os.File{}
+	}
+	c.byKey[key] = f
+}
+
+// newUserNS returns a user namespace with the given mappings. Only a process
+// can make one in a multi-threaded program: a child is cloned into it, its
+// maps written, and its execve stopped by PTRACE_TRACEME before any of the
+// program runs (as runc does); the namespace fd outlives the child, which is
+// killed at once.
+func newUserNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
+	// The tracer of the child, and the parent its death signal watches, is
+	// this thread: keep it until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	proc, err := os.StartProcess("/proc/self/exe", []string{"hull-idmap-userns"}, &os.ProcAttr{
+		Env: []string{},
+		Sys: &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: sysIDMap(uids),
+			GidMappings: sysIDMap(gids),
+			Ptrace:      true,
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("make a user namespace with the mapping: %w", err)
+	}
+	defer func() {
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+	}()
+	// Like Go's writing of the maps, this needs /proc to be the procfs of
+	// the pid namespace hull runs in.
+	f, err := os.OpenFile("/proc/"+strconv.Itoa(proc.Pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the user namespace of the mapping: %w", err)
+	}
+	return f, nil
+}
+
+func sysIDMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, 0, len(m))
+	for _, e := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)})
+	}
+	return out
+}
+
+// IDMapSupported reports whether id-mapped mounts work for this process on
+// the running kernel, the answer of `hull features`
+// (linux.mountExtensions.idmap.enabled). It tries once and remembers: a
+// mapping through a new user namespace applied to a detached tmpfs, or, on
+// kernels whose tmpfs cannot be id-mapped (before 6.3), to a detached clone
+// of the root filesystem.
+func IDMapSupported() bool { return idmapProbe() == nil }
+
+var idmapProbe = sync.OnceValue(probeIDMap)
+
+func probeIDMap() error {
+	ns, err := newUserNS([]specs.LinuxIDMapping{{ContainerID: 0, HostID: 65534, Size: 1}},
+		[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 65534, Size: 1}})
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	tmp, err := detachedTmpfs()
+	if err != nil {
+		return err
+	}
+	err = idmapTree(tmp, ns, false)
+	tmp.Close()
+	if !errors.Is(err, unix.EINVAL) {
+		return err
+	}
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	tree, err := openTree(root, false)
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	return idmapTree(tree, ns, false)
+}
+
+// detachedTmpfs makes a new tmpfs that is mounted nowhere.
+func detachedTmpfs() (*os.File, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("fsopen", err)
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, os.NewSyscallError("fsconfig", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fsmount", err)
+	}
+	return os.NewFile(uintptr(mfd), "detached:tmpfs"), nil
+}
