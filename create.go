@@ -42,5 +42,6 @@ func createOpts(c *cli.Context) *container.CreateOpts {
 		NoPivot:       c.Bool("no-pivot"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   c.Int("preserve-fds"),
+		SystemdCgroup: c.Bool("systemd-cgroup"),
 	}
 }

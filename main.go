@@ -58,11 +58,9 @@ func newApp() *cli.App {
 			}
 			logs.SetDefault(l)
 			logToFile = c.String("log") != ""
-			if c.Bool("systemd-cgroup") {
-				// Accepted so callers that always pass it still work; it only matters once
-				// a container asks for a cgroup, where systemd would own it.
-				logs.Warnf("--systemd-cgroup is not supported yet: cgroups are managed directly through cgroupfs")
-			}
+			// --systemd-cgroup is accepted on every command, as callers configured for
+			// systemd pass it everywhere; create refuses what only systemd could do
+			// (a slice:prefix:name cgroupsPath) and otherwise manages cgroupfs itself.
 			return nil
 		},
 		Commands: []*cli.Command{

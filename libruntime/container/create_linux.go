@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,9 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFDs   int
+	// SystemdCgroup is --systemd-cgroup: hull has no systemd driver, so a systemd-style
+	// cgroupsPath is refused and any other is managed through cgroupfs.
+	SystemdCgroup bool
 	// Stdio for a container without a terminal; nil means hull's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -298,6 +302,12 @@ func checkCreatable(spec *specs.Spec, o *CreateOpts) error {
 		// Setting up a rootfs (mounts, pivot_root) in the host's mount namespace would
 		// change the host.
 		return errors.New(`linux.namespaces: no mount namespace; add {"type": "mount"} so the container's mounts stay private`)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("rootless containers are not supported yet: run hull as root")
+	}
+	if o.SystemdCgroup && strings.Count(spec.Linux.CgroupsPath, ":") == 2 {
+		return fmt.Errorf("linux.cgroupsPath %q: systemd cgroup paths (slice:prefix:name) are not supported yet; drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", spec.Linux.CgroupsPath)
 	}
 	if spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return errors.New("cannot allocate tty if hull will detach without setting console socket")
