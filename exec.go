@@ -190,7 +190,7 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process) error {
 		defer restore()
 	}
 	done := make(chan struct{})
-	go forwardSignals(sigc, done, master, func(sig unix.Signal) error { return unix.Kill(proc.Pid(), sig) })
+	go forwardSignals(sigc, done, master, func(sig unix.Signal) error { return proc.Signal(sig) })
 	code, err := proc.Wait()
 	close(done)
 	if master != nil {

@@ -53,11 +53,10 @@ func run(c *cli.Context, id string) error {
 		defer send.Close()
 		opts.ConsoleConn = send
 	}
-	if !detach && !c.Bool("no-subreaper") {
-		// Processes the container orphans are reparented to us and reaped by Wait's loop
-		// rather than piling up as zombies under the caller.
-		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	}
+	// --no-subreaper is accepted for runc compatibility; hull never becomes a subreaper:
+	// it waits only for init, so adopted orphans would pile up as zombies. Orphans of a
+	// container with its own pid namespace are reaped by its init; others go to the
+	// caller's subreaper (containerd's shim, conmon) as they would with runc -d.
 	// Catch signals before the container exists, so none is lost to the default action.
 	sigc := make(chan os.Signal, 32)
 	if !detach {

@@ -44,11 +44,9 @@ var updateCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		r, err := updatedResources(c, ct.Resources())
-		if err != nil {
-			return err
-		}
-		return ct.Update(r)
+		return ct.Update(func(cur *specs.LinuxResources) (*specs.LinuxResources, error) {
+			return updatedResources(c, cur)
+		})
 	},
 }
 

@@ -29,10 +29,14 @@ import (
 // cannot join; use Spawn for those.
 var ErrUnsupportedJoin = errors.New("this namespace type cannot be joined from a multi-threaded process; use Spawn")
 
-// NeedsSpawn reports whether joins contains a namespace only Spawn can enter.
+// NeedsSpawn reports whether joins must go through Spawn: user and time namespaces need
+// a single-threaded caller, and after joining a mount namespace the executable must be
+// run by fd (execveat), since any path, /proc/self/fd/N included, would be resolved in
+// the joined namespace, which another container may control.
 func NeedsSpawn(joins []Join) bool {
 	for _, j := range joins {
-		if j.Type == specs.UserNamespace || j.Type == specs.TimeNamespace {
+		switch j.Type {
+		case specs.UserNamespace, specs.TimeNamespace, specs.MountNamespace:
 			return true
 		}
 	}

@@ -51,6 +51,8 @@ type rawArgs struct {
 	// rootInUserNS: after joining a user namespace, become its root. Host root is not
 	// mapped there, and execve with an unmapped uid would drop every capability.
 	rootInUserNS bool
+	// dflAction is a zeroed struct sigaction: SIG_DFL, no flags, empty mask.
+	dflAction [4]uint64
 }
 
 // Error reports sent through the pipe: kind, index and errno as three uint32s.
@@ -138,6 +140,14 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 			rawExit(1)
 		}
 	}
+	// Go's handlers are still installed in this copy: put every signal back to its
+	// default before unblocking, so nothing delivered before execve runs Go code.
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
+		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&a.dflAction)), 0, 8, 0, 0)
+	}
 	mask := a.oldMask
 	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
 		rawReport(a.errPipe, repMaskStep, 0, uintptr(e))
@@ -224,7 +234,24 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	}
 	rd := os.NewFile(uintptr(p[0]), "nsenter-report")
 	defer rd.Close()
-	a.errPipe = uintptr(p[1])
+	// The shuffle in child 2 overwrites fds 0..nFiles-1: the executable and the report
+	// pipe must sit above every fd it touches, or dup3 would replace them.
+	wfd, err := unix.FcntlInt(uintptr(p[1]), unix.F_DUPFD_CLOEXEC, int(a.high))
+	unix.Close(p[1])
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+	}
+	p[1] = wfd
+	a.errPipe = uintptr(wfd)
+	if a.exeFd < a.high {
+		efd, err := unix.FcntlInt(a.exeFd, unix.F_DUPFD_CLOEXEC, int(a.high))
+		if err != nil {
+			unix.Close(p[1])
+			return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		defer unix.Close(efd)
+		a.exeFd = uintptr(efd)
+	}
 
 	pid1, err := forkLocked(a)
 	unix.Close(p[1])
@@ -271,7 +298,11 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		case repFork:
 			return nil, fmt.Errorf("nsenter: fork into namespaces: %w", os.NewSyscallError("clone", errno))
 		case repSetID:
-			return nil, fmt.Errorf("nsenter: become root of the joined user namespace (uid/gid 0 must be mapped): %w", os.NewSyscallError("setresuid", errno))
+			call := "setresgid"
+			if idx == 1 {
+				call = "setresuid"
+			}
+			return nil, fmt.Errorf("nsenter: become root of the joined user namespace (uid/gid 0 must be mapped): %w", os.NewSyscallError(call, errno))
 		}
 		// Child 2 failed before or at exec: it has exited; reap it.
 		if pid2 != 0 {

@@ -60,15 +60,21 @@ func (c *Container) OOMKillCount() (uint64, error) {
 }
 
 // Update applies new resource limits to a live container and records them, so that
-// state and later updates start from what is in force.
-func (c *Container) Update(r *specs.LinuxResources) error {
-	unlock, err := lock(c.dir)
+// state and later updates start from what is in force. merge computes the new
+// resources from those in force, under the container's lock, so concurrent updates
+// never lose each other's changes.
+func (c *Container) Update(merge func(cur *specs.LinuxResources) (*specs.LinuxResources, error)) error {
+	unlock, err := c.lockFresh()
 	if err != nil {
 		return err
 	}
 	defer unlock()
 	if s := c.Status(); s == Stopped || s == Creating {
 		return ErrNotRunning
+	}
+	r, err := merge(c.Resources())
+	if err != nil {
+		return err
 	}
 	cg, err := c.cgroup()
 	if err != nil {

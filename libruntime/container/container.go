@@ -155,7 +155,7 @@ func (c *Container) OCIState() *specs.State {
 func (c *Container) Start() error {
 	t := newPhaseTimer("start")
 	defer t.log()
-	unlock, err := lock(c.dir)
+	unlock, err := c.lockFresh()
 	if err != nil {
 		return err
 	}
@@ -267,9 +267,9 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 // Delete removes the container. A created container's init is killed; a running one
 // needs force.
 func (c *Container) Delete(force bool) error {
-	unlock, err := lock(c.dir)
+	unlock, err := c.lockFresh()
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, ErrNotExist) {
 			return nil
 		}
 		return err

@@ -73,6 +73,10 @@ func (i *Init) Wait() (int, error) {
 // Pid returns init's host pid.
 func (i *Init) Pid() int { return i.proc.Pid }
 
+// Signal signals the process through its pidfd (os.Process), so a signal sent after it
+// was reaped cannot reach a process that reused its pid.
+func (i *Init) Signal(sig os.Signal) error { return i.proc.Signal(sig) }
+
 // undo runs cleanup steps in reverse order unless disarmed: every step of Create that
 // makes something registers how to remove it, so a failure leaves nothing behind.
 type undo []func()
@@ -137,17 +141,20 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, fmt.Errorf("create state dir: %w", err)
 	}
 	var cleanup undo
+	cleanup.add(func() { os.RemoveAll(dir) })
+	unlock, err := lock(dir)
+	if err != nil {
+		cleanup.run()
+		return nil, nil, err
+	}
+	// The undo runs before the lock is released, so a command waiting for the lock never
+	// sees a half-built container.
 	defer func() {
 		if err != nil {
 			cleanup.run()
 		}
+		unlock()
 	}()
-	cleanup.add(func() { os.RemoveAll(dir) })
-	unlock, err := lock(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer unlock()
 
 	fifo := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -193,7 +200,18 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	cleanup.add(func() { _ = cg.Destroy() })
+	cleanup.add(func() {
+		// Hooks or init may have started processes that outlive init.
+		_ = cg.Kill()
+		if err := cg.Destroy(); err != nil {
+			logs.Warnf("remove cgroup of failed container %s: %v", id, err)
+		}
+	})
+	// A state naming the cgroup, before anything runs in it: if this process dies now,
+	// `hull delete` still finds and removes what was made.
+	if err := writeState(dir, &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), CgroupPath: cgPath}); err != nil {
+		return nil, nil, fmt.Errorf("write state: %w", err)
+	}
 	t.mark("state dir+cgroup")
 	cgFile, err := cg.FD()
 	if err != nil {
@@ -201,6 +219,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	defer cgFile.Close()
 
+	if err := os.Mkdir(filepath.Join(dir, exesealDir), 0o700); err != nil {
+		return nil, nil, err
+	}
 	exe, err := exeseal.Open(filepath.Join(dir, exesealDir))
 	if err != nil {
 		return nil, nil, err
@@ -220,6 +241,10 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	cmd.SysProcAttr.UseCgroupFD = true
 	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
 	proc, err := startInit(cmd, joins, exe)
+	if consoleFile != nil {
+		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
+		cmd.Stdin.(*os.File).Close()
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}

@@ -57,21 +57,40 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 
 	// Every namespace the container has, new or joined, is entered through init's
-	// /proc/<pid>/ns links: those name exactly what init is in.
-	var joins []nsenter.Join
-	for _, ns := range c.p.Config.Linux.Namespaces {
-		name, ok := nsProcName[ns.Type]
-		if !ok {
-			continue
-		}
-		joins = append(joins, nsenter.Join{Type: ns.Type, Path: fmt.Sprintf("/proc/%d/ns/%s", c.p.InitPid, name)})
-	}
-	// Check init is still the container's before trusting its /proc entries.
+	// /proc/<pid>/ns links: those name exactly what init is in. They are opened here and
+	// init is checked to still be the container's afterwards, so a pid reused in between
+	// cannot hand us someone else's namespaces; Spawn then joins the open files.
 	pidfd, err := pidfdOpen(c.p.InitPid, c.p.InitStartTime)
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(pidfd)
+	var joins []nsenter.Join
+	var nsFiles []*os.File
+	defer func() {
+		for _, f := range nsFiles {
+			f.Close()
+		}
+	}()
+	for _, ns := range c.p.Config.Linux.Namespaces {
+		name, ok := nsProcName[ns.Type]
+		if !ok {
+			continue
+		}
+		if ns.Type == specs.TimeNamespace && s == Created {
+			// Init itself enters its new time namespace only when it execs.
+			name = "time_for_children"
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", c.p.InitPid, name))
+		if err != nil {
+			return nil, fmt.Errorf("exec: open the container's %s namespace: %w", ns.Type, err)
+		}
+		nsFiles = append(nsFiles, f)
+		joins = append(joins, nsenter.Join{Type: ns.Type, Path: fmt.Sprintf("/proc/self/fd/%d", f.Fd())})
+	}
+	if !alive(c.p.InitPid, c.p.InitStartTime) {
+		return nil, errors.New("cannot exec in a stopped container")
+	}
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

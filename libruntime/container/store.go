@@ -117,3 +117,32 @@ func lock(dir string) (func(), error) {
 	}
 	return func() { unix.Close(fd) }, nil
 }
+
+// lockFresh takes the container's lock and reloads its state under it: what a command
+// read before waiting for the lock may be stale (another command created, changed or
+// deleted the container meanwhile).
+func (c *Container) lockFresh() (func(), error) {
+	unlock, err := lock(c.dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &notExistError{id: c.p.ID}
+		}
+		return nil, err
+	}
+	p, err := readState(c.dir)
+	switch {
+	case err == nil:
+		c.p = p
+	case errors.Is(err, os.ErrNotExist):
+		if _, serr := os.Lstat(c.dir); serr != nil {
+			unlock()
+			return nil, &notExistError{id: c.p.ID}
+		}
+		// We hold the lock, so no create is running: it died before writing state.
+		c.p = &persisted{ID: c.p.ID}
+	default:
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}

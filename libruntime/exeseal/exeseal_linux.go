@@ -50,9 +50,8 @@ func escapeLower(p string) string {
 }
 
 func overlay(exe, emptyDir string) (*os.File, error) {
-	if err := os.MkdirAll(emptyDir, 0o700); err != nil {
-		return nil, err
-	}
+	// emptyDir is the caller's (made with the container's state); never created here, so a
+	// racing delete cannot see it brought back.
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("fsopen overlay", err)

@@ -1,0 +1,146 @@
+//go:build linux
+
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// withoutPidNS drops the pid namespace, so init's death does not take the container's
+// other processes with it: only the cgroup can find them.
+func withoutPidNS(s *specs.Spec) {
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.PIDNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+}
+
+// processesWithArg lists pids whose command line contains marker.
+func processesWithArg(marker string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if strings.Contains(cmdlineOf(pid), marker) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func writeHook(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestCreateFailureKillsHookChildren: a failed create removes every process it made,
+// not only init: here a createContainer hook leaves a background process in the
+// container's cgroup and a later hook fails.
+func TestCreateFailureKillsHookChildren(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := cgDir(t, h)
+	marker := "7" + strconv.Itoa(int(time.Now().UnixNano()%1000000))
+	bg := writeHook(t, t.TempDir(), "bg.sh", "sleep "+marker+" >/dev/null 2>&1 &")
+	fail := writeHook(t, t.TempDir(), "fail.sh", "exit 3")
+	s := baseSpec("true")
+	withoutPidNS(s)
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: bg}, {Path: fail}}}
+	r := h.create(s)
+	if r.exit == 0 {
+		t.Fatalf("create with a failing hook succeeded: %s", r)
+	}
+	if pids := processesWithArg("sleep " + marker); len(pids) != 0 {
+		t.Errorf("the hook's background process survived the failed create: %v", pids)
+	}
+	cgAbsent(t, dir, "failed create")
+}
+
+// TestDeleteDuringCreate: a delete that arrives while create is still working waits for
+// it and then acts on the container as it really is, leaving nothing behind.
+func TestDeleteDuringCreate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := cgDir(t, h)
+	slow := writeHook(t, t.TempDir(), "slow.sh", "sleep 1")
+	s := baseSpec("sleep", "60")
+	s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: slow}}}
+	h.writeSpec(s)
+	create := exec.Command(hullBinary, "--root", h.root, "create", "--bundle", h.bundle, h.id)
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	del := h.do("delete", h.id)
+	if err := create.Wait(); err != nil {
+		t.Logf("create: %v", err)
+	}
+	if del.exit != 0 {
+		t.Logf("delete during create: %s", del)
+		// Whatever it said, the container must be deletable now and leave nothing.
+		mustExit(t, h.do("delete", "--force", h.id), 0)
+	}
+	if st := h.do("state", h.id); st.exit == 0 {
+		t.Errorf("the container still exists after delete: %s", readFile(st.stdoutPath))
+	}
+	cgAbsent(t, dir, "delete during create")
+	if procs := h.bundleProcesses(); len(procs) != 0 {
+		t.Errorf("processes left: %v", procs)
+	}
+}
+
+// TestDeleteAfterCreateCrash: when hull create dies half-way, `delete` still finds and
+// removes the container's cgroup and state.
+func TestDeleteAfterCreateCrash(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := cgDir(t, h)
+	slow := writeHook(t, t.TempDir(), "slow.sh", "sleep 3")
+	s := baseSpec("sleep", "60")
+	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: slow}}}
+	h.writeSpec(s)
+	create := exec.Command(hullBinary, "--root", h.root, "create", "--bundle", h.bundle, h.id)
+	if err := create.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the cgroup exists, i.e. create is past making it, then kill create.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = create.Process.Kill()
+			_ = create.Wait()
+			t.Fatalf("the container's cgroup %s never appeared", dir)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	_ = create.Process.Kill()
+	_ = create.Wait()
+	if st := h.do("state", h.id); st.exit != 0 || !strings.Contains(readFile(st.stdoutPath), `"creating"`) {
+		t.Errorf("state after create died: want status creating: %s", st)
+	}
+	mustExit(t, h.do("delete", "--force", h.id), 0)
+	cgAbsent(t, dir, "delete after create died")
+	if _, err := os.Stat(filepath.Join(h.root, h.id)); err == nil {
+		t.Errorf("state dir left after delete")
+	}
+}
