@@ -144,3 +144,51 @@ func TestDeleteAfterCreateCrash(t *testing.T) {
 		t.Errorf("state dir left after delete")
 	}
 }
+
+// TestJoinForeignMountNamespace: joining another container's mount namespace by path
+// must never resolve hull's own executable inside it. Container A has no /proc mount
+// and plants /proc/self/fd/N -> /evil.sh in its root; B joins A's mount namespace. Were
+// init started by the path /proc/self/fd/N after the join, A's script would run as
+// root with every capability.
+func TestJoinForeignMountNamespace(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t)
+	fdDir := filepath.Join(a.rootfs, "proc", "self", "fd")
+	if err := os.MkdirAll(fdDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n <= 64; n++ {
+		if err := os.Symlink("/evil.sh", filepath.Join(fdDir, strconv.Itoa(n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(a.rootfs, "evil.sh"), []byte("#!/bin/sh\necho pwned > /pwned\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sa := baseSpec("sleep", "60")
+	var mounts []specs.Mount
+	for _, m := range sa.Mounts {
+		if m.Destination != "/proc" {
+			mounts = append(mounts, m)
+		}
+	}
+	sa.Mounts = mounts
+	sa.Linux.MaskedPaths, sa.Linux.ReadonlyPaths = nil, nil
+	sa.Root.Readonly = false // so a script that ran in A could leave its mark
+	mustExit(t, a.create(sa), 0)
+	mustExit(t, a.do("start", a.id), 0)
+	pid := a.mustState(a.id).Pid
+
+	b := newHarness(t)
+	sb := baseSpec("true")
+	for i, ns := range sb.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace {
+			sb.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(pid) + "/ns/mnt"
+		}
+	}
+	r := b.run(sb)
+	t.Logf("run joining A's mount namespace: %s", r)
+	if _, err := os.Stat(filepath.Join(a.rootfs, "pwned")); err == nil {
+		t.Fatal("A's /evil.sh ran as B's init: hull was started by a path resolved in A's mount namespace")
+	}
+}
