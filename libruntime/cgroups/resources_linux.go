@@ -200,6 +200,20 @@ func ioWeight(w uint16) uint64 {
 	return 1 + (uint64(w)-10)*9999/990
 }
 
+// Need is a controller that a set field of linux.resources writes through.
+type Need struct{ Field, Controller string }
+
+// Requirements lists, in the order New checks them, the controllers the set fields of
+// r need, each with the field that needs it (for `hull check`, which must agree with
+// create).
+func Requirements(r *specs.LinuxResources) []Need {
+	var out []Need
+	for _, n := range requirements(r) {
+		out = append(out, Need{Field: n.field, Controller: n.controller})
+	}
+	return out
+}
+
 // requirements lists, in the order of the spec, the controllers the set
 // fields of r write through.
 func requirements(r *specs.LinuxResources) []need {

@@ -220,72 +220,14 @@ func (c *checker) controllers(mount, path string, needs []need) (have []string, 
 // need is a controller that a set field of linux.resources writes through.
 type need struct{ field, controller string }
 
-// requirements lists, in the order the cgroups package checks them, the
-// controllers the set fields of r need, each with the first field needing it.
-// It mirrors the cgroups package, which keeps its list unexported.
+// requirements lists the controllers the set fields of r need, exactly as the cgroups
+// package checks them at create.
 func requirements(r *specs.LinuxResources) []need {
-	if r == nil {
-		return nil
+	var out []need
+	for _, n := range cgroups.Requirements(r) {
+		out = append(out, need{n.Field, n.Controller})
 	}
-	var needs []need
-	add := func(field, ctrl string) {
-		needs = append(needs, need{"linux.resources." + field, ctrl})
-	}
-	set := func(p *int64) bool { return p != nil && *p != 0 }
-	if m := r.Memory; m != nil {
-		for _, f := range []struct {
-			name string
-			v    *int64
-		}{{"memory.limit", m.Limit}, {"memory.reservation", m.Reservation}, {"memory.swap", m.Swap}} {
-			if set(f.v) {
-				add(f.name, "memory")
-			}
-		}
-	}
-	if cpu := r.CPU; cpu != nil {
-		switch {
-		case cpu.Shares != nil && *cpu.Shares != 0:
-			add("cpu.shares", "cpu")
-		case set(cpu.Quota):
-			add("cpu.quota", "cpu")
-		case cpu.Period != nil && *cpu.Period != 0:
-			add("cpu.period", "cpu")
-		case cpu.Burst != nil:
-			add("cpu.burst", "cpu")
-		case cpu.Idle != nil:
-			add("cpu.idle", "cpu")
-		}
-		if cpu.Cpus != "" {
-			add("cpu.cpus", "cpuset")
-		} else if cpu.Mems != "" {
-			add("cpu.mems", "cpuset")
-		}
-	}
-	if r.Pids != nil && r.Pids.Limit != nil {
-		add("pids.limit", "pids")
-	}
-	if b := r.BlockIO; b != nil {
-		if f := ioField(b); f != "" {
-			add(f, "io")
-		}
-	}
-	if len(r.HugepageLimits) > 0 {
-		add("hugepageLimits", "hugetlb")
-	}
-	if len(r.Rdma) > 0 {
-		add("rdma", "rdma")
-	}
-	keys := make([]string, 0, len(r.Unified))
-	for k := range r.Unified {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if ctrl, _, _ := strings.Cut(k, "."); ctrl != "cgroup" {
-			add(fmt.Sprintf("unified[%q]", k), ctrl)
-		}
-	}
-	return needs
+	return out
 }
 
 // ioField names the first blockIO field that writes to the io controller.

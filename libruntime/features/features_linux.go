@@ -20,7 +20,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	libseccomp "github.com/seccomp/libseccomp-golang"
-	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
@@ -75,52 +74,6 @@ var mountOptionWords = []string{
 
 // idmapWords are the id-mapped mount options (libruntime/rootfs).
 var idmapWords = []string{"idmap", "ridmap"}
-
-// capabilityNames are the capabilities by number, as capabilities(7) names
-// them; each must be known to process.CapFromName.
-var capabilityNames = [...]string{
-	unix.CAP_CHOWN:              "CAP_CHOWN",
-	unix.CAP_DAC_OVERRIDE:       "CAP_DAC_OVERRIDE",
-	unix.CAP_DAC_READ_SEARCH:    "CAP_DAC_READ_SEARCH",
-	unix.CAP_FOWNER:             "CAP_FOWNER",
-	unix.CAP_FSETID:             "CAP_FSETID",
-	unix.CAP_KILL:               "CAP_KILL",
-	unix.CAP_SETGID:             "CAP_SETGID",
-	unix.CAP_SETUID:             "CAP_SETUID",
-	unix.CAP_SETPCAP:            "CAP_SETPCAP",
-	unix.CAP_LINUX_IMMUTABLE:    "CAP_LINUX_IMMUTABLE",
-	unix.CAP_NET_BIND_SERVICE:   "CAP_NET_BIND_SERVICE",
-	unix.CAP_NET_BROADCAST:      "CAP_NET_BROADCAST",
-	unix.CAP_NET_ADMIN:          "CAP_NET_ADMIN",
-	unix.CAP_NET_RAW:            "CAP_NET_RAW",
-	unix.CAP_IPC_LOCK:           "CAP_IPC_LOCK",
-	unix.CAP_IPC_OWNER:          "CAP_IPC_OWNER",
-	unix.CAP_SYS_MODULE:         "CAP_SYS_MODULE",
-	unix.CAP_SYS_RAWIO:          "CAP_SYS_RAWIO",
-	unix.CAP_SYS_CHROOT:         "CAP_SYS_CHROOT",
-	unix.CAP_SYS_PTRACE:         "CAP_SYS_PTRACE",
-	unix.CAP_SYS_PACCT:          "CAP_SYS_PACCT",
-	unix.CAP_SYS_ADMIN:          "CAP_SYS_ADMIN",
-	unix.CAP_SYS_BOOT:           "CAP_SYS_BOOT",
-	unix.CAP_SYS_NICE:           "CAP_SYS_NICE",
-	unix.CAP_SYS_RESOURCE:       "CAP_SYS_RESOURCE",
-	unix.CAP_SYS_TIME:           "CAP_SYS_TIME",
-	unix.CAP_SYS_TTY_CONFIG:     "CAP_SYS_TTY_CONFIG",
-	unix.CAP_MKNOD:              "CAP_MKNOD",
-	unix.CAP_LEASE:              "CAP_LEASE",
-	unix.CAP_AUDIT_WRITE:        "CAP_AUDIT_WRITE",
-	unix.CAP_AUDIT_CONTROL:      "CAP_AUDIT_CONTROL",
-	unix.CAP_SETFCAP:            "CAP_SETFCAP",
-	unix.CAP_MAC_OVERRIDE:       "CAP_MAC_OVERRIDE",
-	unix.CAP_MAC_ADMIN:          "CAP_MAC_ADMIN",
-	unix.CAP_SYSLOG:             "CAP_SYSLOG",
-	unix.CAP_WAKE_ALARM:         "CAP_WAKE_ALARM",
-	unix.CAP_BLOCK_SUSPEND:      "CAP_BLOCK_SUSPEND",
-	unix.CAP_AUDIT_READ:         "CAP_AUDIT_READ",
-	unix.CAP_PERFMON:            "CAP_PERFMON",
-	unix.CAP_BPF:                "CAP_BPF",
-	unix.CAP_CHECKPOINT_RESTORE: "CAP_CHECKPOINT_RESTORE",
-}
 
 // namespaceTypes are the namespace types hull creates (clone flags, or
 // nsenter.Spawn for user and time) and joins by path, with their file under
@@ -203,7 +156,7 @@ func boolp(b bool) *bool { return &b }
 // and config.Validate would refuse it.
 func capabilities(lastCap int) []string {
 	var out []string
-	for _, name := range capabilityNames {
+	for _, name := range process.CapNames() {
 		n, err := process.CapFromName(name)
 		if err != nil || n > lastCap {
 			continue

@@ -194,7 +194,7 @@ func TestMountOptions(t *testing.T) {
 func TestCapabilities(t *testing.T) {
 	last := process.LastCap()
 	got := Document("v", "c").Linux.Capabilities
-	wantLen := min(last, len(capabilityNames)-1) + 1
+	wantLen := min(last, len(process.CapNames())-1) + 1
 	if len(got) != wantLen {
 		t.Fatalf("%d capabilities for cap_last_cap %d, want %d: %q", len(got), last, wantLen, got)
 	}

@@ -75,6 +75,10 @@ func CapFromName(name string) (int, error) {
 	return n, nil
 }
 
+// CapNames returns the names of the capabilities hull knows, by number (index n is
+// capability n), for `hull features`.
+func CapNames() []string { return capNames[:] }
+
 func capName(n int) string {
 	if n >= 0 && n < len(capNames) {
 		return capNames[n]
