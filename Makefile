@@ -79,7 +79,7 @@ vm-prepare:
 
 vm-test: hull vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./libruntime/cgroups
-	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./tests -run Cgroup
+	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./tests -run 'Cgroup|TestTimeNamespace'
 
 e2e-deps:
 	@need=; for p in $(E2E_DEBS); do \

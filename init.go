@@ -8,11 +8,17 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libruntime/initproc"
+	"github.com/hull-runtime/hull/nsenter"
 )
 
 func init() {
 	// The init stage sets per-thread state (capabilities, no_new_privs, seccomp) and then
 	// execve()s from the same thread: keep the main goroutine on the main thread.
+	if len(os.Args) > 1 && os.Args[1] == nsenter.TimeNSHolderArg {
+		// /proc/<pid>/timens_offsets speaks for the main thread: it must be the one
+		// that unshares the time namespace.
+		runtime.LockOSThread()
+	}
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		// No GOMAXPROCS(1) here: with no idle P, the runtime's sysmon retakes the P of
 		// every blocking syscall after 20µs and keeps polling at that rate, hundreds of

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/nsenter"
 )
 
 // Set by the Makefile through -ldflags.
@@ -93,6 +94,10 @@ func main() {
 	if len(os.Args) == 2 && os.Args[1] == "init" {
 		initproc.Main()
 		os.Exit(1)
+	}
+	if len(os.Args) == 2 && os.Args[1] == nsenter.TimeNSHolderArg {
+		nsenter.TimeNSHolder()
+		os.Exit(0)
 	}
 	app := newApp()
 	err := app.Run(normalizeArgs(os.Args))

@@ -232,6 +232,19 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, err
 	}
 	idmapped.Pass(cmd)
+	// A new time namespace is prepared here and joined by init at birth, unless a new
+	// user namespace is asked for too (Spawn cannot make one): then init unshares it
+	// itself, which takes effect at its execve only on recent kernels.
+	timeReady := false
+	if hasNewNamespace(spec, specs.TimeNamespace) && cmd.SysProcAttr.Cloneflags&unix.CLONE_NEWUSER == 0 {
+		tns, err := nsenter.NewTimeNS(spec.Linux.TimeOffsets)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer tns.Close()
+		joins = append(joins, nsenter.Join{Type: specs.TimeNamespace, Path: tns.Path})
+		timeReady = true
+	}
 	// Init runs inside the container: start it from a handle the container cannot write
 	// through, never /proc/self/exe (CVE-2019-5736). The path resolves in the child at
 	// execve, before close-on-exec drops the fd.
@@ -277,7 +290,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	if err := c.syncInit(parentSock, o, t); err != nil {
+	if err := c.syncInit(parentSock, o, t, timeReady); err != nil {
 		return nil, nil, err
 	}
 	return c, &Init{proc: proc}, nil
@@ -428,7 +441,7 @@ func or(f, def *os.File) *os.File {
 // syncInit sends init its config and serves its requests until it is ready: running the
 // prestart and createRuntime hooks when asked, then writing state and the pid file before
 // letting init go on to wait for start.
-func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer) error {
+func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool) error {
 	spec := c.p.Config
 	cfg := &initproc.Config{
 		ID:           c.p.ID,
@@ -440,6 +453,7 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer) error 
 		PreserveFDs:  o.PreserveFDs,
 		InitPid:      c.p.InitPid,
 		Debug:        t != nil,
+		TimeNSReady:  timeReady,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 	}
 	enc := json.NewEncoder(sock)
@@ -518,4 +532,13 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil
+}
+
+func hasNewNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
 }

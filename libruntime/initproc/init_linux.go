@@ -101,7 +101,7 @@ func (i *initState) run() error {
 		return err
 	}
 
-	if hasNewNS(spec, specs.TimeNamespace) {
+	if hasNewNS(spec, specs.TimeNamespace) && !cfg.TimeNSReady {
 		if err := setupTimeNS(i.proc, cfg.InitPid, spec.Linux.TimeOffsets); err != nil {
 			return err
 		}

@@ -33,6 +33,9 @@ type Config struct {
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 	// InitPid is init's pid in the host's pid namespace, for the state given to hooks.
 	InitPid int `json:"init_pid"`
+	// TimeNSReady: init was born in its new time namespace (offsets already set) and
+	// must not unshare another.
+	TimeNSReady bool `json:"time_ns_ready,omitempty"`
 	// Debug asks init to time its phases.
 	Debug bool `json:"debug,omitempty"`
 	// Hooks is set when the parent must run prestart and createRuntime hooks; init then
