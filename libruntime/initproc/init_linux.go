@@ -252,6 +252,11 @@ func execProcess(path string, p *specs.Process, preserve int) {
 	os.Exit(127)
 }
 
+// Only the locked thread changes credentials here (per-thread syscalls): the Go
+// runtime's other threads keep uid 0 and full capabilities until execve ends them.
+// Harmless: init is non-dumpable, runs no container code, and those threads run only
+// the runtime.
+//
 // setupProcess applies the process's rlimits, capabilities, user, cwd and no_new_privs on
 // this thread, in the order that keeps the capabilities each step needs, and resolves
 // the executable as the container's user sees it.
