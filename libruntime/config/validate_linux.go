@@ -89,6 +89,26 @@ var namespaceTypes = []struct {
 	{specs.TimeNamespace, "time"},
 }
 
+// Namespace is a namespace type the runtime-spec defines and its file under
+// /proc/<pid>/ns.
+type Namespace struct {
+	Type specs.LinuxNamespaceType
+	File string
+}
+
+// Namespaces lists the namespace types the runtime-spec defines, in its order: the one
+// table hull's validation, `features` and `exec` share.
+func Namespaces() []Namespace {
+	out := make([]Namespace, 0, len(namespaceTypes))
+	for _, n := range namespaceTypes {
+		out = append(out, Namespace{Type: n.typ, File: n.file})
+	}
+	return out
+}
+
+// NamespaceFile returns the name under /proc/<pid>/ns of namespace type t.
+func NamespaceFile(t specs.LinuxNamespaceType) (string, bool) { return nsFile(t) }
+
 func nsFile(t specs.LinuxNamespaceType) (string, bool) {
 	for _, n := range namespaceTypes {
 		if n.typ == t {

@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
@@ -73,7 +74,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		}
 	}()
 	for _, ns := range c.p.Config.Linux.Namespaces {
-		name, ok := nsProcName[ns.Type]
+		name, ok := config.NamespaceFile(ns.Type)
 		if !ok {
 			continue
 		}
@@ -202,16 +203,4 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	ok = true
 	return &Process{Init{proc: proc}}, nil
-}
-
-// nsProcName maps spec namespace types to their names under /proc/<pid>/ns.
-var nsProcName = map[specs.LinuxNamespaceType]string{
-	specs.UserNamespace:    "user",
-	specs.MountNamespace:   "mnt",
-	specs.PIDNamespace:     "pid",
-	specs.NetworkNamespace: "net",
-	specs.IPCNamespace:     "ipc",
-	specs.UTSNamespace:     "uts",
-	specs.CgroupNamespace:  "cgroup",
-	specs.TimeNamespace:    "time",
 }

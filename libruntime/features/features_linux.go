@@ -17,10 +17,10 @@ import (
 	"os"
 	"slices"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 
+	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
@@ -74,23 +74,6 @@ var mountOptionWords = []string{
 
 // idmapWords are the id-mapped mount options (libruntime/rootfs).
 var idmapWords = []string{"idmap", "ridmap"}
-
-// namespaceTypes are the namespace types hull creates (clone flags, or
-// nsenter.Spawn for user and time) and joins by path, with their file under
-// /proc/<pid>/ns, in the runtime-spec's order.
-var namespaceTypes = []struct {
-	typ  specs.LinuxNamespaceType
-	file string
-}{
-	{specs.PIDNamespace, "pid"},
-	{specs.NetworkNamespace, "net"},
-	{specs.MountNamespace, "mnt"},
-	{specs.IPCNamespace, "ipc"},
-	{specs.UTSNamespace, "uts"},
-	{specs.UserNamespace, "user"},
-	{specs.CgroupNamespace, "cgroup"},
-	{specs.TimeNamespace, "time"},
-}
 
 // Document returns the features of this hull build on this kernel. version
 // and commit are hull's own (main's version and gitCommit) and go into the
@@ -172,15 +155,15 @@ func capabilities(lastCap int) []string {
 func namespaces() []string {
 	if _, err := os.Stat("/proc/self/ns"); err != nil {
 		var all []string
-		for _, n := range namespaceTypes {
-			all = append(all, string(n.typ))
+		for _, n := range config.Namespaces() {
+			all = append(all, string(n.Type))
 		}
 		return all
 	}
 	var out []string
-	for _, n := range namespaceTypes {
-		if _, err := os.Lstat("/proc/self/ns/" + n.file); err == nil {
-			out = append(out, string(n.typ))
+	for _, n := range config.Namespaces() {
+		if _, err := os.Lstat("/proc/self/ns/" + n.File); err == nil {
+			out = append(out, string(n.Type))
 		}
 	}
 	return out

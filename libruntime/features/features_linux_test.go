@@ -223,10 +223,10 @@ func TestCapabilities(t *testing.T) {
 
 func TestNamespaces(t *testing.T) {
 	got := Document("v", "c").Linux.Namespaces
-	for _, n := range namespaceTypes {
-		_, err := os.Lstat("/proc/self/ns/" + n.file)
-		if listed := slices.Contains(got, string(n.typ)); listed != (err == nil) {
-			t.Errorf("namespace %s listed: %v, but /proc/self/ns/%s: %v", n.typ, listed, n.file, err)
+	for _, n := range config.Namespaces() {
+		_, err := os.Lstat("/proc/self/ns/" + n.File)
+		if listed := slices.Contains(got, string(n.Type)); listed != (err == nil) {
+			t.Errorf("namespace %s listed: %v, but /proc/self/ns/%s: %v", n.Type, listed, n.File, err)
 		}
 	}
 	s, bundle := validSpec(t)
