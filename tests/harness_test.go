@@ -359,6 +359,17 @@ type cmdOpts struct {
 // and a pipe would keep Wait blocked until the container exits.
 func (h *harness) hullOpts(o cmdOpts, args ...string) result {
 	h.t.Helper()
+	res, err := h.runBinary(hullBinary, o, args...)
+	if err != nil {
+		h.t.Fatalf("hull %s: %v", strings.Join(res.args, " "), err)
+	}
+	return res
+}
+
+// runBinary is hullOpts for any runtime binary bin; it returns an error instead of
+// failing the test when bin cannot be started at all.
+func (h *harness) runBinary(bin string, o cmdOpts, args ...string) (result, error) {
+	h.t.Helper()
 	full := args
 	if !o.noRoot {
 		full = append([]string{"--root", h.root}, args...)
@@ -378,7 +389,7 @@ func (h *harness) hullOpts(o cmdOpts, args ...string) result {
 
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, hullBinary, full...)
+	cmd := exec.CommandContext(ctx, bin, full...)
 	cmd.Stdin = o.stdin
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
@@ -390,17 +401,17 @@ func (h *harness) hullOpts(o cmdOpts, args ...string) result {
 	switch {
 	case ctx.Err() != nil:
 		res.timedOut = true
-		h.t.Errorf("hull %s: timed out after %s", strings.Join(full, " "), cmdTimeout)
+		h.t.Errorf("%s %s: timed out after %s", filepath.Base(bin), strings.Join(full, " "), cmdTimeout)
 	case err == nil:
 		res.exit = 0
 	case errors.As(err, &ee):
 		res.exit = ee.ExitCode()
 	default:
-		h.t.Fatalf("hull %s: %v", strings.Join(full, " "), err)
+		return res, err
 	}
 	res.stdout = readFile(stdout.Name())
 	res.stderr = readFile(stderr.Name())
-	return res
+	return res, nil
 }
 
 func readFile(path string) string {
@@ -408,14 +419,7 @@ func readFile(path string) string {
 	return string(b)
 }
 
-// hull runs the runtime with --root and args.
-func (h *harness) hull(args ...string) (stdout, stderr string, exit int) {
-	h.t.Helper()
-	r := h.hullOpts(cmdOpts{}, args...)
-	return r.stdout, r.stderr, r.exit
-}
-
-// do is hull returning the whole result.
+// do runs the runtime with --root and args and returns the whole result.
 func (h *harness) do(args ...string) result {
 	h.t.Helper()
 	return h.hullOpts(cmdOpts{}, args...)

@@ -34,51 +34,11 @@ import (
 )
 
 // secHull runs the runtime binary bin (not necessarily hullBinary) with the
-// harness's --root, like hullOpts. It returns an error instead of failing the
-// test when bin cannot be started (an argument with a NUL byte, say).
+// harness's --root; it returns an error when bin cannot be started (an argument
+// with a NUL byte, say).
 func secHull(h *harness, bin string, o cmdOpts, args ...string) (result, error) {
 	h.t.Helper()
-	full := args
-	if !o.noRoot {
-		full = append([]string{"--root", h.root}, args...)
-	}
-	res := result{args: full, exit: -1}
-	stdout, err := os.CreateTemp(h.outDir, "sec-stdout-")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer stdout.Close()
-	stderr, err := os.CreateTemp(h.outDir, "sec-stderr-")
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer stderr.Close()
-	res.stdoutPath = stdout.Name()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, full...)
-	cmd.Stdin = o.stdin
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.ExtraFiles = o.extra
-	cmd.Dir = o.dir
-	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		res.timedOut = true
-		h.t.Errorf("%s %s: timed out after %s", bin, strings.Join(full, " "), cmdTimeout)
-	case err == nil:
-		res.exit = 0
-	case errors.As(err, &ee):
-		res.exit = ee.ExitCode()
-	default:
-		return res, err
-	}
-	res.stdout = readFile(stdout.Name())
-	res.stderr = readFile(stderr.Name())
-	return res, nil
+	return h.runBinary(bin, o, args...)
 }
 
 // secDo is secHull that fails the test if bin cannot be started at all.

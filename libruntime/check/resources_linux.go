@@ -229,31 +229,3 @@ func requirements(r *specs.LinuxResources) []need {
 	}
 	return out
 }
-
-// ioField names the first blockIO field that writes to the io controller.
-func ioField(b *specs.LinuxBlockIO) string {
-	if b.Weight != nil && *b.Weight != 0 {
-		return "blockIO.weight"
-	}
-	for _, d := range b.WeightDevice {
-		if d.Weight != nil {
-			return "blockIO.weightDevice"
-		}
-	}
-	for _, t := range []struct {
-		field string
-		devs  []specs.LinuxThrottleDevice
-	}{
-		{"throttleReadBpsDevice", b.ThrottleReadBpsDevice},
-		{"throttleWriteBpsDevice", b.ThrottleWriteBpsDevice},
-		{"throttleReadIOPSDevice", b.ThrottleReadIOPSDevice},
-		{"throttleWriteIOPSDevice", b.ThrottleWriteIOPSDevice},
-	} {
-		for _, d := range t.devs {
-			if d.Rate != 0 {
-				return "blockIO." + t.field
-			}
-		}
-	}
-	return ""
-}

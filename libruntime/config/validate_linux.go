@@ -135,12 +135,6 @@ func (v *validator) collectNamespaces(l *specs.Linux) {
 	}
 }
 
-// newNS reports whether the container gets a new namespace of type t.
-func (v *validator) newNS(t specs.LinuxNamespaceType) bool {
-	e, ok := v.ns[t]
-	return ok && e.path == ""
-}
-
 func (v *validator) version(ver string) {
 	const fix = `set "ociVersion" to "1.3.0"`
 	if ver == "" {
