@@ -37,3 +37,18 @@ func loadContainer(c *cli.Context) (*container.Container, error) {
 	}
 	return container.Load(c.String("root"), id)
 }
+
+// onContainer is the Action of a command that takes exactly a container id and runs one
+// operation of the library on it.
+func onContainer(op func(*container.Container) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := checkArgs(c, 1, 1); err != nil {
+			return err
+		}
+		ct, err := loadContainer(c)
+		if err != nil {
+			return err
+		}
+		return op(ct)
+	}
+}
