@@ -154,10 +154,11 @@ func TestHelperLeftoverDetection(t *testing.T) {
 		_ = cmd.Wait()
 	}()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		// The shell and pivot_root share the root for a moment before the sleep is
-		// alone: wait for that.
+		// Before the pivot the shell is found by its cwd, and for a moment the
+		// shell and the pivoted busybox are both there: wait until the one
+		// process left is found by its root inode.
 		procs = h.bundleProcesses()
-		if len(procs) == 1 || time.Now().After(deadline) {
+		if (len(procs) == 1 && strings.Contains(procs[0], "root is the bundle rootfs")) || time.Now().After(deadline) {
 			break
 		}
 	}
