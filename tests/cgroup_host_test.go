@@ -322,7 +322,7 @@ func TestPauseResume(t *testing.T) {
 	pid := h.mustState(h.id).Pid
 	mustExit(t, h.do("delete", "--force", h.id), 0)
 	cgAbsent(t, dir, "delete --force of a paused container")
-	if pidAlive(pid) {
+	if pidStaysAlive(pid) {
 		t.Errorf("init %d survived delete --force of the paused container", pid)
 	}
 }
@@ -493,7 +493,7 @@ while :; do usleep 50000; done`)...)
 				t.Errorf("right after kill --all KILL, cgroup.events populated = %d, want 0", got)
 			}
 			for _, p := range shells {
-				if pidAlive(p) {
+				if pidStaysAlive(p) {
 					t.Errorf("shell %d is alive after kill --all KILL", p)
 				}
 			}
@@ -519,7 +519,7 @@ func TestDeleteInEveryState(t *testing.T) {
 		}
 		mustExit(t, h.do("delete", h.id), 0)
 		cgAbsent(t, dir, "delete of a created container")
-		if pidAlive(pid) {
+		if pidStaysAlive(pid) {
 			t.Errorf("init %d is alive after delete", pid)
 		}
 	})
@@ -536,7 +536,7 @@ func TestDeleteInEveryState(t *testing.T) {
 		}
 		mustExit(t, h.do("delete", "--force", h.id), 0)
 		cgAbsent(t, dir, "delete --force of a running container")
-		if pidAlive(st.Pid) {
+		if pidStaysAlive(st.Pid) {
 			t.Errorf("init %d is alive after delete --force", st.Pid)
 		}
 	})
@@ -560,7 +560,7 @@ func TestDeleteInEveryState(t *testing.T) {
 		}
 		mustExit(t, h.do("delete", h.id), 0)
 		cgAbsent(t, dir, "delete of a stopped container with a live orphan")
-		if pidAlive(orphan) {
+		if pidStaysAlive(orphan) {
 			t.Errorf("the orphan %d (%q) outlived delete", orphan, cmdlineOf(orphan))
 			_ = unix.Kill(orphan, unix.SIGKILL)
 		}

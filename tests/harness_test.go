@@ -730,6 +730,19 @@ func sections(out string) []string {
 }
 
 // pidAlive reports whether pid exists and is not a zombie.
+// pidStaysAlive reports whether pid is still alive after a grace period, for
+// checks right after a kill: a process leaves its cgroup in do_exit before it
+// becomes a zombie, so an empty (or removed) cgroup does not yet mean every
+// one of its processes reads as dead in /proc.
+func pidStaysAlive(pid int) bool {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !pidAlive(pid) {
+			return false
+		}
+	}
+	return pidAlive(pid)
+}
+
 func pidAlive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

@@ -152,7 +152,7 @@ func TestDelete(t *testing.T) {
 		pid := h.mustState(h.id).Pid
 		mustExit(t, h.do("delete", h.id), 0)
 		h.assertNothingLeft(true)
-		if pidAlive(pid) {
+		if pidStaysAlive(pid) {
 			t.Errorf("init %d of the deleted container is still alive", pid)
 		}
 	})

@@ -624,7 +624,8 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	}
 	var alive []int
 	for _, p := range procs {
-		if pidAlive(p) {
+		// A killed process leaves its cgroup before it reads as a zombie.
+		if !waitFor(2*time.Second, func() bool { return !pidAlive(p) }) {
 			alive = append(alive, p)
 		}
 	}
