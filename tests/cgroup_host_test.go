@@ -622,7 +622,16 @@ func TestExecPlacement(t *testing.T) {
 	if got := strings.TrimSpace(lineWithPrefix(out, "0::")); got != "0::/" {
 		t.Errorf("the exec'd process sees /proc/self/cgroup %q, want 0::/\n%s", got, out)
 	}
-	if got := cgProcs(t, dir); !slices.Equal(got, cgSortedPids(st.Pid, pid)) {
+	// The cat that printed the line may not have exited yet: wait until init
+	// and the exec'd process are all that is left.
+	want := cgSortedPids(st.Pid, pid)
+	var got []int
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got = cgProcs(t, dir); slices.Equal(got, want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !slices.Equal(got, want) {
 		t.Errorf("cgroup.procs = %v, want init %d and the exec'd process %d", got, st.Pid, pid)
 	}
 	if got := cgroup2Line(pid); got != "0::"+cgroupPrefix+h.id {

@@ -733,7 +733,7 @@ func TestExecTTY(t *testing.T) {
 				// before the receiver has finished reading it.
 				select {
 				case rc = <-got:
-				case <-time.After(3 * time.Second):
+				case <-time.After(10 * time.Second):
 					t.Fatalf("hull exited without sending the pty master: %s", b.wait(time.Second))
 				}
 			}
@@ -819,6 +819,10 @@ func TestExecPidFile(t *testing.T) {
 			if len(nspid) != 2 || nspid[0] != strconv.Itoa(pid) || nspid[1] != m[1] {
 				t.Errorf("/proc/%d/status NSpid %q, want \"%d\t%s\" (host pid, pid inside)", pid, status["NSpid"], pid, m[1])
 			}
+			// The shell prints its pid before it execs sleep: wait for the exec.
+			for deadline := time.Now().Add(10 * time.Second); cmdlineOf(pid) != "sleep 1002" && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
 			if cmdline := readFile(fmt.Sprintf("/proc/%d/cmdline", pid)); cmdline != "sleep\x001002\x00" {
 				t.Errorf("pid %d runs %q, want the exec'd \"sleep 1002\"", pid, cmdline)
 			}
@@ -863,6 +867,11 @@ func TestExecDetach(t *testing.T) {
 	pid := readPid(t, pidFile)
 	t.Cleanup(func() { _ = unix.Kill(pid, unix.SIGKILL) })
 	waitOutput(t, r.stdoutPath, "started", 10*time.Second)
+	// The shell prints before it execs sleep: wait for the exec, then give a
+	// process that would die with hull exec a moment to do so.
+	for deadline := time.Now().Add(10 * time.Second); cmdlineOf(pid) != "sleep 1003" && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	time.Sleep(300 * time.Millisecond)
 	if !pidAlive(pid) {
 		t.Fatalf("detached process %d is not running after hull exec returned", pid)
@@ -1001,7 +1010,7 @@ func TestExecErrors(t *testing.T) {
 				t.Errorf("stderr does not mention any of %q: %s", tc.want, r)
 			}
 			var pids []int
-			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 				pids = pidsInPidNS(t, st.Pid)
 				if len(pids) == 1 || time.Now().After(deadline) {
 					break

@@ -583,7 +583,7 @@ func (h *harness) assertNothingLeft(wholeRoot bool) {
 
 	// Processes get a moment: a killed init may still be exiting.
 	var procs []string
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		procs = h.bundleProcesses()
 		if len(procs) == 0 || time.Now().After(deadline) {
@@ -729,7 +729,6 @@ func sections(out string) []string {
 	return strings.Split(out, "@@\n")
 }
 
-// pidAlive reports whether pid exists and is not a zombie.
 // pidStaysAlive reports whether pid is still alive after a grace period, for
 // checks right after a kill: a process leaves its cgroup in do_exit before it
 // becomes a zombie, so an empty (or removed) cgroup does not yet mean every
@@ -743,6 +742,7 @@ func pidStaysAlive(pid int) bool {
 	return pidAlive(pid)
 }
 
+// pidAlive reports whether pid exists and is not a zombie.
 func pidAlive(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {

@@ -153,7 +153,7 @@ func TestHelperLeftoverDetection(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		// Before the pivot the shell is found by its cwd, and for a moment the
 		// shell and the pivoted busybox are both there: wait until the one
 		// process left is found by its root inode.

@@ -78,7 +78,7 @@ func TestJoinNetNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var want string
-	for deadline := time.Now().Add(5 * time.Second); ; {
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		want, err = os.Readlink(nsPath)
 		if err == nil && want != hostNet {
 			break

@@ -113,7 +113,9 @@ func TestDeleteAfterCreateCrash(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	dir := cgDir(t, h)
-	slow := writeHook(t, t.TempDir(), "slow.sh", "sleep 3")
+	// Long enough that create is still in the hook when it is killed; the hook
+	// runs in the container's cgroup, so delete kills it.
+	slow := writeHook(t, t.TempDir(), "slow.sh", "sleep 10")
 	s := baseSpec("sleep", "60")
 	s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: slow}}}
 	h.writeSpec(s)
@@ -121,15 +123,19 @@ func TestDeleteAfterCreateCrash(t *testing.T) {
 	if err := create.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the cgroup exists, i.e. create is past making it, then kill create.
+	// Wait until the cgroup exists and the state naming it is written (create
+	// makes the cgroup first), i.e. create is past both, then kill create.
+	stateFile := filepath.Join(h.root, h.id, "state.json")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(dir); err == nil {
+		_, errCg := os.Stat(dir)
+		_, errState := os.Stat(stateFile)
+		if errCg == nil && errState == nil {
 			break
 		}
 		if time.Now().After(deadline) {
 			_ = create.Process.Kill()
 			_ = create.Wait()
-			t.Fatalf("the container's cgroup %s never appeared", dir)
+			t.Fatalf("the container's cgroup %s (%v) or state %s (%v) never appeared", dir, errCg, stateFile, errState)
 		}
 	}
 	time.Sleep(100 * time.Millisecond)

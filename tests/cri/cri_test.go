@@ -432,11 +432,11 @@ func (e *env) checkGone(t *testing.T, root, podID, ctrID string) {
 			}
 		}
 	}
-	if !waitFor(5*time.Second, func() bool { return len(e.sb.cgroups()) == 0 }) {
+	if !waitFor(10*time.Second, func() bool { return len(e.sb.cgroups()) == 0 }) {
 		t.Errorf("left behind: cgroups %v", e.sb.cgroups())
 	}
 	var others []string
-	waitFor(5*time.Second, func() bool {
+	waitFor(10*time.Second, func() bool {
 		others = nil
 		for _, pid := range e.sb.cgroupProcs("daemons") {
 			if pid != e.ctdPID {

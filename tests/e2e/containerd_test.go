@@ -244,7 +244,7 @@ func (c *containerd) checkGone(t *testing.T, id string) {
 	cg := filepath.Join(sb.cg, ctrNamespace, id)
 	// The shim removes the bundle and hull the cgroup asynchronously to
 	// nothing; give processes a moment to be reaped.
-	waitFor(3*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
+	waitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
 	if _, err := os.Stat(cg); err == nil {
 		t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.cgroupProcs(filepath.Join(ctrNamespace, id)))
 	}
@@ -342,7 +342,7 @@ func TestContainerdRunTTY(t *testing.T) {
 	// The sleeps: ctr starts copying the console only after start, and may
 	// stop at the exit before the last output arrived (runc loses it as well).
 	// Not the size either: ctr resizes the console after start, racing too.
-	r := c.runPTY(id, []string{"--rm", "-t"}, "sh", "-c", "sleep 0.3; tty; test -t 0 && test -t 1 && echo stdio-is-a-tty; sleep 0.3; exit 3")
+	r := c.runPTY(id, []string{"--rm", "-t"}, "sh", "-c", "sleep 1; tty; test -t 0 && test -t 1 && echo stdio-is-a-tty; sleep 1; exit 3")
 	if r.exit != 3 {
 		t.Fatalf("want exit 3, got %s", r)
 	}
@@ -383,7 +383,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		t.Fatalf("ctr run -d: %s", r)
 	}
 	init := c.waitTask(t, id, "RUNNING")
-	if !waitFor(5*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != "" }) {
+	if !waitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != "" }) {
 		t.Fatal("the container's loop never ran")
 	}
 
@@ -397,7 +397,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("exec-tty", func(t *testing.T) {
-		r := c.ctrPTY("task", "exec", "-t", "--exec-id", "x2", id, "sh", "-c", "sleep 0.2; tty; test -t 0 && echo stdin-is-a-tty; sleep 0.2; exit 4")
+		r := c.ctrPTY("task", "exec", "-t", "--exec-id", "x2", id, "sh", "-c", "sleep 1; tty; test -t 0 && echo stdin-is-a-tty; sleep 1; exit 4")
 		if r.exit != 4 {
 			t.Fatalf("want exit 4, got %s", r)
 		}
@@ -410,7 +410,7 @@ func TestContainerdLifecycle(t *testing.T) {
 			t.Fatalf("exec -d: %s", r)
 		}
 		var sleeper int
-		waitFor(5*time.Second, func() bool {
+		waitFor(10*time.Second, func() bool {
 			for _, pid := range sb.cgroupProcs(filepath.Join(ctrNamespace, id)) {
 				if readFile(fmt.Sprintf("/proc/%d/cmdline", pid)) == "sleep\x00123\x00" {
 					sleeper = pid
@@ -439,7 +439,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		if r := c.ctr("task", "kill", "--exec-id", "x3", "--signal", "SIGKILL", id); r.exit != 0 {
 			t.Errorf("kill the exec: %s", r)
 		}
-		if !waitFor(5*time.Second, func() bool { return !pidAlive(sleeper) }) {
+		if !waitFor(10*time.Second, func() bool { return !pidAlive(sleeper) }) {
 			t.Errorf("exec'd process %d survived SIGKILL", sleeper)
 		}
 	})
@@ -464,7 +464,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		if ev := readFile(events); !strings.Contains(ev, "frozen 0") {
 			t.Errorf("resumed, but the cgroup is still frozen: %q", ev)
 		}
-		if !waitFor(3*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != before }) {
+		if !waitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != before }) {
 			t.Error("the resumed container does not run")
 		}
 	})
@@ -478,7 +478,7 @@ func TestContainerdLifecycle(t *testing.T) {
 				continue
 			}
 			want += sig.trap + "\n"
-			if !waitFor(5*time.Second, func() bool { return containerFile(init.pid, "/tmp/signals") == want }) {
+			if !waitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/signals") == want }) {
 				t.Errorf("after --signal %s the container's traps saw %q, want %q", sig.arg, containerFile(init.pid, "/tmp/signals"), want)
 			}
 		}
@@ -500,7 +500,7 @@ func TestContainerdLifecycle(t *testing.T) {
 			t.Fatalf("ctr task kill: %s", r)
 		}
 		c.waitTask(t, id, "STOPPED")
-		if !waitFor(5*time.Second, func() bool { return !pidAlive(init.pid) }) {
+		if !waitFor(10*time.Second, func() bool { return !pidAlive(init.pid) }) {
 			t.Errorf("init %d is still alive after the task stopped", init.pid)
 		}
 		if r := c.ctr("task", "delete", id); r.exit != 0 {
@@ -524,8 +524,11 @@ func hostPidNS() string {
 	return fmt.Sprintf("pid:/proc/%d/ns/pid", sb.holder.Process.Pid)
 }
 
-const killAllScript = `sh -c 'trap "echo child-USR1 >> /tmp/signals" USR1; while :; do sleep 0.05; done' &
+// Each shell notes in /tmp/ready that its USR1 trap is set: a signal that
+// came earlier would kill it.
+const killAllScript = `sh -c 'trap "echo child-USR1 >> /tmp/signals" USR1; echo child-ready >> /tmp/ready; while :; do sleep 0.05; done' &
 trap 'echo init-USR1 >> /tmp/signals' USR1
+echo init-ready >> /tmp/ready
 while :; do sleep 0.05; done`
 
 // TestContainerdKillAll: `ctr task kill --all` reaches every process of a
@@ -538,15 +541,16 @@ func TestContainerdKillAll(t *testing.T) {
 		t.Fatalf("ctr run -d: %s", r)
 	}
 	init := c.waitTask(t, id, "RUNNING")
-	var procs []int
-	waitFor(5*time.Second, func() bool {
-		procs = sb.cgroupProcs(filepath.Join(ctrNamespace, id))
-		return len(procs) >= 2
-	})
+	if !waitFor(10*time.Second, func() bool {
+		s := containerFile(init.pid, "/tmp/ready")
+		return strings.Contains(s, "init-ready") && strings.Contains(s, "child-ready")
+	}) {
+		t.Fatalf("the shells did not both set their USR1 traps: /tmp/ready = %q", containerFile(init.pid, "/tmp/ready"))
+	}
 	if r := c.ctr("task", "kill", "--all", "--signal", "SIGUSR1", id); r.exit != 0 {
 		t.Fatalf("kill --all SIGUSR1: %s", r)
 	}
-	if !waitFor(5*time.Second, func() bool {
+	if !waitFor(10*time.Second, func() bool {
 		s := containerFile(init.pid, "/tmp/signals")
 		return strings.Contains(s, "init-USR1") && strings.Contains(s, "child-USR1")
 	}) {
@@ -556,7 +560,7 @@ func TestContainerdKillAll(t *testing.T) {
 		t.Fatalf("kill --all SIGKILL: %s", r)
 	}
 	c.waitTask(t, id, "STOPPED")
-	if !waitFor(5*time.Second, func() bool { return len(sb.cgroupProcs(filepath.Join(ctrNamespace, id))) == 0 }) {
+	if !waitFor(10*time.Second, func() bool { return len(sb.cgroupProcs(filepath.Join(ctrNamespace, id))) == 0 }) {
 		t.Errorf("processes survived kill --all SIGKILL: %v", sb.cgroupProcs(filepath.Join(ctrNamespace, id)))
 	}
 	// The calls ctr asked for: kill --all 10 and 9. (After init's exit the
@@ -598,7 +602,7 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	c.waitTask(t, id, "RUNNING")
 	rel := filepath.Join(ctrNamespace, id)
 	var procs []int
-	if !waitFor(5*time.Second, func() bool { procs = sb.cgroupProcs(rel); return len(procs) == 3 }) {
+	if !waitFor(10*time.Second, func() bool { procs = sb.cgroupProcs(rel); return len(procs) == 3 }) {
 		t.Fatalf("want init and two sleeps in the cgroup, got %v", procs)
 	}
 	if r := c.ctr("task", "kill", "--signal", "SIGKILL", id); r.exit != 0 {
@@ -606,7 +610,7 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	}
 	c.waitTask(t, id, "STOPPED")
 	var killAll *call
-	waitFor(5*time.Second, func() bool {
+	waitFor(10*time.Second, func() bool {
 		for _, cl := range callsFor(id) {
 			if cl.sub == "kill" && cl.has("--all") && cl.ended {
 				cl := cl

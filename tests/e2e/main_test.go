@@ -339,7 +339,7 @@ func runPTY(env []string, name string, args ...string) result {
 	err = cmd.Wait()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second): // something else still holds the terminal
+	case <-time.After(10 * time.Second): // something else still holds the terminal
 	}
 	mu.Lock()
 	res.stdout = out.String()

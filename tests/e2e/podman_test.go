@@ -168,7 +168,7 @@ func (p *podman) track(t *testing.T, name string, idOf func() string) {
 			t.Errorf("left behind: hull state directory /run/hull/%s (in the sandbox)", id)
 		}
 		cg := filepath.Join(sb.cg, "libpod_parent", "libpod-"+id)
-		waitFor(3*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
+		waitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
 		if _, err := os.Stat(cg); err == nil {
 			t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.cgroupProcs(filepath.Join("libpod_parent", "libpod-"+id)))
 		}
@@ -327,7 +327,7 @@ func TestPodmanStopTimeoutRmForce(t *testing.T) {
 	if r := p.podman("rm", "--force", "--time", "0", name); r.exit != 0 {
 		t.Fatalf("podman rm -f: %s", r)
 	}
-	if pid > 0 && !waitFor(5*time.Second, func() bool { return !pidAlive(pid) }) {
+	if pid > 0 && !waitFor(10*time.Second, func() bool { return !pidAlive(pid) }) {
 		t.Errorf("init %d survived podman rm -f", pid)
 	}
 }
