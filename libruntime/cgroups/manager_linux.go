@@ -47,18 +47,35 @@ const (
 //
 // On failure New removes what it made.
 func New(path string, r *specs.LinuxResources) (*Manager, error) {
-	if _, err := Validate(r); err != nil {
-		return nil, err
-	}
-	m, err := manager(path)
+	m, undo, err := Make(path, r)
 	if err != nil {
 		return nil, err
+	}
+	if err := m.Limit(r); err != nil {
+		undo()
+		return nil, err
+	}
+	return m, nil
+}
+
+// Make is New's first half: it checks r and creates the cgroup and its missing
+// ancestors, but applies no limit and no device filter yet; Limit does. create
+// starts init in the cgroup between the two, so init's execve and Go start-up
+// overlap the device filter's load. undo removes the directories Make made, for a
+// caller that fails before Limit.
+func Make(path string, r *specs.LinuxResources) (m *Manager, undo func(), err error) {
+	if _, err := Validate(r); err != nil {
+		return nil, nil, err
+	}
+	m, err = manager(path)
+	if err != nil {
+		return nil, nil, err
 	}
 	made, err := m.create()
 	if err != nil {
-		return nil, fmt.Errorf("create cgroup %s: %w", path, err)
+		return nil, nil, fmt.Errorf("create cgroup %s: %w", path, err)
 	}
-	undo := func() {
+	undo = func() {
 		for i := len(made) - 1; i >= 0; i-- {
 			_ = rmdir(made[i])
 		}
@@ -66,14 +83,17 @@ func New(path string, r *specs.LinuxResources) (*Manager, error) {
 	if !slices.Contains(made, path) {
 		if err := m.checkReusable(); err != nil {
 			undo()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	if err := m.set(r, true); err != nil {
-		undo()
-		return nil, err
-	}
-	return m, nil
+	return m, undo, nil
+}
+
+// Limit applies r to a cgroup Make returned and installs the device filter
+// (r.Devices followed by devices.DefaultRules). Set is the same for a later
+// update, where nil r.Devices leaves the filter alone.
+func (m *Manager) Limit(r *specs.LinuxResources) error {
+	return m.set(r, true)
 }
 
 // Load returns the Manager of an existing cgroup directory, for the commands

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -98,7 +99,9 @@ func jsonError(name string, data []byte, err error) error {
 			name, line, col, syntaxErr.Offset, msg, err)
 	case errors.As(err, &typeErr):
 		line, col := position(data, typeErr.Offset)
-		field := typeErr.Field
+		// jsonv2 names array elements (linux.namespaces.0.type): spell them as the
+		// rest of hull's messages do.
+		field := arrayIndex.ReplaceAllString(typeErr.Field, "[$1]")
 		if field == "" {
 			field = "(top level)"
 		}
@@ -109,11 +112,12 @@ func jsonError(name string, data []byte, err error) error {
 	}
 }
 
-// position converts the byte offset encoding/json reports (the number of bytes
-// read when the error was found) to a 1-based line and column of the last byte
-// read, which is where the problem is.
+var arrayIndex = regexp.MustCompile(`\.([0-9]+)\b`)
+
+// position converts the byte offset encoding/json reports to a 1-based line and
+// column of the offending byte.
 func position(data []byte, offset int64) (line, col int) {
-	p := int(min(max(offset-1, 0), int64(len(data))))
+	p := int(min(max(offset-offsetPastError, 0), int64(len(data))))
 	before := data[:p]
 	line = bytes.Count(before, []byte("\n")) + 1
 	col = p - (bytes.LastIndexByte(before, '\n') + 1) + 1

@@ -196,7 +196,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	cg, err := cgroups.New(cgPath, spec.Linux.Resources)
+	// Limits and the device filter come after init is cloned (cg.Limit below), while
+	// init starts up, and before it is sent its config.
+	cg, _, err := cgroups.Make(cgPath, spec.Linux.Resources)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,7 +214,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err := writeState(dir, &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), CgroupPath: cgPath}); err != nil {
 		return nil, nil, fmt.Errorf("write state: %w", err)
 	}
-	t.mark("state dir+cgroup")
+	t.mark("state dir+cgroup dir")
 	cgFile, err := cg.FD()
 	if err != nil {
 		return nil, nil, err
@@ -253,6 +255,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there.
 	cmd.SysProcAttr.UseCgroupFD = true
 	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
+	cloned := time.Now()
 	proc, err := startInit(cmd, joins, exe)
 	if consoleFile != nil {
 		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
@@ -273,6 +276,12 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 			return nil, nil, err
 		}
 	}
+	// Init is still starting up (execve, Go runtime) and waits for its config: nothing
+	// of the container runs before these limits and the device filter are in place.
+	if err := cg.Limit(spec.Linux.Resources); err != nil {
+		return nil, nil, err
+	}
+	t.mark("cgroup limits+device filter")
 	childSock.Close()
 	_, start, err := procStat(proc.Pid)
 	if err != nil {
@@ -290,7 +299,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	if err := c.syncInit(parentSock, o, t, timeReady); err != nil {
+	if err := c.syncInit(parentSock, o, t, timeReady, cloned); err != nil {
 		return nil, nil, err
 	}
 	return c, &Init{proc: proc}, nil
@@ -441,7 +450,7 @@ func or(f, def *os.File) *os.File {
 // syncInit sends init its config and serves its requests until it is ready: running the
 // prestart and createRuntime hooks when asked, then writing state and the pid file before
 // letting init go on to wait for start.
-func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool) error {
+func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool, cloned time.Time) error {
 	spec := c.p.Config
 	cfg := &initproc.Config{
 		ID:           c.p.ID,
@@ -453,6 +462,7 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 		PreserveFDs:  o.PreserveFDs,
 		InitPid:      c.p.InitPid,
 		Debug:        t != nil,
+		Cloned:       cloned.UnixNano(),
 		TimeNSReady:  timeReady,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	TimeNSReady bool `json:"time_ns_ready,omitempty"`
 	// Debug asks init to time its phases.
 	Debug bool `json:"debug,omitempty"`
+	// Cloned is when the parent started init (Unix ns, with Debug), so init can report
+	// how long its execve and Go start-up took before it could read this.
+	Cloned int64 `json:"cloned,omitempty"`
 	// Hooks is set when the parent must run prestart and createRuntime hooks; init then
 	// asks for them at the right moment and waits for the answer.
 	Hooks bool `json:"hooks,omitempty"`

@@ -12,9 +12,14 @@
 package devices
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"runtime"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -224,23 +229,91 @@ const ProgramName = "hull_devices"
 
 // Load compiles rules and loads the program into the kernel. The caller
 // closes the program once it is attached.
+//
+// The load is one raw bpf(BPF_PROG_LOAD): cilium/ebpf's NewProgram first runs
+// feature probes (a map create and program loads), per process, which every
+// `hull create` would pay for a program that needs none of those features.
 func Load(rules []specs.LinuxDeviceCgroup) (*ebpf.Program, error) {
 	insns, err := Program(rules)
 	if err != nil {
 		return nil, err
 	}
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Name:         ProgramName,
-		Type:         ebpf.CGroupDevice,
-		AttachType:   ebpf.AttachCGroupDevice,
-		Instructions: insns,
-		// The program calls no helper, so no GPL-only symbol is involved.
-		License: "Apache-2.0",
-	})
+	// cilium/ebpf recognises the two byte orders by identity, not NativeEndian.
+	var order binary.ByteOrder = binary.LittleEndian
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		order = binary.BigEndian
+	}
+	var code bytes.Buffer
+	if err := insns.Marshal(&code, order); err != nil {
+		return nil, fmt.Errorf("load device filter: encode: %w", err)
+	}
+	fd, err := progLoad(code.Bytes(), nil)
 	if err != nil {
+		// Again with the verifier's log, which says why.
+		log := make([]byte, 64<<10)
+		if _, lerr := progLoad(code.Bytes(), log); lerr != nil {
+			if msg := string(bytes.TrimRight(log[:max(bytes.IndexByte(log, 0), 0)], "\n")); msg != "" {
+				return nil, fmt.Errorf("load device filter: %w: %s", err, msg)
+			}
+		}
+		return nil, fmt.Errorf("load device filter: %w", err)
+	}
+	prog, err := ebpf.NewProgramFromFD(fd)
+	if err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("load device filter: %w", err)
 	}
 	return prog, nil
+}
+
+// progLoadAttr is the BPF_PROG_LOAD part of union bpf_attr, up to
+// expected_attach_type.
+type progLoadAttr struct {
+	progType           uint32
+	insnCnt            uint32
+	insns              uint64
+	license            uint64
+	logLevel           uint32
+	logSize            uint32
+	logBuf             uint64
+	kernVersion        uint32
+	progFlags          uint32
+	progName           [unix.BPF_OBJ_NAME_LEN]byte
+	progIfindex        uint32
+	expectedAttachType uint32
+}
+
+// license: the program calls no helper, so no GPL-only symbol is involved.
+var license = []byte("Apache-2.0\x00")
+
+func progLoad(code, log []byte) (int, error) {
+	attr := progLoadAttr{
+		progType:           unix.BPF_PROG_TYPE_CGROUP_DEVICE,
+		insnCnt:            uint32(len(code) / asm.InstructionSize),
+		insns:              uint64(uintptr(unsafe.Pointer(&code[0]))),
+		license:            uint64(uintptr(unsafe.Pointer(&license[0]))),
+		expectedAttachType: unix.BPF_CGROUP_DEVICE,
+	}
+	copy(attr.progName[:], ProgramName)
+	if len(log) > 0 {
+		attr.logLevel = 1
+		attr.logSize = uint32(len(log))
+		attr.logBuf = uint64(uintptr(unsafe.Pointer(&log[0])))
+	}
+	for {
+		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		runtime.KeepAlive(code)
+		runtime.KeepAlive(log)
+		// The verifier gives up with EAGAIN when interrupted; cilium/ebpf retries too.
+		if errno == unix.EINTR || errno == unix.EAGAIN {
+			continue
+		}
+		if errno != 0 {
+			return -1, os.NewSyscallError("bpf BPF_PROG_LOAD", errno)
+		}
+		unix.CloseOnExec(int(fd))
+		return int(fd), nil
+	}
 }
 
 // Replace attaches prog to the cgroup open at cgroupFD and then detaches
