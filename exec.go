@@ -161,8 +161,9 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process) error {
 	}
 	sigc := make(chan os.Signal, 32)
 	if !detach {
+		// Never stopped (signal.Stop takes over a millisecond, see run): hull exits once
+		// the process has.
 		signal.Notify(sigc)
-		defer signal.Stop(sigc)
 	}
 	proc, err := ct.Exec(o)
 	if o.ConsoleConn != nil {

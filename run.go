@@ -96,8 +96,10 @@ func run(c *cli.Context, id string) error {
 	done := make(chan struct{})
 	go forwardSignals(sigc, done, master, func(sig unix.Signal) error { return ct.Signal(sig, false) })
 	code, err := init.Wait()
+	// No signal.Stop: it waits for the runtime's signal loop to go idle, over a
+	// millisecond, and hull exits right after the delete below. A signal that comes
+	// meanwhile is caught and dropped, so it cannot interrupt the clean-up.
 	close(done)
-	signal.Stop(sigc)
 	if master != nil {
 		// Let the output copier drain what the process wrote before it exited.
 		drainTTY(master)

@@ -450,12 +450,12 @@ func TestUsernsJoinPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	prepareUserns(t, h, hostID, hostID)
-	s := baseSpec("sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u; touch /dev/shm/x && echo wrote")
+	s := baseSpec("sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map; id -u; touch /dev/shm/x && echo wrote; grep ^0:: /proc/self/cgroup")
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: nsPath})
 	r := h.run(s)
 	mustExit(t, r, 0)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 5 {
 		t.Fatalf("unexpected output %q (stderr %q)", r.stdout, r.stderr)
 	}
 	if lines[0] != want {
@@ -465,7 +465,12 @@ func TestUsernsJoinPath(t *testing.T) {
 		t.Errorf("uid_map inside %q, want the holder's %q", got, w)
 	}
 	if lines[2] != "0" || lines[3] != "wrote" {
-		t.Errorf("id -u and a write: %q, want 0 and wrote", lines[2:])
+		t.Errorf("id -u and a write: %q, want 0 and wrote", lines[2:4])
+	}
+	// Joining a user namespace takes nsenter's raw fork, which must still start init
+	// in the container's cgroup (no cgroup namespace here: the full path shows).
+	if strings.HasPrefix(cgroupPrefix, "/") && lines[4] != "0::"+cgroupPrefix+h.id {
+		t.Errorf("init's cgroup %q, want 0::%s%s", lines[4], cgroupPrefix, h.id)
 	}
 }
 

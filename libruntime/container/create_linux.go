@@ -256,7 +256,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	cmd.SysProcAttr.UseCgroupFD = true
 	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
 	cloned := time.Now()
-	proc, err := startInit(cmd, joins, exe)
+	proc, err := startInit(cmd, joins, exe, cgFile)
 	if consoleFile != nil {
 		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
 		cmd.Stdin.(*os.File).Close()
@@ -269,13 +269,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 	})
-	if nsenter.NeedsSpawn(joins) {
-		// The raw fork cannot clone into a cgroup; init waits for its config, so it
-		// has run nothing of the container's yet.
-		if err := cg.Apply(proc.Pid); err != nil {
-			return nil, nil, err
-		}
-	}
 	// Init is still starting up (execve, Go runtime) and waits for its config: nothing
 	// of the container runs before these limits and the device filter are in place.
 	if err := cg.Limit(spec.Linux.Resources); err != nil {
@@ -307,7 +300,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 
 // startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
 // a namespace needs a single-threaded process to join, through nsenter's raw fork.
-func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File) (*os.Process, error) {
+func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe, cgroup *os.File) (*os.Process, error) {
 	if !nsenter.NeedsSpawn(joins) {
 		if err := nsenter.Start(cmd, joins); err != nil {
 			return nil, err
@@ -327,6 +320,7 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File) (*os.Process, 
 		Files:      files,
 		Join:       joins,
 		CloneFlags: attr.Cloneflags,
+		Cgroup:     cgroup,
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -39,6 +40,8 @@ type Process struct {
 // container's own process (user, capabilities, rlimits, no_new_privs, cwd), and returns
 // once it has exec'd.
 func (c *Container) Exec(o *ExecOpts) (*Process, error) {
+	t := newPhaseTimer("exec")
+	defer t.log()
 	s := c.Status()
 	if s == Paused && !o.IgnorePaused {
 		return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
@@ -92,6 +95,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if !alive(c.p.InitPid, c.p.InitStartTime) {
 		return nil, errors.New("cannot exec in a stopped container")
 	}
+	t.mark("status+namespaces")
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -130,17 +134,30 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		return nil, err
 	}
 	defer exe.Close()
+	t.mark("sealed exe")
+	// Born in the container's cgroup: moving it there afterwards would cost the
+	// kernel's cgroup migration, an RCU grace period of often 10-20 ms.
+	var cgFile *os.File
+	if cg, err := c.cgroup(); err == nil {
+		if cgFile, err = cg.FD(); err != nil {
+			return nil, fmt.Errorf("exec: open the container's cgroup: %w", err)
+		}
+		defer cgFile.Close()
+	}
+	spawned := time.Now()
 	proc, err := nsenter.Spawn(&nsenter.SpawnOpts{
-		Exe:   exe,
-		Args:  []string{"hull", "init"},
-		Env:   env,
-		Files: files,
-		Join:  joins,
+		Exe:    exe,
+		Args:   []string{"hull", "init"},
+		Env:    env,
+		Files:  files,
+		Join:   joins,
+		Cgroup: cgFile,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
 	childSock.Close()
+	t.mark("fork+setns+execve")
 	ok := false
 	defer func() {
 		if !ok {
@@ -148,12 +165,6 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			_, _ = proc.Wait()
 		}
 	}()
-	// Joined before the process runs anything of the user's: it waits for its config.
-	if cg, err := c.cgroup(); err == nil {
-		if err := cg.Apply(proc.Pid); err != nil {
-			return nil, fmt.Errorf("exec: join the container's cgroup: %w", err)
-		}
-	}
 	cfg := &initproc.Config{
 		ID:          c.p.ID,
 		Bundle:      c.p.Bundle,
@@ -162,6 +173,8 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		PreserveFDs: o.PreserveFDs,
 		InitPid:     c.p.InitPid,
 		Seccomp:     c.p.Config.Linux.Seccomp,
+		Debug:       t != nil,
+		Cloned:      spawned.UnixNano(),
 	}
 	enc := json.NewEncoder(parentSock)
 	dec := json.NewDecoder(parentSock)
@@ -188,6 +201,8 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			}
 			continue
 		case initproc.MsgReady:
+			t.mark("process set-up")
+			t.sub(m.Phases)
 		default:
 			return nil, fmt.Errorf("exec: unexpected message %q", m.Type)
 		}

@@ -224,6 +224,9 @@ func (i *initState) run() error {
 // every namespace of the container, so only the process's own attributes remain.
 func (i *initState) runExec() error {
 	runtime.LockOSThread()
+	if i.last.IsZero() {
+		i.last = time.Now()
+	}
 	p := i.cfg.Process
 	if os.Getenv(EnvConsoleFd) != "" {
 		sock, err := fdFromEnv(EnvConsoleFd, "console socket")
@@ -239,7 +242,8 @@ func (i *initState) runExec() error {
 	if err != nil {
 		return err
 	}
-	if err := i.enc.Encode(Message{Type: MsgReady}); err != nil {
+	i.mark("process (rlimits, caps, user, seccomp)")
+	if err := i.enc.Encode(Message{Type: MsgReady, Phases: i.phases}); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
 	if err := i.expect(MsgGo); err != nil {
