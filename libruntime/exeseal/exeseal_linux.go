@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -34,15 +35,45 @@ func Open(emptyDir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exeseal: %w", err)
 	}
+	return open(exe, emptyDir)
+}
+
+func open(exe, emptyDir string) (*os.File, error) {
 	f, oerr := overlay(exe, emptyDir)
 	if oerr == nil {
 		return f, nil
 	}
+	// overlayfs refuses layers inside one another: a state root below the binary's own
+	// directory (hull in /tmp, --root /tmp/state) gives such an emptyDir. A detached
+	// empty tmpfs, which no path reaches, is an empty layer inside nothing.
+	f, terr := overlayOnTmpfs(exe)
+	if terr == nil {
+		return f, nil
+	}
 	f, merr := memfdCopy()
 	if merr != nil {
-		return nil, fmt.Errorf("exeseal: overlay: %v; memfd copy: %w", oerr, merr)
+		return nil, fmt.Errorf("exeseal: overlay: %v; overlay on tmpfs: %v; memfd copy: %w", oerr, terr, merr)
 	}
 	return f, nil
+}
+
+// overlayOnTmpfs is overlay with a fresh detached tmpfs as the empty layer. Not the
+// first choice only because it makes a superblock per call.
+func overlayOnTmpfs(exe string) (*os.File, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("fsopen tmpfs", err)
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, os.NewSyscallError("fsconfig create tmpfs", err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("fsmount tmpfs", err)
+	}
+	defer unix.Close(mnt)
+	return overlay(exe, "/proc/self/fd/"+strconv.Itoa(mnt))
 }
 
 func escapeLower(p string) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +22,42 @@ func TestOverlayHandle(t *testing.T) {
 		t.Skipf("overlay not available here: %v", err)
 	}
 	defer f.Close()
+	assertSealed(t, f)
+}
+
+// TestOverlayNestedStateDir: with the empty directory inside the binary's own
+// directory (hull in /tmp, --root /tmp/state), overlayfs refuses the layers; the
+// handle must still be a zero-copy overlay, not the memfd copy.
+func TestOverlayNestedStateDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	self, _ := os.Readlink("/proc/self/exe")
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "hull")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "state", "c1", "exeseal")
+	if err := os.MkdirAll(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := overlay(exe, empty); err == nil {
+		f.Close()
+		t.Skip("this kernel's overlayfs accepts nested layers: nothing to fall back from")
+	}
+	f, err := open(exe, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Name() != "hull (sealed overlay)" {
+		t.Fatalf("handle is %q, want the overlay (no copy of the binary)", f.Name())
+	}
 	assertSealed(t, f)
 }
 
