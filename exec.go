@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -45,6 +44,13 @@ var execCommand = &cli.Command{
 		if err := checkArgs(c, 1, -1); err != nil {
 			return err
 		}
+		// Attached, signals are forwarded: catching them starts while the container is
+		// loaded and is in place before the process exists.
+		var sigc chan os.Signal
+		signalsCaught := func() {}
+		if !c.Bool("detach") {
+			sigc, signalsCaught = catchSignals()
+		}
 		ct, err := loadContainer(c)
 		if err != nil {
 			return err
@@ -53,7 +59,7 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return execIn(c, ct, p)
+		return execIn(c, ct, p, sigc, signalsCaught)
 	},
 }
 
@@ -134,7 +140,7 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	return &p, nil
 }
 
-func execIn(c *cli.Context, ct *container.Container, p *specs.Process) error {
+func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan os.Signal, signalsCaught func()) error {
 	if len(c.StringSlice("cgroup")) > 0 {
 		return errors.New("--cgroup: sub-cgroups for exec are not supported yet")
 	}
@@ -159,12 +165,9 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process) error {
 		defer ttyRecv.Close()
 		o.ConsoleConn = os.NewFile(uintptr(fds[1]), "tty-send")
 	}
-	sigc := make(chan os.Signal, 32)
-	if !detach {
-		// Never stopped (signal.Stop takes over a millisecond, see run): hull exits once
-		// the process has.
-		signal.Notify(sigc)
-	}
+	// Never stopped (signal.Stop takes over a millisecond, see run): hull exits once the
+	// process has.
+	signalsCaught()
 	proc, err := ct.Exec(o)
 	if o.ConsoleConn != nil {
 		o.ConsoleConn.Close()

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,12 +56,15 @@ func run(c *cli.Context, id string) error {
 	// it waits only for init, so adopted orphans would pile up as zombies. Orphans of a
 	// container with its own pid namespace are reaped by its init; others go to the
 	// caller's subreaper (containerd's shim, conmon) as they would with runc -d.
-	// Catch signals before the container exists, so none is lost to the default action.
-	sigc := make(chan os.Signal, 32)
+	// Signals are caught from before init runs anything of the user's (the wait below
+	// Create), so none is lost to the default action.
+	var sigc chan os.Signal
+	signalsCaught := func() {}
 	if !detach {
-		signal.Notify(sigc)
+		sigc, signalsCaught = catchSignals()
 	}
 	ct, init, err := container.Create(c.String("root"), id, opts)
+	signalsCaught()
 	if opts.ConsoleConn != nil {
 		opts.ConsoleConn.Close()
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 
 	"github.com/urfave/cli/v2"
 
@@ -51,4 +53,19 @@ func onContainer(op func(*container.Container) error) cli.ActionFunc {
 		}
 		return op(ct)
 	}
+}
+
+// catchSignals starts catching every signal, in the background: signal.Notify for all
+// of them costs a sigaction pair per signal, 0.3-1 ms, which can overlap with loading
+// or creating the container. wait returns once the catching is in place; call it
+// before the container's process can run, so none of the signals meant for it meets
+// hull's default action instead of being forwarded.
+func catchSignals() (sigc chan os.Signal, wait func()) {
+	sigc = make(chan os.Signal, 32)
+	done := make(chan struct{})
+	go func() {
+		signal.Notify(sigc)
+		close(done)
+	}()
+	return sigc, func() { <-done }
 }
