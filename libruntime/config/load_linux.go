@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -101,7 +101,7 @@ func jsonError(name string, data []byte, err error) error {
 		line, col := position(data, typeErr.Offset)
 		// jsonv2 names array elements (linux.namespaces.0.type): spell them as the
 		// rest of hull's messages do.
-		field := arrayIndex.ReplaceAllString(typeErr.Field, "[$1]")
+		field := indexSegments(typeErr.Field)
 		if field == "" {
 			field = "(top level)"
 		}
@@ -112,7 +112,23 @@ func jsonError(name string, data []byte, err error) error {
 	}
 }
 
-var arrayIndex = regexp.MustCompile(`\.([0-9]+)\b`)
+// indexSegments turns numeric segments of a dotted path into indexes:
+// "linux.namespaces.0.type" becomes "linux.namespaces[0].type".
+func indexSegments(path string) string {
+	parts := strings.Split(path, ".")
+	var b strings.Builder
+	for i, p := range parts {
+		if _, err := strconv.Atoi(p); err == nil && i > 0 {
+			b.WriteString("[" + p + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
 
 // position converts the byte offset encoding/json reports to a 1-based line and
 // column of the offending byte.

@@ -236,3 +236,17 @@ func TestPosition(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexSegments(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                        "",
+		"process":                 "process",
+		"linux.namespaces.0.type": "linux.namespaces[0].type",
+		"mounts.12":               "mounts[12]",
+		"linux.sysctl.net.ipv4":   "linux.sysctl.net.ipv4",
+	} {
+		if got := indexSegments(in); got != want {
+			t.Errorf("indexSegments(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
