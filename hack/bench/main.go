@@ -759,6 +759,19 @@ func mainErr() error {
 			}
 		}
 	}
+	// 3b. Where hull's time goes: its own --debug phase timings of run and exec.
+	phase("hull --debug phases")
+	var phaseTables []string
+	for _, x := range b.rts {
+		if !strings.HasPrefix(x.name, "hull") {
+			continue
+		}
+		t, err := b.phases(x, *flagN)
+		if err != nil {
+			return err
+		}
+		phaseTables = append(phaseTables, t)
+	}
 	for _, x := range b.rts {
 		if _, err := b.op(x, "delete", "--force", cid("sleep")); err != nil {
 			return err
@@ -842,7 +855,7 @@ func mainErr() error {
 			notes = append(notes, fmt.Sprintf("**%s: %d failed `start`** (the container was deleted and the run went on; its time is left out of create/start/delete, kept in the batch totals); first: %s", x.name, len(f), strings.ReplaceAll(f[0], "\n", " ")))
 		}
 	}
-	table := render(b.rts, rows, notes)
+	table := render(b.rts, rows, notes) + strings.Join(phaseTables, "")
 	fmt.Print(table)
 	if *flagOut != "" {
 		if err := os.MkdirAll(filepath.Dir(*flagOut), 0o755); err != nil {
@@ -1071,4 +1084,68 @@ func hostname() string { h, _ := os.Hostname(); return h }
 func kernel() string {
 	b, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	return strings.TrimSpace(string(b))
+}
+
+// phases runs n `run`s and n `exec`s of x with --debug and renders the medians of the
+// phase timings hull logs for create, start and exec ("create took T: phase D; ...").
+func (b *bench) phases(x *rt, n int) (string, error) {
+	logPath := filepath.Join(b.work, x.name+"-debug.log")
+	_ = os.Remove(logPath)
+	dbg := []string{"--debug", "--log", logPath, "--log-format", "json"}
+	for i := 0; i < n; i++ {
+		if _, err := b.op(x, append(dbg, "run", "--bundle", b.bundle(x, "run"), cid("run"))...); err != nil {
+			return "", err
+		}
+		if _, err := b.op(x, append(dbg, "exec", cid("sleep"), "/bin/true")...); err != nil {
+			return "", err
+		}
+		if err := drain(b.keep); err != nil {
+			return "", err
+		}
+	}
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		return "", err
+	}
+	type key struct{ op, phase string }
+	var order []key
+	vals := map[key][]float64{}
+	add := func(k key, d time.Duration) {
+		if _, ok := vals[k]; !ok {
+			order = append(order, k)
+		}
+		vals[k] = append(vals[k], ms(d))
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var rec struct{ Msg string }
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			continue
+		}
+		op, rest, ok := strings.Cut(rec.Msg, " took ")
+		if !ok || strings.Contains(op, " ") {
+			continue
+		}
+		total, items, _ := strings.Cut(rest, ": ")
+		if d, err := time.ParseDuration(total); err == nil {
+			add(key{op, "total"}, d)
+		}
+		for _, it := range strings.Split(items, ";") {
+			it = strings.TrimSpace(it)
+			i := strings.LastIndexByte(it, ' ')
+			if i < 0 {
+				continue
+			}
+			if d, err := time.ParseDuration(it[i+1:]); err == nil {
+				add(key{op, it[:i]}, d)
+			}
+		}
+	}
+	var w strings.Builder
+	fmt.Fprintf(&w, "\n%s's own phase timings (`%s --debug`, %d runs and %d execs; ms, median (IQR)). Lines starting with init: are measured by init (or exec's helper) itself, counting from the moment the parent cloned it, so they overlap the parent's clone and cgroup lines; the rest of a command's time is hull's own process start (~2 ms) and exit.\n\n", x.name, x.name, n, n)
+	w.WriteString("| command | phase | ms |\n|---|---|---:|\n")
+	for _, k := range order {
+		s := summarise(vals[k])
+		fmt.Fprintf(&w, "| %s | %s | %s (%s–%s) |\n", k.op, k.phase, fmtNum(s.med), fmtNum(s.lo), fmtNum(s.hi))
+	}
+	return w.String(), nil
 }
