@@ -25,6 +25,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/mountfd"
 )
 
 // Open returns an O_PATH (overlay) or sealed memfd handle on hull's executable, close-on-
@@ -60,20 +62,12 @@ func open(exe, emptyDir string) (*os.File, error) {
 // overlayOnTmpfs is overlay with a fresh detached tmpfs as the empty layer. Not the
 // first choice only because it makes a superblock per call.
 func overlayOnTmpfs(exe string) (*os.File, error) {
-	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	empty, err := mountfd.Tmpfs(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
-		return nil, os.NewSyscallError("fsopen tmpfs", err)
+		return nil, err
 	}
-	defer unix.Close(ctx)
-	if err := unix.FsconfigCreate(ctx); err != nil {
-		return nil, os.NewSyscallError("fsconfig create tmpfs", err)
-	}
-	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
-	if err != nil {
-		return nil, os.NewSyscallError("fsmount tmpfs", err)
-	}
-	defer unix.Close(mnt)
-	return overlay(exe, "/proc/self/fd/"+strconv.Itoa(mnt))
+	defer empty.Close()
+	return overlay(exe, "/proc/self/fd/"+strconv.Itoa(int(empty.Fd())))
 }
 
 func escapeLower(p string) string {

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/internal/mountfd"
 )
 
 // Id-mapped mounts (the "idmap" and "ridmap" options, a mount's uidMappings
@@ -445,7 +446,7 @@ func probeIDMap() error {
 		return err
 	}
 	defer ns.Close()
-	tmp, err := detachedTmpfs()
+	tmp, err := mountfd.Tmpfs(0)
 	if err != nil {
 		return err
 	}
@@ -465,21 +466,4 @@ func probeIDMap() error {
 	}
 	defer tree.Close()
 	return idmapTree(tree, ns, false)
-}
-
-// detachedTmpfs makes a new tmpfs that is mounted nowhere.
-func detachedTmpfs() (*os.File, error) {
-	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return nil, os.NewSyscallError("fsopen", err)
-	}
-	defer unix.Close(fsfd)
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return nil, os.NewSyscallError("fsconfig", err)
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("fsmount", err)
-	}
-	return os.NewFile(uintptr(mfd), "detached:tmpfs"), nil
 }
