@@ -105,6 +105,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	t.mark("config load")
 	// The same checks as `hull check`, so create fails with exactly the text check
 	// prints for the first error it finds.
 	if err := bundlecheck.Errors(spec, bundle); err != nil {
@@ -116,7 +117,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err := validateSeccomp(spec.Linux.Seccomp); err != nil {
 		return nil, nil, err
 	}
-	t.mark("config load+validate")
+	t.mark("validate")
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
