@@ -56,15 +56,13 @@ func run(c *cli.Context, id string) error {
 	// it waits only for init, so adopted orphans would pile up as zombies. Orphans of a
 	// container with its own pid namespace are reaped by its init; others go to the
 	// caller's subreaper (containerd's shim, conmon) as they would with runc -d.
-	// Signals are caught from before init runs anything of the user's (the wait below
-	// Create), so none is lost to the default action.
+	// Signals are caught from before anything of the container is made (Create waits
+	// for it once the bundle is validated), so none is lost to the default action.
 	var sigc chan os.Signal
-	signalsCaught := func() {}
 	if !detach {
-		sigc, signalsCaught = catchSignals()
+		sigc, opts.Validated = catchSignals()
 	}
 	ct, init, err := container.Create(c.String("root"), id, opts)
-	signalsCaught()
 	if opts.ConsoleConn != nil {
 		opts.ConsoleConn.Close()
 	}

@@ -46,6 +46,10 @@ type CreateOpts struct {
 	SystemdCgroup bool
 	// Stdio for a container without a terminal; nil means hull's own.
 	Stdin, Stdout, Stderr *os.File
+	// Validated, if set, is called once the bundle has passed validation, before
+	// anything is made: `hull run` waits there until its signal handlers are in place,
+	// so a signal cannot kill it halfway and leave a half-made container behind.
+	Validated func()
 }
 
 // Init is the init process of a container created by this process: `hull run` waits on it.
@@ -118,6 +122,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, err
 	}
 	t.mark("validate")
+	if o.Validated != nil {
+		o.Validated()
+	}
 	rootfs := spec.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(bundle, rootfs)
@@ -257,7 +264,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	cmd.SysProcAttr.UseCgroupFD = true
 	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
 	cloned := time.Now()
-	proc, err := startInit(cmd, joins, exe, cgFile)
+	proc, err := startInit(cmd, joins, exe, cg)
 	if consoleFile != nil {
 		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
 		cmd.Stdin.(*os.File).Close()
@@ -301,7 +308,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 
 // startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
 // a namespace needs a single-threaded process to join, through nsenter's raw fork.
-func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe, cgroup *os.File) (*os.Process, error) {
+func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg *cgroups.Manager) (*os.Process, error) {
 	if !nsenter.NeedsSpawn(joins) {
 		if err := nsenter.Start(cmd, joins); err != nil {
 			return nil, err
@@ -314,15 +321,14 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe, cgroup *os.File) (*os.P
 	}
 	files := []*os.File{cmd.Stdin.(*os.File), cmd.Stdout.(*os.File), cmd.Stderr.(*os.File)}
 	files = append(files, cmd.ExtraFiles...)
-	return nsenter.Spawn(&nsenter.SpawnOpts{
+	return spawnInto(&nsenter.SpawnOpts{
 		Exe:        exe,
 		Args:       cmd.Args,
 		Env:        cmd.Env,
 		Files:      files,
 		Join:       joins,
 		CloneFlags: attr.Cloneflags,
-		Cgroup:     cgroup,
-	})
+	}, cg)
 }
 
 // checkCreatable refuses configs this version of hull cannot run safely, before anything
@@ -457,9 +463,11 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 		PreserveFDs:  o.PreserveFDs,
 		InitPid:      c.p.InitPid,
 		Debug:        t != nil,
-		Cloned:       cloned.UnixNano(),
 		TimeNSReady:  timeReady,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
+	}
+	if t != nil {
+		cfg.Cloned = cloned.UnixNano()
 	}
 	enc := json.NewEncoder(sock)
 	dec := json.NewDecoder(sock)

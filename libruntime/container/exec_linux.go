@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/initproc"
@@ -137,22 +138,18 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	t.mark("sealed exe")
 	// Born in the container's cgroup: moving it there afterwards would cost the
 	// kernel's cgroup migration, an RCU grace period of often 10-20 ms.
-	var cgFile *os.File
-	if cg, err := c.cgroup(); err == nil {
-		if cgFile, err = cg.FD(); err != nil {
-			return nil, fmt.Errorf("exec: open the container's cgroup: %w", err)
-		}
-		defer cgFile.Close()
+	cg, err := c.cgroup()
+	if err != nil {
+		cg = nil
 	}
 	spawned := time.Now()
-	proc, err := nsenter.Spawn(&nsenter.SpawnOpts{
-		Exe:    exe,
-		Args:   []string{"hull", "init"},
-		Env:    env,
-		Files:  files,
-		Join:   joins,
-		Cgroup: cgFile,
-	})
+	proc, err := spawnInto(&nsenter.SpawnOpts{
+		Exe:   exe,
+		Args:  []string{"hull", "init"},
+		Env:   env,
+		Files: files,
+		Join:  joins,
+	}, cg)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
@@ -173,8 +170,9 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		PreserveFDs: o.PreserveFDs,
 		InitPid:     c.p.InitPid,
 		Seccomp:     c.p.Config.Linux.Seccomp,
-		Debug:       t != nil,
-		Cloned:      spawned.UnixNano(),
+	}
+	if t != nil {
+		cfg.Debug, cfg.Cloned = true, spawned.UnixNano()
 	}
 	enc := json.NewEncoder(parentSock)
 	dec := json.NewDecoder(parentSock)
@@ -218,4 +216,44 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	ok = true
 	return &Process{Init{proc: proc}}, nil
+}
+
+// spawnInto starts o's process through nsenter.Spawn, born in cg (clone3
+// CLONE_INTO_CGROUP): moving it in afterwards costs the kernel's cgroup migration, an
+// RCU grace period of often 10-20 ms. Where the birth is refused (a kernel before
+// 5.7), the process is started outside and moved in before it runs anything of the
+// user's (it waits for its config). A nil cg starts it where hull is.
+//
+// A cgroup at its pids.max refuses either way: the helper's Go runtime creates its
+// threads there, after the birth or the move, as runc's init does.
+func spawnInto(o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
+	if cg == nil {
+		return nsenter.Spawn(o)
+	}
+	f, err := cg.FD()
+	if err != nil {
+		return nil, fmt.Errorf("open the container's cgroup: %w", err)
+	}
+	defer f.Close()
+	o.Cgroup = f
+	proc, err := nsenter.Spawn(o)
+	if err == nil {
+		return proc, nil
+	}
+	logs.Debugf("start in cgroup %s: %v; starting outside and moving it in", cg.Path(), err)
+	o.Cgroup = nil
+	return spawnThenMove(o, cg)
+}
+
+func spawnThenMove(o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
+	proc, err := nsenter.Spawn(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := cg.Apply(proc.Pid); err != nil {
+		_ = proc.Kill()
+		_, _ = proc.Wait()
+		return nil, fmt.Errorf("join the container's cgroup: %w", err)
+	}
+	return proc, nil
 }

@@ -60,7 +60,9 @@ func open(exe, emptyDir string) (*os.File, error) {
 }
 
 // overlayOnTmpfs is overlay with a fresh detached tmpfs as the empty layer. Not the
-// first choice only because it makes a superblock per call.
+// first choice because it makes a superblock per call, and because overlayfs takes
+// a detached mount as a layer only since Linux 6.15 (EINVAL before: the memfd copy
+// follows).
 func overlayOnTmpfs(exe string) (*os.File, error) {
 	empty, err := mountfd.Tmpfs(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {

@@ -251,16 +251,25 @@ func Load(rules []specs.LinuxDeviceCgroup) (*ebpf.Program, error) {
 	if err != nil {
 		// Again with the verifier's log, which says why.
 		log := make([]byte, 64<<10)
-		if _, lerr := progLoad(code.Bytes(), log); lerr != nil {
-			if msg := string(bytes.TrimRight(log[:max(bytes.IndexByte(log, 0), 0)], "\n")); msg != "" {
+		lfd, lerr := progLoad(code.Bytes(), log)
+		if lerr != nil {
+			// A full buffer (ENOSPC) has no NUL: keep what fitted.
+			n := bytes.IndexByte(log, 0)
+			if n < 0 {
+				n = len(log)
+			}
+			if msg := string(bytes.TrimRight(log[:n], "\n")); msg != "" {
 				return nil, fmt.Errorf("load device filter: %w: %s", err, msg)
 			}
+			return nil, fmt.Errorf("load device filter: %w", err)
 		}
-		return nil, fmt.Errorf("load device filter: %w", err)
+		// The first failure was transient: use this load rather than leak it.
+		fd = lfd
 	}
+	// On failure NewProgramFromFD has closed fd itself; closing it again here could
+	// close a descriptor another goroutine has opened since.
 	prog, err := ebpf.NewProgramFromFD(fd)
 	if err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("load device filter: %w", err)
 	}
 	return prog, nil
@@ -287,6 +296,12 @@ type progLoadAttr struct {
 var license = []byte("Apache-2.0\x00")
 
 func progLoad(code, log []byte) (int, error) {
+	// attr holds code and log as plain integers, which neither the GC nor a stack
+	// copy sees: pinning keeps them on the heap (log would otherwise live on Load's
+	// stack, which may move before a retried call) and in place until the call ends.
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	pin.Pin(&code[0])
 	attr := progLoadAttr{
 		progType:           unix.BPF_PROG_TYPE_CGROUP_DEVICE,
 		insnCnt:            uint32(len(code) / asm.InstructionSize),
@@ -296,14 +311,13 @@ func progLoad(code, log []byte) (int, error) {
 	}
 	copy(attr.progName[:], ProgramName)
 	if len(log) > 0 {
+		pin.Pin(&log[0])
 		attr.logLevel = 1
 		attr.logSize = uint32(len(log))
 		attr.logBuf = uint64(uintptr(unsafe.Pointer(&log[0])))
 	}
 	for {
 		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
-		runtime.KeepAlive(code)
-		runtime.KeepAlive(log)
 		// The verifier gives up with EAGAIN when interrupted; cilium/ebpf retries too.
 		if errno == unix.EINTR || errno == unix.EAGAIN {
 			continue
