@@ -531,7 +531,7 @@ func secHostOnlyNames(t *testing.T, h *harness) []string {
 	for _, e := range entries {
 		in[e.Name()] = true
 	}
-	names := []string{"config.json", "state.json", "exec.fifo", "exeseal"}
+	names := []string{"config.json", "state.json", "exec.fifo"}
 	host, err := os.ReadDir("/")
 	if err != nil {
 		t.Fatal(err)

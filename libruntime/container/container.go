@@ -267,6 +267,8 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 // Delete removes the container. A created container's init is killed; a running one
 // needs force.
 func (c *Container) Delete(force bool) error {
+	t := newPhaseTimer("delete")
+	defer t.log()
 	unlock, err := c.lockFresh()
 	if err != nil {
 		if errors.Is(err, ErrNotExist) {
@@ -286,6 +288,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
+	t.mark("lock+status+kill")
 	if cg, err := c.cgroup(); err == nil {
 		// Without a pid namespace of its own, processes may outlive init.
 		if err := cg.Kill(); err != nil {
@@ -295,6 +298,7 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
+	t.mark("cgroup kill+remove")
 	if c.p.Config != nil && c.p.Config.Hooks != nil && len(c.p.Config.Hooks.Poststop) > 0 {
 		st := c.OCIState()
 		st.Status = specs.StateStopped
@@ -303,7 +307,9 @@ func (c *Container) Delete(force bool) error {
 			logs.Warnf("%v", err)
 		}
 	}
-	return os.RemoveAll(c.dir)
+	err = os.RemoveAll(c.dir)
+	t.mark("state dir")
+	return err
 }
 
 // killAndWait SIGKILLs every process of the container and waits for init to be gone.

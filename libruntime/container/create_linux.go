@@ -28,9 +28,6 @@ import (
 	"github.com/hull-runtime/hull/nsenter"
 )
 
-// exesealDir is the empty directory in the container's state dir that exeseal's overlay
-// stacks under hull's own directory; it goes with the container.
-const exesealDir = "exeseal"
 
 // CreateOpts are the caller's choices for Create beyond the bundle's config.json.
 type CreateOpts struct {
@@ -229,10 +226,8 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	defer cgFile.Close()
 
-	if err := os.Mkdir(filepath.Join(dir, exesealDir), 0o700); err != nil {
-		return nil, nil, err
-	}
-	exe, err := exeseal.Open(filepath.Join(dir, exesealDir))
+	// The state dir is the overlay's second layer (see exeseal.Open).
+	exe, err := exeseal.Open(dir)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -130,7 +129,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		defer null.Close()
 		files[0], files[1], files[2] = null, null, null
 	}
-	exe, err := exeseal.Open(filepath.Join(c.dir, exesealDir))
+	exe, err := exeseal.Open(c.dir)
 	if err != nil {
 		return nil, err
 	}

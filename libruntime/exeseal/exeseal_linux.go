@@ -30,24 +30,27 @@ import (
 )
 
 // Open returns an O_PATH (overlay) or sealed memfd handle on hull's executable, close-on-
-// exec. emptyDir must be an empty directory hull owns: overlayfs needs a second lower
-// layer to run lower-only.
-func Open(emptyDir string) (*os.File, error) {
+// exec. layer must be a directory hull owns outside the binary's own directory:
+// overlayfs needs a second lower layer to run lower-only. It need not be empty (the
+// container's state directory serves, sparing a mkdir and rmdir per container): it lies
+// under the binary's directory, so nothing in it can shadow the binary, and nothing
+// else of the overlay is reachable from the handle, which is the file alone.
+func Open(layer string) (*os.File, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("exeseal: %w", err)
 	}
-	return open(exe, emptyDir)
+	return open(exe, layer)
 }
 
-func open(exe, emptyDir string) (*os.File, error) {
-	f, oerr := overlay(exe, emptyDir)
+func open(exe, layer string) (*os.File, error) {
+	f, oerr := overlay(exe, layer)
 	if oerr == nil {
 		return f, nil
 	}
 	// overlayfs refuses layers inside one another: a state root below the binary's own
-	// directory (hull in /tmp, --root /tmp/state) gives such an emptyDir. A detached
-	// empty tmpfs, which no path reaches, is an empty layer inside nothing.
+	// directory (hull in /tmp, --root /tmp/state) gives such a layer. A detached empty
+	// tmpfs, which no path reaches, is a layer inside nothing.
 	f, terr := overlayOnTmpfs(exe)
 	if terr == nil {
 		return f, nil
@@ -76,8 +79,8 @@ func escapeLower(p string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `:`, `\:`)
 }
 
-func overlay(exe, emptyDir string) (*os.File, error) {
-	// emptyDir is the caller's (made with the container's state); never created here, so a
+func overlay(exe, layer string) (*os.File, error) {
+	// layer is the caller's (the container's state directory); never created here, so a
 	// racing delete cannot see it brought back.
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
@@ -85,8 +88,8 @@ func overlay(exe, emptyDir string) (*os.File, error) {
 	}
 	defer unix.Close(ctx)
 	dir, name := filepath.Split(exe)
-	// The binary's directory on top, so nothing in emptyDir can shadow it.
-	lower := escapeLower(filepath.Clean(dir)) + ":" + escapeLower(emptyDir)
+	// The binary's directory on top, so nothing in layer can shadow it.
+	lower := escapeLower(filepath.Clean(dir)) + ":" + escapeLower(layer)
 	if err := unix.FsconfigSetString(ctx, "lowerdir", lower); err != nil {
 		return nil, fmt.Errorf("fsconfig lowerdir=%s: %w", lower, err)
 	}

@@ -68,6 +68,35 @@ func TestOverlayNestedStateDir(t *testing.T) {
 	assertSealed(t, f)
 }
 
+// TestOverlayLayerCannotShadow: the second layer is the container's state directory,
+// not an empty one; a file there named like the binary must not replace it.
+func TestOverlayLayerCannotShadow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	self, _ := os.Readlink("/proc/self/exe")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "hull")
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	layer := t.TempDir()
+	for name, content := range map[string]string{"hull": "#!/bin/sh\necho shadowed\n", "state.json": "{}"} {
+		if err := os.WriteFile(filepath.Join(layer, name), []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := overlay(bin, layer)
+	if err != nil {
+		t.Skipf("overlay not available here: %v", err)
+	}
+	defer f.Close()
+	assertSealed(t, f)
+}
+
 func TestMemfdHandle(t *testing.T) {
 	f, err := memfdCopy()
 	if err != nil {
