@@ -28,7 +28,6 @@ import (
 	"github.com/hull-runtime/hull/nsenter"
 )
 
-
 // CreateOpts are the caller's choices for Create beyond the bundle's config.json.
 type CreateOpts struct {
 	Bundle        string
