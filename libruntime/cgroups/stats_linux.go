@@ -393,3 +393,18 @@ func readPSI(dir, name string) (*PSIStats, error) {
 	}
 	return psi, nil
 }
+
+// PidsLimitHits returns how many forks pids.max has refused in the cgroup (the "max"
+// count of pids.events) and the limit itself ("max" when none), so a caller whose
+// process died starting up can tell whether the limit was the cause.
+func (m *Manager) PidsLimitHits() (hits uint64, limit string, err error) {
+	ev, err := readKeyValues(m.path, "pids.events")
+	if err != nil {
+		return 0, "", err
+	}
+	limit, err = readFile(m.path, "pids.max")
+	if err != nil {
+		return 0, "", err
+	}
+	return ev["max"], strings.TrimSpace(limit), nil
+}

@@ -141,6 +141,15 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if err != nil {
 		cg = nil
 	}
+	// With the pids controller on, a refused fork is counted: if the process dies
+	// starting up and the count rose, the limit is what to tell the user about.
+	var pidsHits uint64
+	pidsKnown := false
+	if cg != nil {
+		if n, _, err := cg.PidsLimitHits(); err == nil {
+			pidsHits, pidsKnown = n, true
+		}
+	}
 	spawned := time.Now()
 	proc, err := spawnInto(&nsenter.SpawnOpts{
 		Exe:   exe,
@@ -181,6 +190,11 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	for {
 		var m initproc.Message
 		if err := dec.Decode(&m); err != nil {
+			if pidsKnown {
+				if n, limit, perr := cg.PidsLimitHits(); perr == nil && n > pidsHits {
+					return nil, fmt.Errorf("exec: the container is at its pids limit (pids.max %s): hull's exec helper could not start its threads; raise linux.resources.pids.limit (hull update --pids-limit N) or end processes in the container", limit)
+				}
+			}
 			return nil, fmt.Errorf("exec: process exited before it was set up (%v)", err)
 		}
 		switch m.Type {
