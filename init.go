@@ -20,9 +20,8 @@ func init() {
 		runtime.LockOSThread()
 	}
 	if len(os.Args) > 1 && os.Args[1] == "init" {
-		// No GOMAXPROCS(1) here: with no idle P, the runtime's sysmon retakes the P of
-		// every blocking syscall after 20µs and keeps polling at that rate, hundreds of
-		// wake-ups while init waits on its parent.
+		// One P from the start: the parent puts GOMAXPROCS=1 in init's environment
+		// (initproc.GoMaxProcs).
 		runtime.LockOSThread()
 		// Init lives for milliseconds before it execs: a garbage collection there is
 		// pure start-up latency.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -385,8 +384,7 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	cmd.Env = []string{
 		initproc.EnvSyncFd + "=" + strconv.Itoa(next),
 		initproc.EnvFifoFd + "=" + strconv.Itoa(next+1),
-		// Given, the Go runtime skips deriving it from cgroup files at start-up.
-		"GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0)),
+		initproc.GoMaxProcs,
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)
 	if console != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -110,7 +109,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
-	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), "GOMAXPROCS=" + strconv.Itoa(runtime.GOMAXPROCS(0))}
+	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), initproc.GoMaxProcs}
 	files = append(files, childSock)
 	if p.Terminal {
 		console := o.ConsoleConn
