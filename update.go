@@ -88,53 +88,24 @@ func updatedResources(c *cli.Context, cur *specs.LinuxResources) (*specs.LinuxRe
 	if r.CPU == nil {
 		r.CPU = &specs.LinuxCPU{}
 	}
-	for _, f := range []struct {
-		name string
-		dst  **int64
-	}{
-		{"memory", &r.Memory.Limit},
-		{"memory-reservation", &r.Memory.Reservation},
-		{"memory-swap", &r.Memory.Swap},
-		{"kernel-memory", &r.Memory.Kernel}, //nolint:staticcheck // accepted, ignored on v2
-		{"kernel-memory-tcp", &r.Memory.KernelTCP},
+	var pids *int64
+	var blkio *uint16
+	for _, err := range []error{
+		flagValue(c, "memory", &r.Memory.Limit, parseBytes),
+		flagValue(c, "memory-reservation", &r.Memory.Reservation, parseBytes),
+		flagValue(c, "memory-swap", &r.Memory.Swap, parseBytes),
+		flagValue(c, "kernel-memory", &r.Memory.Kernel, parseBytes), //nolint:staticcheck // accepted, ignored on v2
+		flagValue(c, "kernel-memory-tcp", &r.Memory.KernelTCP, parseBytes),
+		flagValue(c, "cpu-period", &r.CPU.Period, parseUint),
+		flagValue(c, "cpu-share", &r.CPU.Shares, parseUint),
+		flagValue(c, "cpu-rt-period", &r.CPU.RealtimePeriod, parseUint),
+		flagValue(c, "cpu-quota", &r.CPU.Quota, parseInt),
+		flagValue(c, "cpu-rt-runtime", &r.CPU.RealtimeRuntime, parseInt),
+		flagValue(c, "pids-limit", &pids, parseInt),
+		flagValue(c, "blkio-weight", &blkio, parseUint16),
 	} {
-		if v := c.String(f.name); v != "" {
-			n, err := parseBytes(v)
-			if err != nil {
-				return nil, fmt.Errorf("--%s: %w", f.name, err)
-			}
-			*f.dst = &n
-		}
-	}
-	for _, f := range []struct {
-		name string
-		dst  **uint64
-	}{
-		{"cpu-period", &r.CPU.Period},
-		{"cpu-share", &r.CPU.Shares},
-		{"cpu-rt-period", &r.CPU.RealtimePeriod},
-	} {
-		if v := c.String(f.name); v != "" {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("--%s: invalid value %q", f.name, v)
-			}
-			*f.dst = &n
-		}
-	}
-	for _, f := range []struct {
-		name string
-		dst  **int64
-	}{
-		{"cpu-quota", &r.CPU.Quota},
-		{"cpu-rt-runtime", &r.CPU.RealtimeRuntime},
-	} {
-		if v := c.String(f.name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("--%s: invalid value %q", f.name, v)
-			}
-			*f.dst = &n
+		if err != nil {
+			return nil, err
 		}
 	}
 	if v := c.String("cpuset-cpus"); v != "" {
@@ -143,26 +114,17 @@ func updatedResources(c *cli.Context, cur *specs.LinuxResources) (*specs.LinuxRe
 	if v := c.String("cpuset-mems"); v != "" {
 		r.CPU.Mems = v
 	}
-	if v := c.String("pids-limit"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--pids-limit: invalid value %q", v)
-		}
+	if pids != nil {
 		if r.Pids == nil {
 			r.Pids = &specs.LinuxPids{}
 		}
-		r.Pids.Limit = &n
+		r.Pids.Limit = pids
 	}
-	if v := c.String("blkio-weight"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 16)
-		if err != nil {
-			return nil, fmt.Errorf("--blkio-weight: invalid value %q", v)
-		}
+	if blkio != nil {
 		if r.BlockIO == nil {
 			r.BlockIO = &specs.LinuxBlockIO{}
 		}
-		w := uint16(n)
-		r.BlockIO.Weight = &w
+		r.BlockIO.Weight = blkio
 	}
 	if *r.Memory == (specs.LinuxMemory{}) {
 		r.Memory = nil
@@ -212,6 +174,44 @@ func mergeResources(r, given *specs.LinuxResources) {
 
 // parseBytes reads a size like runc's update flags take: a number with an optional
 // k, m, g or t suffix (binary units, optional "b"), or -1 for unlimited.
+// flagValue sets *dst to the parsed value of flag name, if it was given.
+func flagValue[T any](c *cli.Context, name string, dst **T, parse func(string) (T, error)) error {
+	v := c.String(name)
+	if v == "" {
+		return nil
+	}
+	n, err := parse(v)
+	if err != nil {
+		return fmt.Errorf("--%s: %w", name, err)
+	}
+	*dst = &n
+	return nil
+}
+
+func parseInt(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid value %q", v)
+	}
+	return n, nil
+}
+
+func parseUint(v string) (uint64, error) {
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid value %q", v)
+	}
+	return n, nil
+}
+
+func parseUint16(v string) (uint16, error) {
+	n, err := strconv.ParseUint(v, 10, 16)
+	if err != nil {
+		return 0, fmt.Errorf("invalid value %q", v)
+	}
+	return uint16(n), nil
+}
+
 func parseBytes(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
