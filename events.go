@@ -25,14 +25,7 @@ var eventsCommand = &cli.Command{
 		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "set the stats collection interval"},
 		&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},
 	},
-	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
+	Action: withContainer(func(c *cli.Context, ct *container.Container) error {
 		if s := ct.Status(); s == container.Stopped || s == container.Creating {
 			return container.ErrNotRunning
 		}
@@ -80,5 +73,5 @@ var eventsCommand = &cli.Command{
 				}
 			}
 		}
-	},
+	}),
 }

@@ -41,19 +41,12 @@ var stateCommand = &cli.Command{
 	Name:      "state",
 	Usage:     "output the state of a container",
 	ArgsUsage: "<container-id>",
-	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
+	Action: onContainer(func(ct *container.Container) error {
 		data, err := json.MarshalIndent(toStateJSON(ct), "", "  ")
 		if err != nil {
 			return err
 		}
 		os.Stdout.Write(append(data, '\n'))
 		return nil
-	},
+	}),
 }

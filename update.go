@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
+
+	"github.com/hull-runtime/hull/libruntime/container"
 )
 
 var updateCommand = &cli.Command{
@@ -36,18 +38,11 @@ var updateCommand = &cli.Command{
 		&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema (not supported)"},
 		&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema (not supported)"},
 	},
-	Action: func(c *cli.Context) error {
-		if err := checkArgs(c, 1, 1); err != nil {
-			return err
-		}
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
+	Action: withContainer(func(c *cli.Context, ct *container.Container) error {
 		return ct.Update(func(cur *specs.LinuxResources) (*specs.LinuxResources, error) {
 			return updatedResources(c, cur)
 		})
-	},
+	}),
 }
 
 // updatedResources merges what the command line asks for into the resources in force:

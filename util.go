@@ -40,9 +40,9 @@ func loadContainer(c *cli.Context) (*container.Container, error) {
 	return container.Load(c.String("root"), id)
 }
 
-// onContainer is the Action of a command that takes exactly a container id and runs one
-// operation of the library on it.
-func onContainer(op func(*container.Container) error) cli.ActionFunc {
+// withContainer is the Action of a command that takes exactly a container id: it loads
+// the container and hands it to op with the command's flags.
+func withContainer(op func(*cli.Context, *container.Container) error) cli.ActionFunc {
 	return func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {
 			return err
@@ -51,8 +51,13 @@ func onContainer(op func(*container.Container) error) cli.ActionFunc {
 		if err != nil {
 			return err
 		}
-		return op(ct)
+		return op(c, ct)
 	}
+}
+
+// onContainer is withContainer for one operation of the library that needs no flags.
+func onContainer(op func(*container.Container) error) cli.ActionFunc {
+	return withContainer(func(_ *cli.Context, ct *container.Container) error { return op(ct) })
 }
 
 // catchSignals starts catching every signal, in the background: signal.Notify for all
