@@ -45,9 +45,9 @@ func Main() error {
 		return fmt.Errorf("init: read config: %w", err)
 	}
 	i := &initState{cfg: &cfg, dec: dec, enc: enc, sync: sync}
+	i.last = time.Now()
 	if cfg.Debug && cfg.Cloned != 0 {
 		// Hull is re-executed here: these two are what a Go init costs over a C one.
-		i.last = time.Now()
 		i.phases = append(i.phases,
 			"execve+runtime start "+entered.Sub(time.Unix(0, cfg.Cloned)).String(),
 			"read config "+i.last.Sub(entered).String())
@@ -86,9 +86,6 @@ func (i *initState) mark(name string) {
 
 func (i *initState) run() error {
 	runtime.LockOSThread()
-	if i.last.IsZero() {
-		i.last = time.Now()
-	}
 	cfg := i.cfg
 	spec := cfg.Spec
 	// Relative bind-mount sources and hook paths are relative to the bundle.
@@ -190,15 +187,9 @@ func (i *initState) run() error {
 	if err != nil {
 		return err
 	}
-	i.mark("process (rlimits, caps, user, seccomp)")
-
-	if err := i.enc.Encode(Message{Type: MsgReady, Phases: i.phases}); err != nil {
-		return fmt.Errorf("report ready: %w", err)
-	}
-	if err := i.expect(MsgGo); err != nil {
+	if err := i.ready(); err != nil {
 		return err
 	}
-	i.sync.Close()
 
 	w, err := waitForStart(i.proc, fifo)
 	if err != nil {
@@ -224,9 +215,6 @@ func (i *initState) run() error {
 // every namespace of the container, so only the process's own attributes remain.
 func (i *initState) runExec() error {
 	runtime.LockOSThread()
-	if i.last.IsZero() {
-		i.last = time.Now()
-	}
 	p := i.cfg.Process
 	if os.Getenv(EnvConsoleFd) != "" {
 		sock, err := fdFromEnv(EnvConsoleFd, "console socket")
@@ -242,6 +230,17 @@ func (i *initState) runExec() error {
 	if err != nil {
 		return err
 	}
+	if err := i.ready(); err != nil {
+		return err
+	}
+	execProcess(path, p, i.cfg.PreserveFDs)
+	return nil
+}
+
+// ready tells the parent the process is set up, with init's phase timings, and waits
+// for its go: the parent has recorded the state (and pid file) by then. The sync socket
+// is done with.
+func (i *initState) ready() error {
 	i.mark("process (rlimits, caps, user, seccomp)")
 	if err := i.enc.Encode(Message{Type: MsgReady, Phases: i.phases}); err != nil {
 		return fmt.Errorf("report ready: %w", err)
@@ -250,7 +249,6 @@ func (i *initState) runExec() error {
 		return err
 	}
 	i.sync.Close()
-	execProcess(path, p, i.cfg.PreserveFDs)
 	return nil
 }
 
