@@ -52,17 +52,7 @@ type Finding struct {
 // parts that are empty, like config.Error. It is the text `hull create` fails
 // with; `hull check` prints it after the severity.
 func (f *Finding) Error() string {
-	var b strings.Builder
-	if f.Field != "" {
-		b.WriteString(f.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(f.Message)
-	if f.Fix != "" {
-		b.WriteString("; ")
-		b.WriteString(f.Fix)
-	}
-	return b.String()
+	return (&config.Error{Field: f.Field, Msg: f.Message, Fix: f.Fix}).Error()
 }
 
 // String is the line `hull check` prints: "<severity>: <Error()>".
