@@ -261,12 +261,10 @@ func requireCgroup(t *testing.T) string {
 	return mount
 }
 
-// runInFilteredCgroup makes a cgroup of its own, attaches the rules, runs
-// the probes from a process started in it and returns their results.
-func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCgroup, probes []probe) []string {
+// testCgroup makes a cgroup of the test's own below mount and returns an O_RDONLY
+// descriptor of it; both go when the test ends.
+func testCgroup(t *testing.T, mount string) int {
 	t.Helper()
-	nodes := t.TempDir()
-	checkDevNodes(t, nodes)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	cg := filepath.Join(mount, "hull-test-devices-"+hex.EncodeToString(b))
@@ -282,7 +280,17 @@ func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCg
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(dir)
+	t.Cleanup(func() { unix.Close(dir) })
+	return dir
+}
+
+// runInFilteredCgroup makes a cgroup of its own, attaches the rules, runs
+// the probes from a process started in it and returns their results.
+func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCgroup, probes []probe) []string {
+	t.Helper()
+	nodes := t.TempDir()
+	checkDevNodes(t, nodes)
+	dir := testCgroup(t, mount)
 	prog, err := devices.Load(rules)
 	if err != nil {
 		t.Fatal(err)
@@ -360,22 +368,7 @@ func TestReplace(t *testing.T) {
 	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(A), 0))); err != nil {
 		t.Fatal(err)
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	cg := filepath.Join(mount, "hull-test-devices-"+hex.EncodeToString(b))
-	if err := os.Mkdir(cg, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(cg); err != nil {
-			t.Errorf("remove test cgroup: %v", err)
-		}
-	})
-	dir, err := unix.Open(cg, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(dir)
+	dir := testCgroup(t, mount)
 
 	steps := []struct {
 		name  string
