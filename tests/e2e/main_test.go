@@ -281,6 +281,12 @@ func runSandboxed(env []string, name string, args ...string) result {
 	res := result{argv: append([]string{name}, args...), exit: -1}
 	err := cmd.Run()
 	res.stdout, res.stderr = stdout.String(), stderr.String()
+	res.setExit(ctx, err)
+	return res
+}
+
+// setExit records how the command ended: its exit code, or why it has none.
+func (res *result) setExit(ctx context.Context, err error) {
 	var ee *exec.ExitError
 	switch {
 	case ctx.Err() != nil:
@@ -292,7 +298,6 @@ func runSandboxed(env []string, name string, args ...string) result {
 	default:
 		res.err = err
 	}
-	return res
 }
 
 // runPTY runs name in the sandbox with a new pseudo-terminal as its
@@ -344,17 +349,7 @@ func runPTY(env []string, name string, args ...string) result {
 	mu.Lock()
 	res.stdout = out.String()
 	mu.Unlock()
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		res.err = fmt.Errorf("timed out after %s", cmdTimeout)
-	case err == nil:
-		res.exit = 0
-	case errors.As(err, &ee):
-		res.exit = ee.ExitCode()
-	default:
-		res.err = err
-	}
+	res.setExit(ctx, err)
 	return res
 }
 
