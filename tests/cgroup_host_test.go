@@ -626,12 +626,7 @@ func TestExecPlacement(t *testing.T) {
 	// and the exec'd process are all that is left.
 	want := cgSortedPids(st.Pid, pid)
 	var got []int
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if got = cgProcs(t, dir); slices.Equal(got, want) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if !slices.Equal(got, want) {
+	if !waitFor(10*time.Second, func() bool { got = cgProcs(t, dir); return slices.Equal(got, want) }) {
 		t.Errorf("cgroup.procs = %v, want init %d and the exec'd process %d", got, st.Pid, pid)
 	}
 	if got := cgroup2Line(pid); got != "0::"+cgroupPrefix+h.id {

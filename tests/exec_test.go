@@ -820,9 +820,7 @@ func TestExecPidFile(t *testing.T) {
 				t.Errorf("/proc/%d/status NSpid %q, want \"%d\t%s\" (host pid, pid inside)", pid, status["NSpid"], pid, m[1])
 			}
 			// The shell prints its pid before it execs sleep: wait for the exec.
-			for deadline := time.Now().Add(10 * time.Second); cmdlineOf(pid) != "sleep 1002" && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitFor(10*time.Second, func() bool { return cmdlineOf(pid) == "sleep 1002" })
 			if cmdline := readFile(fmt.Sprintf("/proc/%d/cmdline", pid)); cmdline != "sleep\x001002\x00" {
 				t.Errorf("pid %d runs %q, want the exec'd \"sleep 1002\"", pid, cmdline)
 			}
@@ -869,9 +867,7 @@ func TestExecDetach(t *testing.T) {
 	waitOutput(t, r.stdoutPath, "started", 10*time.Second)
 	// The shell prints before it execs sleep: wait for the exec, then give a
 	// process that would die with hull exec a moment to do so.
-	for deadline := time.Now().Add(10 * time.Second); cmdlineOf(pid) != "sleep 1003" && time.Now().Before(deadline); {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(10*time.Second, func() bool { return cmdlineOf(pid) == "sleep 1003" })
 	time.Sleep(300 * time.Millisecond)
 	if !pidAlive(pid) {
 		t.Fatalf("detached process %d is not running after hull exec returned", pid)
@@ -1010,12 +1006,7 @@ func TestExecErrors(t *testing.T) {
 				t.Errorf("stderr does not mention any of %q: %s", tc.want, r)
 			}
 			var pids []int
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				pids = pidsInPidNS(t, st.Pid)
-				if len(pids) == 1 || time.Now().After(deadline) {
-					break
-				}
-			}
+			waitFor(10*time.Second, func() bool { pids = pidsInPidNS(t, st.Pid); return len(pids) == 1 })
 			if len(pids) != 1 || pids[0] != st.Pid {
 				t.Errorf("processes in the container after the failed exec: %v, want only init %d", pids, st.Pid)
 			}

@@ -734,12 +734,17 @@ func sections(out string) []string {
 // becomes a zombie, so an empty (or removed) cgroup does not yet mean every
 // one of its processes reads as dead in /proc.
 func pidStaysAlive(pid int) bool {
-	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if !pidAlive(pid) {
-			return false
+	return !waitFor(2*time.Second, func() bool { return !pidAlive(pid) })
+}
+
+// waitFor polls cond every 20 ms until it holds (true) or timeout passes (false).
+func waitFor(timeout time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return cond()
 		}
 	}
-	return pidAlive(pid)
+	return true
 }
 
 // pidAlive reports whether pid exists and is not a zombie.

@@ -153,15 +153,13 @@ func TestHelperLeftoverDetection(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		// Before the pivot the shell is found by its cwd, and for a moment the
-		// shell and the pivoted busybox are both there: wait until the one
-		// process left is found by its root inode.
+	// Before the pivot the shell is found by its cwd, and for a moment the shell and
+	// the pivoted busybox are both there: wait until the one process left is found by
+	// its root inode.
+	waitFor(10*time.Second, func() bool {
 		procs = h.bundleProcesses()
-		if (len(procs) == 1 && strings.Contains(procs[0], "root is the bundle rootfs")) || time.Now().After(deadline) {
-			break
-		}
-	}
+		return len(procs) == 1 && strings.Contains(procs[0], "root is the bundle rootfs")
+	})
 	if len(procs) != 1 || !strings.Contains(procs[0], "root is the bundle rootfs") {
 		t.Errorf("bundleProcesses found %v, want the pivoted sleep by its root inode", procs)
 	}
