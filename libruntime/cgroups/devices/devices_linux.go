@@ -325,7 +325,7 @@ func progLoad(code, log []byte) (int, error) {
 		if errno != 0 {
 			return -1, os.NewSyscallError("bpf BPF_PROG_LOAD", errno)
 		}
-		unix.CloseOnExec(int(fd))
+		// The kernel makes every bpf() fd close-on-exec.
 		return int(fd), nil
 	}
 }
