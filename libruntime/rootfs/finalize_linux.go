@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/config"
@@ -14,11 +13,11 @@ import (
 // After pivot_root /proc is the container's and anything under "/" may have
 // been arranged by the image, so nothing here goes through /proc/self/fd or
 // a path walk that could leave the root: targets are opened with
-// pathrs-lite and mounts are made with open_tree/fsmount + move_mount.
+// openat2(RESOLVE_IN_ROOT) (lookupInRoot) and mounts are made with open_tree/fsmount + move_mount.
 
 // openExisting resolves p inside root; ok is false when p does not exist.
 func openExisting(root *os.File, p string) (f *os.File, ok bool, err error) {
-	f, err = pathrs.OpenatInRoot(root, cleanDest(p))
+	f, err = lookupInRoot(root, cleanDest(p))
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil, false, nil
 	}
@@ -102,7 +101,7 @@ func (m *masker) null() (*os.File, error) {
 	if m.devNull != nil {
 		return m.devNull, nil
 	}
-	f, err := pathrs.OpenatInRoot(m.root, "/dev/null")
+	f, err := lookupInRoot(m.root, "/dev/null")
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/null: %w", err)
 	}

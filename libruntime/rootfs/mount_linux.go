@@ -18,9 +18,19 @@ type preparer struct {
 	c        *Config
 	root     *os.File // O_PATH handle to the top of the rootfs mount stack
 	cgroupns bool
+	proc     *os.File // the host's procfs root, verified; opened on first use
+	rootPath string   // hostPath of root, read once: root is always reopened from c.Rootfs
 }
 
 func (p *preparer) close() {
+	p.closeRoot()
+	if p.proc != nil {
+		p.proc.Close()
+		p.proc = nil
+	}
+}
+
+func (p *preparer) closeRoot() {
 	if p.root != nil {
 		p.root.Close()
 		p.root = nil
@@ -36,7 +46,7 @@ func (p *preparer) reopenRoot() (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.close()
+	p.closeRoot()
 	p.root = f
 	return f, nil
 }
@@ -338,15 +348,16 @@ var procFileMounts = map[string]bool{
 // procfs, and inside it only the files lxcfs emulates may be covered. dst is
 // the resolved destination, so symlinks cannot sneak around the check.
 func (p *preparer) checkProcDest(dst *os.File, fstype string, bindSrc *os.File) error {
-	where, err := hostPath(dst)
+	where, err := p.hostPath(dst)
 	if err != nil {
 		return err
 	}
-	rootPath, err := hostPath(p.root)
-	if err != nil {
-		return err
+	if p.rootPath == "" {
+		if p.rootPath, err = p.hostPath(p.root); err != nil {
+			return err
+		}
 	}
-	rel, err := filepath.Rel(rootPath, where)
+	rel, err := filepath.Rel(p.rootPath, where)
 	if err != nil || rel == "." || !filepath.IsLocal(rel) {
 		// Outside the rootfs path: the root itself, or a rootfs that a
 		// previous mount replaced; neither is the container's /proc.

@@ -6,11 +6,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync/atomic"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
-	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/process"
 )
 
 // The rootfs belongs to the container image and is untrusted: any component
@@ -37,11 +41,49 @@ func splitLeaf(p string) (dir, name string, err error) {
 
 // openInRoot resolves p inside root and returns an O_PATH handle.
 func openInRoot(root *os.File, p string) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, p)
+	f, err := lookupInRoot(root, p)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in rootfs: %w", p, err)
 	}
 	return f, nil
+}
+
+// noOpenat2 is set once openat2 turned out to be missing (Linux < 5.6, or refused by
+// a seccomp filter hull runs under).
+var noOpenat2 atomic.Bool
+
+// lookupInRoot resolves p inside root into an O_PATH handle, following symlinks
+// within it: openat2 with RESOLVE_IN_ROOT, where the kernel keeps every step,
+// absolute links and ".." included, below root. That is the call pathrs-lite makes
+// too, but it then reads the handle's path back through procfs (some ten syscalls,
+// each lookup) only to name the *os.File; init makes dozens of lookups. The name
+// here is lexical. Without openat2, pathrs-lite's emulation takes over.
+func lookupInRoot(root *os.File, p string) (*os.File, error) {
+	if noOpenat2.Load() {
+		return pathrs.OpenatInRoot(root, p)
+	}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for tries := 0; ; tries++ {
+		fd, err := unix.Openat2(int(root.Fd()), p, &how)
+		runtime.KeepAlive(root)
+		if err == nil {
+			return os.NewFile(uintptr(fd), filepath.Join(root.Name(), p)), nil
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN && tries < 128:
+			// A rename or mount raced with a ".." step; the kernel asks for a retry.
+			continue
+		case err == unix.ENOSYS:
+			noOpenat2.Store(true)
+			return pathrs.OpenatInRoot(root, p)
+		}
+		return nil, &os.PathError{Op: "openat2", Path: p, Err: err}
+	}
 }
 
 // mkdirAllInRoot creates p and its missing parents inside the root at
@@ -53,6 +95,9 @@ func openInRoot(root *os.File, p string) (*os.File, error) {
 // is located with SecureJoin and created with pathrs-lite again: even a
 // raced lookup keeps every created directory inside the rootfs.
 func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
+	if f := mkdirLeafInRoot(root, p); f != nil {
+		return f, nil
+	}
 	f, err := pathrs.MkdirAllHandle(root, p, 0o755)
 	if err == nil {
 		return f, nil
@@ -67,11 +112,53 @@ func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
 		return nil, err
 	}
 	t.Close()
-	f, ferr := pathrs.OpenatInRoot(root, p)
+	f, ferr := lookupInRoot(root, p)
 	if ferr != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// mkdirLeafInRoot is mkdirAllInRoot's fast path for the common cases: p is already a
+// directory, or only its last component is missing. The parent is resolved in root,
+// the leaf made relative to it and opened without following a symlink, so nothing
+// outside the rootfs can be reached; anything else (a missing parent, a symlink or
+// non-directory at p) returns nil, for pathrs-lite's full walk to handle and report.
+func mkdirLeafInRoot(root *os.File, p string) *os.File {
+	if f, err := lookupInRoot(root, p); err == nil {
+		if isDir(f) {
+			return f
+		}
+		f.Close()
+		return nil
+	} else if !errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	dir, name, err := splitLeaf(p)
+	if err != nil {
+		return nil
+	}
+	parent, err := lookupInRoot(root, dir)
+	if err != nil {
+		return nil
+	}
+	defer parent.Close()
+	if err := unix.Mkdirat(int(parent.Fd()), name, 0o755); err != nil && err != unix.EEXIST {
+		return nil
+	}
+	f, err := openat(parent, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+func isDir(f *os.File) bool {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFDIR
 }
 
 // followInRoot returns where p leads inside the rootfs at rootPath when every
@@ -116,7 +203,7 @@ func createFileInRoot(root *os.File, rootPath, p string) error {
 // otherwise. A dangling symlink at p is followed inside the rootfs and its
 // target created, as runc does (/etc/resolv.conf is often one in images).
 func openOrCreate(root *os.File, rootPath, p string, dir bool) (_ *os.File, existed bool, _ error) {
-	f, err := pathrs.OpenatInRoot(root, p)
+	f, err := lookupInRoot(root, p)
 	if err == nil {
 		return f, true, nil
 	}
@@ -164,13 +251,49 @@ func openPlainDir(root *os.File, rootPath, p string) (*os.File, error) {
 	return f, nil
 }
 
-// hostPath returns where f really is in the runtime's mount namespace.
-func hostPath(f *os.File) (string, error) {
-	p, err := procfs.ProcSelfFdReadlink(f)
-	if err != nil {
-		return "", fmt.Errorf("readlink %s: %w", f.Name(), err)
+// hostPath returns where f really is in init's mount namespace, before pivot_root,
+// from the magic link /proc/thread-self/fd/N. The procfs root is verified once
+// (process.OpenProcRoot) and the link is reached without crossing a mount
+// (RESOLVE_NO_XDEV), so nothing mounted over part of that path can answer instead.
+// pathrs-lite's ProcSelfFdReadlink does the same with its handle re-verified at
+// every call: about ten syscalls, where this makes three.
+func (p *preparer) hostPath(f *os.File) (string, error) {
+	if p.proc == nil {
+		proc, err := process.OpenProcRoot()
+		if err != nil {
+			return "", err
+		}
+		p.proc = proc
 	}
-	return p, nil
+	name := "thread-self/fd/" + strconv.Itoa(int(f.Fd()))
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	var link int
+	err := ignoringEINTR(func() (err error) {
+		link, err = unix.Openat2(int(p.proc.Fd()), name, &how)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("readlink %s: %w", f.Name(), &os.PathError{Op: "openat2", Path: "/proc/" + name, Err: err})
+	}
+	defer unix.Close(link)
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		var n int
+		err := ignoringEINTR(func() (err error) {
+			n, err = unix.Readlinkat(link, "", buf)
+			return err
+		})
+		runtime.KeepAlive(f)
+		if err != nil {
+			return "", fmt.Errorf("readlink %s: %w", f.Name(), &os.PathError{Op: "readlinkat", Path: "/proc/" + name, Err: err})
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
 }
 
 // sameFile reports whether a and b are the same inode on the same mount.
