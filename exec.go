@@ -47,9 +47,9 @@ var execCommand = &cli.Command{
 		// Attached, signals are forwarded: catching them starts while the container is
 		// loaded and is in place before the process exists.
 		var sigc chan os.Signal
-		signalsCaught := func() {}
+		stopCaught, allCaught := func() {}, func() {}
 		if !c.Bool("detach") {
-			sigc, signalsCaught = catchSignals()
+			sigc, stopCaught, allCaught = catchSignals()
 		}
 		ct, err := loadContainer(c)
 		if err != nil {
@@ -59,7 +59,7 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return execIn(c, ct, p, sigc, signalsCaught)
+		return execIn(c, ct, p, sigc, stopCaught, allCaught)
 	},
 }
 
@@ -140,7 +140,7 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	return &p, nil
 }
 
-func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan os.Signal, signalsCaught func()) error {
+func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan os.Signal, stopCaught, allCaught func()) error {
 	if len(c.StringSlice("cgroup")) > 0 {
 		return errors.New("--cgroup: sub-cgroups for exec are not supported yet")
 	}
@@ -151,6 +151,7 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan
 		PidFile:       c.String("pid-file"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		IgnorePaused:  c.Bool("ignore-paused"),
+		BeforeStart:   allCaught,
 	}
 	var ttyRecv *os.File
 	if p.Terminal && o.ConsoleSocket == "" {
@@ -167,7 +168,7 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan
 	}
 	// Never stopped (signal.Stop takes over a millisecond, see run): hull exits once the
 	// process has.
-	signalsCaught()
+	stopCaught()
 	proc, err := ct.Exec(o)
 	if o.ConsoleConn != nil {
 		o.ConsoleConn.Close()

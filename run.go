@@ -57,10 +57,12 @@ func run(c *cli.Context, id string) error {
 	// container with its own pid namespace are reaped by its init; others go to the
 	// caller's subreaper (containerd's shim, conmon) as they would with runc -d.
 	// Signals are caught from before anything of the container is made (Create waits
-	// for it once the bundle is validated), so none is lost to the default action.
+	// for the stop signals once the bundle is validated) and before its process runs
+	// (all of them, before Start), so none is lost to the default action.
 	var sigc chan os.Signal
+	allCaught := func() {}
 	if !detach {
-		sigc, opts.Validated = catchSignals()
+		sigc, opts.Validated, allCaught = catchSignals()
 	}
 	ct, init, err := container.Create(c.String("root"), id, opts)
 	if opts.ConsoleConn != nil {
@@ -82,6 +84,7 @@ func run(c *cli.Context, id string) error {
 		}
 		defer master.Close()
 	}
+	allCaught()
 	if err := ct.Start(); err != nil {
 		_ = ct.Delete(true)
 		return err

@@ -28,6 +28,9 @@ type ExecOpts struct {
 	PreserveFDs           int
 	IgnorePaused          bool
 	Stdin, Stdout, Stderr *os.File
+	// BeforeStart, if set, is called once the process is set up, before it is let go
+	// to exec the user's program: `hull exec` waits there until it forwards signals.
+	BeforeStart func()
 }
 
 // Process is a process exec'd into a container by this hull; the caller waits on it.
@@ -222,6 +225,9 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
 			return nil, err
 		}
+	}
+	if o.BeforeStart != nil {
+		o.BeforeStart()
 	}
 	if err := enc.Encode(initproc.Message{Type: initproc.MsgGo}); err != nil {
 		return nil, fmt.Errorf("exec: release process: %w", err)
