@@ -41,81 +41,119 @@ func spawnOut(t *testing.T, join []Join, flags uintptr, args ...string) (string,
 	return string(out), st.ExitCode(), nil
 }
 
+// bothWays runs f with Spawn's vfork and with its fork.
+func bothWays(t *testing.T, f func(t *testing.T)) {
+	for _, fork := range []bool{false, true} {
+		name := "vfork"
+		if fork {
+			name = "fork"
+		}
+		t.Run(name, func(t *testing.T) {
+			if !fork && !haveVfork {
+				t.Skip("no vfork on this architecture")
+			}
+			old := spawnFork
+			spawnFork = fork
+			defer func() { spawnFork = old }()
+			f(t)
+		})
+	}
+}
+
 func TestSpawnJoinUserAndMount(t *testing.T) {
 	needRoot(t)
-	cmd := exec.Command("/bin/sleep", "60")
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	pid := cmd.Process.Pid
-	ns := func(n string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, n) }
-	join := []Join{
-		{specs.MountNamespace, ns("mnt")},
-		{specs.PIDNamespace, ns("pid")},
-		{specs.UserNamespace, ns("user")}, // deliberately not first: Spawn orders it
-		{specs.UTSNamespace, ns("uts")},
-	}
-	out, code, err := spawnOut(t, join, 0, "sh", "-c", "cat /proc/self/uid_map; for n in user mnt uts; do readlink /proc/self/ns/$n; done")
-	if err != nil {
-		t.Fatalf("Spawn: %v", err)
-	}
-	if code != 0 {
-		t.Fatalf("exit %d, out %q", code, out)
-	}
-	fields := strings.Fields(out)
-	if len(fields) != 6 || fields[0] != "0" || fields[1] != "100000" || fields[2] != "65536" {
-		t.Fatalf("uid_map not the holder's: %q", out)
-	}
-	for i, n := range []string{"user", "mnt", "uts"} {
-		want, _ := os.Readlink(ns(n))
-		if fields[3+i] != want {
-			t.Errorf("%s: child in %s, want %s", n, fields[3+i], want)
+	bothWays(t, func(t *testing.T) {
+		cmd := exec.Command("/bin/sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 100000, Size: 65536}},
 		}
-	}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		pid := cmd.Process.Pid
+		ns := func(n string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, n) }
+		join := []Join{
+			{specs.MountNamespace, ns("mnt")},
+			{specs.PIDNamespace, ns("pid")},
+			{specs.UserNamespace, ns("user")}, // deliberately not first: Spawn orders it
+			{specs.UTSNamespace, ns("uts")},
+		}
+		out, code, err := spawnOut(t, join, 0, "sh", "-c", "cat /proc/self/uid_map; for n in user mnt uts; do readlink /proc/self/ns/$n; done")
+		if err != nil {
+			t.Fatalf("Spawn: %v", err)
+		}
+		if code != 0 {
+			t.Fatalf("exit %d, out %q", code, out)
+		}
+		fields := strings.Fields(out)
+		if len(fields) != 6 || fields[0] != "0" || fields[1] != "100000" || fields[2] != "65536" {
+			t.Fatalf("uid_map not the holder's: %q", out)
+		}
+		for i, n := range []string{"user", "mnt", "uts"} {
+			want, _ := os.Readlink(ns(n))
+			if fields[3+i] != want {
+				t.Errorf("%s: child in %s, want %s", n, fields[3+i], want)
+			}
+		}
+	})
 }
 
 func TestSpawnPidNamespace(t *testing.T) {
 	needRoot(t)
-	// A new pid namespace for the final child: it must be pid 1 there.
-	out, code, err := spawnOut(t, nil, unix.CLONE_NEWPID, "sh", "-c", "echo $$")
-	if err != nil {
-		t.Fatalf("Spawn: %v", err)
-	}
-	if code != 0 || strings.TrimSpace(out) != "1" {
-		t.Fatalf("pid in new namespace %q (exit %d), want 1", out, code)
-	}
-	// Exit codes come through.
-	_, code, err = spawnOut(t, nil, 0, "sh", "-c", "exit 7")
-	if err != nil || code != 7 {
-		t.Fatalf("exit code %d, %v; want 7", code, err)
-	}
+	bothWays(t, func(t *testing.T) {
+		// A new pid namespace for the final child: it must be pid 1 there.
+		out, code, err := spawnOut(t, nil, unix.CLONE_NEWPID, "sh", "-c", "echo $$")
+		if err != nil {
+			t.Fatalf("Spawn: %v", err)
+		}
+		if code != 0 || strings.TrimSpace(out) != "1" {
+			t.Fatalf("pid in new namespace %q (exit %d), want 1", out, code)
+		}
+		// Exit codes come through.
+		_, code, err = spawnOut(t, nil, 0, "sh", "-c", "exit 7")
+		if err != nil || code != 7 {
+			t.Fatalf("exit code %d, %v; want 7", code, err)
+		}
+	})
 }
 
 func TestSpawnErrors(t *testing.T) {
 	needRoot(t)
-	_, _, err := spawnOut(t, []Join{{specs.UTSNamespace, "/proc/self/ns/net"}}, 0, "true")
-	if err == nil || !strings.Contains(err.Error(), "setns") || !strings.Contains(err.Error(), "/proc/self/ns/net") {
-		t.Fatalf("wrong-kind join: %v", err)
-	}
-	_, _, err = spawnOut(t, []Join{{specs.NetworkNamespace, "/nonexistent"}}, 0, "true")
-	if err == nil || !strings.Contains(err.Error(), "/nonexistent") {
-		t.Fatalf("missing path: %v", err)
-	}
-	// No zombie children may be left behind by failures.
-	ents, _ := os.ReadDir("/proc/self/task")
-	for _, e := range ents {
-		data, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/children")
-		for _, c := range strings.Fields(string(data)) {
-			stat, _ := os.ReadFile("/proc/" + c + "/stat")
-			if strings.Contains(string(stat), ") Z ") {
-				t.Errorf("zombie child %s left", c)
+	bothWays(t, func(t *testing.T) {
+		_, _, err := spawnOut(t, []Join{{specs.UTSNamespace, "/proc/self/ns/net"}}, 0, "true")
+		if err == nil || !strings.Contains(err.Error(), "setns") || !strings.Contains(err.Error(), "/proc/self/ns/net") {
+			t.Fatalf("wrong-kind join: %v", err)
+		}
+		_, _, err = spawnOut(t, []Join{{specs.NetworkNamespace, "/nonexistent"}}, 0, "true")
+		if err == nil || !strings.Contains(err.Error(), "/nonexistent") {
+			t.Fatalf("missing path: %v", err)
+		}
+		// An exe that cannot be run: child 2 reports the failed execveat (with vfork,
+		// before child 1 reports its pid) and is reaped.
+		notExe, err := os.OpenFile("/etc/hostname", unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer notExe.Close()
+		null, _ := os.Open(os.DevNull)
+		defer null.Close()
+		_, err = Spawn(&SpawnOpts{Exe: notExe, Args: []string{"x"}, Files: []*os.File{null, null, null}, CloneFlags: unix.CLONE_NEWUTS})
+		if err == nil || !strings.Contains(err.Error(), "execveat") {
+			t.Fatalf("exec of a non-executable: %v", err)
+		}
+		// No zombie children may be left behind by failures.
+		ents, _ := os.ReadDir("/proc/self/task")
+		for _, e := range ents {
+			data, _ := os.ReadFile("/proc/self/task/" + e.Name() + "/children")
+			for _, c := range strings.Fields(string(data)) {
+				stat, _ := os.ReadFile("/proc/" + c + "/stat")
+				if strings.Contains(string(stat), ") Z ") {
+					t.Errorf("zombie child %s left", c)
+				}
 			}
 		}
-	}
+	})
 }

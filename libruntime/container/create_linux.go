@@ -93,6 +93,7 @@ func (u *undo) run() {
 func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) {
 	t := newPhaseTimer("create")
 	defer t.log()
+	primePidfd()
 	if err := validID(id); err != nil {
 		return nil, nil, err
 	}

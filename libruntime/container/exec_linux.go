@@ -44,6 +44,7 @@ type Process struct {
 func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	t := newPhaseTimer("exec")
 	defer t.log()
+	primePidfd()
 	s := c.Status()
 	if s == Paused && !o.IgnorePaused {
 		return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
