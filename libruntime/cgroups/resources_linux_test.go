@@ -323,3 +323,14 @@ func TestSetBurstRetry(t *testing.T) {
 		t.Errorf("writes %q, want %q", f.writes, want)
 	}
 }
+
+func TestIsPageSize(t *testing.T) {
+	for s, want := range map[string]bool{
+		"2MB": true, "1GB": true, "64KB": true, "16384KB": true,
+		"": false, "MB": false, "2M": false, "02MB": false, "0KB": false, "2TB": false, "2mB": false, "2 MB": false, "1x2MB": false,
+	} {
+		if got := isPageSize(s); got != want {
+			t.Errorf("isPageSize(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
