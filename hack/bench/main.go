@@ -552,6 +552,17 @@ func mainErr() error {
 	if err := os.MkdirAll(filepath.Join(work, "pids"), 0o755); err != nil {
 		return err
 	}
+	// Side by side, both hulls run from fresh copies made now: identical binaries
+	// whose page cache was filled at different times measured up to 5% apart here.
+	candBin := ""
+	if *flagCand != "" {
+		if hullBin, err = freshCopy(hullBin, filepath.Join(work, "bin", "hull")); err != nil {
+			return err
+		}
+		if candBin, err = freshCopy(*flagCand, filepath.Join(work, "bin-new", "hull")); err != nil {
+			return err
+		}
+	}
 	b.log, err = os.OpenFile(filepath.Join(work, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -570,8 +581,8 @@ func mainErr() error {
 	// starts, which would steal its children.
 	size, sizeLibs := series{}, series{}
 	bins := []struct{ name, bin string }{{"hull", hullBin}, {"runc", runcBin}, {"crun", crunBin}}
-	if *flagCand != "" {
-		bins = append(bins, struct{ name, bin string }{"hull-new", *flagCand})
+	if candBin != "" {
+		bins = append(bins, struct{ name, bin string }{"hull-new", candBin})
 	}
 	for _, x := range bins {
 		own, libs, kind := binSize(x.bin)
@@ -614,12 +625,8 @@ func mainErr() error {
 	if only["hull"] {
 		b.rts = append(b.rts, mk("hull", hullBin, hostSp, "/"+cgName, ""))
 	}
-	if *flagCand != "" {
-		cand, err := filepath.Abs(*flagCand)
-		if err != nil {
-			return err
-		}
-		b.rts = append(b.rts, mk("hull-new", cand, hostSp, "/"+cgName, ""))
+	if candBin != "" {
+		b.rts = append(b.rts, mk("hull-new", candBin, hostSp, "/"+cgName, ""))
 	}
 	for _, n := range []struct{ name, bin, oci string }{{"runc", runcBin, ""}, {"crun", crunBin, "1.0.2"}} {
 		if !only[n.name] {
@@ -1148,4 +1155,19 @@ func (b *bench) phases(x *rt, n int) (string, error) {
 		fmt.Fprintf(&w, "| %s | %s | %s (%s–%s) |\n", k.op, k.phase, fmtNum(s.med), fmtNum(s.lo), fmtNum(s.hi))
 	}
 	return w.String(), nil
+}
+
+// freshCopy copies the executable src to dst (its directory made) and returns dst.
+func freshCopy(src, dst string) (string, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return "", err
+	}
+	return dst, nil
 }
