@@ -46,10 +46,9 @@ var execCommand = &cli.Command{
 		}
 		// Attached, signals are forwarded: catching them starts while the container is
 		// loaded and is in place before the process exists.
-		var sigc chan os.Signal
-		stopCaught, allCaught := func() {}, func() {}
+		var sigs *signalCatcher
 		if !c.Bool("detach") {
-			sigc, stopCaught, allCaught = catchSignals()
+			sigs = catchSignals()
 		}
 		ct, err := loadContainer(c)
 		if err != nil {
@@ -59,7 +58,7 @@ var execCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		return execIn(c, ct, p, sigc, stopCaught, allCaught)
+		return execIn(c, ct, p, sigs)
 	},
 }
 
@@ -140,7 +139,7 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	return &p, nil
 }
 
-func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan os.Signal, stopCaught, allCaught func()) error {
+func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *signalCatcher) error {
 	if len(c.StringSlice("cgroup")) > 0 {
 		return errors.New("--cgroup: sub-cgroups for exec are not supported yet")
 	}
@@ -151,7 +150,9 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan
 		PidFile:       c.String("pid-file"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		IgnorePaused:  c.Bool("ignore-paused"),
-		BeforeStart:   allCaught,
+	}
+	if sigs != nil {
+		o.BeforeStart = sigs.StdCaught
 	}
 	var ttyRecv *os.File
 	if p.Terminal && o.ConsoleSocket == "" {
@@ -168,7 +169,9 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan
 	}
 	// Never stopped (signal.Stop takes over a millisecond, see run): hull exits once the
 	// process has.
-	stopCaught()
+	if sigs != nil {
+		sigs.StopCaught()
+	}
 	proc, err := ct.Exec(o)
 	if o.ConsoleConn != nil {
 		o.ConsoleConn.Close()
@@ -195,7 +198,8 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigc chan
 		defer restore()
 	}
 	done := make(chan struct{})
-	go forwardSignals(sigc, done, master, func(sig unix.Signal) error { return proc.Signal(sig) })
+	sigs.CatchRealtime()
+	go forwardSignals(sigs.C, done, master, func(sig unix.Signal) error { return proc.Signal(sig) })
 	code, err := proc.Wait()
 	close(done)
 	if master != nil {

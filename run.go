@@ -59,10 +59,10 @@ func run(c *cli.Context, id string) error {
 	// Signals are caught from before anything of the container is made (Create waits
 	// for the stop signals once the bundle is validated) and before its process runs
 	// (all of them, before Start), so none is lost to the default action.
-	var sigc chan os.Signal
-	allCaught := func() {}
+	var sigs *signalCatcher
 	if !detach {
-		sigc, opts.Validated, allCaught = catchSignals()
+		sigs = catchSignals()
+		opts.Validated = sigs.StopCaught
 	}
 	ct, init, err := container.Create(c.String("root"), id, opts)
 	if opts.ConsoleConn != nil {
@@ -84,7 +84,9 @@ func run(c *cli.Context, id string) error {
 		}
 		defer master.Close()
 	}
-	allCaught()
+	if sigs != nil {
+		sigs.StdCaught()
+	}
 	if err := ct.Start(); err != nil {
 		_ = ct.Delete(true)
 		return err
@@ -92,12 +94,13 @@ func run(c *cli.Context, id string) error {
 	if detach {
 		return nil
 	}
+	sigs.CatchRealtime()
 	if master != nil {
 		restore := proxyTTY(master)
 		defer restore()
 	}
 	done := make(chan struct{})
-	go forwardSignals(sigc, done, master, func(sig unix.Signal) error { return ct.Signal(sig, false) })
+	go forwardSignals(sigs.C, done, master, func(sig unix.Signal) error { return ct.Signal(sig, false) })
 	code, err := init.Wait()
 	// No signal.Stop: it waits for the runtime's signal loop to go idle, over a
 	// millisecond, and hull exits right after the delete below. A signal that comes

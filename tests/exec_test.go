@@ -368,13 +368,22 @@ sleep 1000 & wait`
 		{"INT-trapped", unix.SIGINT, trapScript, "trapped-INT", 45},
 		// Not trapped: the process dies of the signal, hull reports 128+15.
 		{"TERM-untrapped", unix.SIGTERM, "echo ready; exec sleep 1000", "", 128 + 15},
+		// A real-time signal: hull forwards those from 25 ms after the process starts
+		// (before, they are ignored), so it is sent until it arrives.
+		{"RT40-trapped", unix.Signal(40), "trap 'echo trapped-40; kill $!; exit 46' 40\necho ready\nsleep 1000 & wait", "trapped-40", 46},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := h.startHull(cmdOpts{}, "exec", h.id, "sh", "-c", tc.script)
 			waitOutput(t, b.stdout, "ready", 15*time.Second)
-			if err := unix.Kill(b.cmd.Process.Pid, tc.sig); err != nil {
+			if tc.sig >= 34 {
+				// Until hull catches it, a real-time signal is ignored, hull lives on.
+				waitFor(10*time.Second, func() bool {
+					_ = unix.Kill(b.cmd.Process.Pid, tc.sig)
+					return strings.Contains(readFile(b.stdout), tc.marker)
+				})
+			} else if err := unix.Kill(b.cmd.Process.Pid, tc.sig); err != nil {
 				t.Fatalf("signalling hull (pid %d): %v", b.cmd.Process.Pid, err)
 			}
 			r := b.wait(15 * time.Second)
