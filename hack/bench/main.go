@@ -1148,7 +1148,7 @@ func (b *bench) phases(x *rt, n int) (string, error) {
 		}
 	}
 	var w strings.Builder
-	fmt.Fprintf(&w, "\n%s's own phase timings (`%s --debug`, %d runs and %d execs; ms, median (IQR)). Lines starting with init: are measured by init (or exec's helper) itself, counting from the moment the parent cloned it, so they overlap the parent's clone and cgroup lines; the rest of a command's time is hull's own process start (~2 ms) and exit.\n\n", x.name, x.name, n, n)
+	fmt.Fprintf(&w, "\n%s's own phase timings (`%s --debug`, %d runs and %d execs; ms, median (IQR)). Lines starting with init: are measured by init (or exec's helper) itself, counting from the moment the parent cloned it, so they overlap the parent's clone and cgroup lines; the rest of a command's time is hull's own process start (Go runtime, ~1.2 ms here) and exit.\n\n", x.name, x.name, n, n)
 	w.WriteString("| command | phase | ms |\n|---|---|---:|\n")
 	for _, k := range order {
 		s := summarise(vals[k])
