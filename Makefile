@@ -117,7 +117,8 @@ e2e: deps e2e-deps hull
 # hull against Debian's runc and crun on one busybox bundle, interleaved; writes
 # build/bench.md. BENCH_ARGS go to the harness, e.g. BENCH_ARGS="-n 10 -seq-reps 1"
 # (quick) or BENCH_ARGS="-candidate /tmp/hull-new" (old and new hull side by side).
-bench:
+# deps first: a fresh machine lacks libseccomp-dev and musl-tools for the build.
+bench: deps
 	GO=$(GO) hack/bench/bench.sh $(BENCH_ARGS)
 
 clean:
