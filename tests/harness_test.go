@@ -23,6 +23,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 // cmdTimeout bounds every runtime command, so a hang fails one test instead of
@@ -686,30 +688,11 @@ func parseMountinfo(text string) []mountEntry {
 			continue
 		}
 		out = append(out, mountEntry{
-			root: unescapeMount(f[3]), point: unescapeMount(f[4]), opts: f[5],
-			fstype: f[sep+1], source: unescapeMount(f[sep+2]), super: f[sep+3],
+			root: hosttest.UnescapeMount(f[3]), point: hosttest.UnescapeMount(f[4]), opts: f[5],
+			fstype: f[sep+1], source: hosttest.UnescapeMount(f[sep+2]), super: f[sep+3],
 		})
 	}
 	return out
-}
-
-// unescapeMount undoes the octal escapes (\040 for a space) of mountinfo.
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // procStatus parses /proc/PID/status text into its fields.

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 // call is one run of hull by the shim, from hack/e2e/hull-argv.sh's log:
@@ -60,7 +62,7 @@ func readCalls(log string) []call {
 			if len(f) == 4 {
 				rest = f[3]
 			}
-			words := shellSplit(f[2] + " " + rest)
+			words := hosttest.ShellSplit(f[2] + " " + rest)
 			var c call
 			if len(words) > 0 {
 				c.caller, c.args = words[0], words[1:]
@@ -98,42 +100,4 @@ func subcommand(args []string) (root, sub string, subArgs []string) {
 		}
 	}
 	return root, "", nil
-}
-
-// shellSplit undoes hull-argv.sh's quoting: words separated by spaces,
-// '...' quoting, \ escapes outside quotes.
-func shellSplit(s string) []string {
-	var words []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case quoted:
-			if ch == '\'' {
-				quoted = false
-			} else {
-				cur.WriteByte(ch)
-			}
-		case ch == '\'':
-			quoted, inWord = true, true
-		case ch == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case ch == ' ' || ch == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(ch)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
 }

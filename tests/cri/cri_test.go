@@ -12,6 +12,8 @@ import (
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 const (
@@ -420,15 +422,15 @@ func (e *env) checkCalls(t *testing.T, root, podID, ctrID string) {
 func (e *env) checkGone(t *testing.T, root, podID, ctrID string) {
 	t.Helper()
 	for _, id := range []string{podID, ctrID} {
-		if _, err := os.Lstat(e.sb.path(filepath.Join(root, id))); err == nil {
+		if _, err := os.Lstat(e.sb.Path(filepath.Join(root, id))); err == nil {
 			t.Errorf("left behind: hull state %s/%s (in the sandbox)", root, id)
 		}
 		if st, err := e.hullState(root, id); err == nil {
 			t.Errorf("hull state %s still answers after removal: %+v", id, st)
 		}
-		for _, m := range e.sb.mounts() {
-			if strings.Contains(m[0], id) {
-				t.Errorf("left behind: mount %s (%s) in the sandbox", m[0], m[1])
+		for _, m := range e.sb.Mounts() {
+			if strings.Contains(m.Point, id) {
+				t.Errorf("left behind: mount %s (%s) in the sandbox", m.Point, m.FSType)
 			}
 		}
 	}
@@ -438,9 +440,9 @@ func (e *env) checkGone(t *testing.T, root, podID, ctrID string) {
 	var others []string
 	waitFor(10*time.Second, func() bool {
 		others = nil
-		for _, pid := range e.sb.cgroupProcs("daemons") {
+		for _, pid := range e.sb.CgroupProcs("daemons") {
 			if pid != e.ctdPID {
-				others = append(others, fmt.Sprintf("%d (%s)", pid, comm(pid)))
+				others = append(others, fmt.Sprintf("%d (%s)", pid, hosttest.Comm(pid)))
 			}
 		}
 		return len(others) == 0

@@ -10,7 +10,7 @@
 // apt-get when it is missing (unless HULL_E2E_NO_INSTALL is set) and skips,
 // saying why, when it cannot be had.
 //
-// containerd runs in tests/e2e's sandbox (copied here, trimmed): a private
+// containerd runs in the sandbox tests/e2e uses too (tests/internal/hosttest): a private
 // mount and cgroup namespace whose root is a cgroup2 directory of ours,
 // hull-cri-<pid>, with a fresh cgroup2 on /sys/fs/cgroup and tmpfs on /run,
 // /dev/shm, /var/tmp and /var/lib; its root, state, socket, config and the

@@ -4,19 +4,19 @@ package cri
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 // criNamespace is the containerd namespace the CRI plugin works in.
@@ -120,14 +120,14 @@ func newEnv(t *testing.T) *env {
 		t.Skipf("cannot make the sandbox containerd runs in: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := e.sb.close(); err != nil {
+		if err := e.sb.Close(); err != nil {
 			t.Errorf("sandbox: %v", err)
 		}
 	})
 	// The engines must see a pure cgroup v2 machine: no v1 hierarchy.
-	for _, m := range e.sb.mounts() {
-		if m[1] == "cgroup" {
-			t.Fatalf("a cgroup v1 hierarchy is visible in the sandbox at %s", m[0])
+	for _, m := range e.sb.Mounts() {
+		if m.FSType == "cgroup" {
+			t.Fatalf("a cgroup v1 hierarchy is visible in the sandbox at %s", m.Point)
 		}
 	}
 
@@ -208,9 +208,9 @@ func (e *env) startContainerd(t *testing.T) {
 	// cgroup2 has none (the cpu controller of a hybrid host is bound to v1),
 	// the CRI plugin runs with disable_cgroup: no cgroupsPath and no sandbox
 	// shares in the specs.
-	e.cgroups = e.sb.hasController("cpu")
+	e.cgroups = e.sb.HasController("cpu")
 	if !e.cgroups {
-		t.Logf("no cpu controller in the sandbox's cgroup2 (controllers: %v): the CRI plugin runs with disable_cgroup = true", e.sb.enabled)
+		t.Logf("no cpu controller in the sandbox's cgroup2 (controllers: %v): the CRI plugin runs with disable_cgroup = true", e.sb.Controllers())
 	}
 	// restrict_oom_score_adj: the sandbox container asks for oom_score_adj
 	// -998, which needs CAP_SYS_RESOURCE; restricted, it gets ours. No CNI:
@@ -273,7 +273,7 @@ disabled_plugins = [
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := e.sb.command(nil, e.sb.daemons, e.sysEnv, "containerd", "--config", cfg)
+	cmd := e.sb.Command(nil, e.sb.Daemons, e.sysEnv, "containerd", "--config", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start containerd: %v", err)
@@ -331,20 +331,7 @@ func (e *env) stopContainerd() error {
 	if e.ctdDone == nil {
 		return nil
 	}
-	select {
-	case <-e.ctdDone:
-		return nil
-	default:
-	}
-	_ = syscall.Kill(e.ctdPID, syscall.SIGTERM)
-	select {
-	case <-e.ctdDone:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	_ = syscall.Kill(e.ctdPID, syscall.SIGKILL)
-	<-e.ctdDone
-	return errors.New("containerd did not stop on SIGTERM within 10s")
+	return hosttest.StopDaemon("containerd", e.ctdPID, e.ctdDone)
 }
 
 // ctr runs ctr against our containerd, in the CRI plugin's namespace.

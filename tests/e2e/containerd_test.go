@@ -4,15 +4,15 @@ package e2e
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 // ctrNamespace is the containerd namespace of every test container; with
@@ -70,7 +70,7 @@ disabled_plugins = [
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := sb.command(nil, sb.daemons, baseEnv, "containerd", "--config", cfg)
+	cmd := sb.Command(nil, sb.Daemons, baseEnv, "containerd", "--config", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
@@ -102,7 +102,7 @@ disabled_plugins = [
 	}
 
 	c.runFlags = []string{"--runc-binary", wrapper}
-	if !sb.hasController("cpu") {
+	if !sb.HasController("cpu") {
 		// ctr always asks for cpu.shares (default 1024), which needs the cpu
 		// controller; runc fails the same way without it.
 		c.runFlags = append(c.runFlags, "--cpu-shares", "0")
@@ -127,20 +127,7 @@ func (c *containerd) ctrPTY(args ...string) result {
 
 // stop ends containerd by its pid: SIGTERM, then SIGKILL after 10s.
 func (c *containerd) stop() error {
-	select {
-	case <-c.exited:
-		return nil
-	default:
-	}
-	_ = syscall.Kill(c.pid, syscall.SIGTERM)
-	select {
-	case <-c.exited:
-		return nil
-	case <-time.After(10 * time.Second):
-	}
-	_ = syscall.Kill(c.pid, syscall.SIGKILL)
-	<-c.exited
-	return errors.New("containerd did not stop on SIGTERM within 10s")
+	return hosttest.StopDaemon("containerd", c.pid, c.exited)
 }
 
 // needContainerd returns the daemon, or skips or fails t when there is none.
@@ -237,21 +224,21 @@ func (c *containerd) checkGone(t *testing.T, id string) {
 	if r := c.ctr("snapshots", "ls"); hasField0(r.stdout, id) {
 		t.Errorf("left behind: snapshot %s:\n%s", id, r.stdout)
 	}
-	state := sb.path(filepath.Join("/run/containerd/runc", ctrNamespace, id))
+	state := sb.Path(filepath.Join("/run/containerd/runc", ctrNamespace, id))
 	if _, err := os.Lstat(state); err == nil {
 		t.Errorf("left behind: hull state directory /run/containerd/runc/%s/%s (in the sandbox)", ctrNamespace, id)
 	}
-	cg := filepath.Join(sb.cg, ctrNamespace, id)
+	cg := filepath.Join(sb.CG, ctrNamespace, id)
 	// The shim removes the bundle and hull the cgroup asynchronously to
 	// nothing; give processes a moment to be reaped.
 	waitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
 	if _, err := os.Stat(cg); err == nil {
-		t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.cgroupProcs(filepath.Join(ctrNamespace, id)))
+		t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.CgroupProcs(filepath.Join(ctrNamespace, id)))
 	}
 	bundle := filepath.Join(c.dir, "state/io.containerd.runtime.v2.task", ctrNamespace, id)
-	for _, m := range sb.mounts() {
-		if m == bundle || strings.HasPrefix(m, bundle+"/") {
-			t.Errorf("left behind: mount %s in the sandbox", m)
+	for _, m := range sb.Mounts() {
+		if m.Point == bundle || strings.HasPrefix(m.Point, bundle+"/") {
+			t.Errorf("left behind: mount %s in the sandbox", m.Point)
 		}
 	}
 	if _, err := os.Lstat(bundle); err == nil {
@@ -411,7 +398,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		}
 		var sleeper int
 		waitFor(10*time.Second, func() bool {
-			for _, pid := range sb.cgroupProcs(filepath.Join(ctrNamespace, id)) {
+			for _, pid := range sb.CgroupProcs(filepath.Join(ctrNamespace, id)) {
 				if readFile(fmt.Sprintf("/proc/%d/cmdline", pid)) == "sleep\x00123\x00" {
 					sleeper = pid
 					return true
@@ -444,7 +431,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("pause-resume", func(t *testing.T) {
-		events := filepath.Join(sb.cg, ctrNamespace, id, "cgroup.events")
+		events := filepath.Join(sb.CG, ctrNamespace, id, "cgroup.events")
 		if r := c.ctr("task", "pause", id); r.exit != 0 {
 			t.Fatalf("ctr task pause: %s", r)
 		}
@@ -521,7 +508,7 @@ func TestContainerdLifecycle(t *testing.T) {
 // hostPidNS runs the container in the sandbox's (the host's) pid namespace,
 // so that its processes can outlive init and `kill --all` matters.
 func hostPidNS() string {
-	return fmt.Sprintf("pid:/proc/%d/ns/pid", sb.holder.Process.Pid)
+	return "pid:" + sb.HoldPath + "/ns/pid"
 }
 
 // Each shell notes in /tmp/ready that its USR1 trap is set: a signal that
@@ -560,8 +547,8 @@ func TestContainerdKillAll(t *testing.T) {
 		t.Fatalf("kill --all SIGKILL: %s", r)
 	}
 	c.waitTask(t, id, "STOPPED")
-	if !waitFor(10*time.Second, func() bool { return len(sb.cgroupProcs(filepath.Join(ctrNamespace, id))) == 0 }) {
-		t.Errorf("processes survived kill --all SIGKILL: %v", sb.cgroupProcs(filepath.Join(ctrNamespace, id)))
+	if !waitFor(10*time.Second, func() bool { return len(sb.CgroupProcs(filepath.Join(ctrNamespace, id))) == 0 }) {
+		t.Errorf("processes survived kill --all SIGKILL: %v", sb.CgroupProcs(filepath.Join(ctrNamespace, id)))
 	}
 	// The calls ctr asked for: kill --all 10 and 9. (After init's exit the
 	// shim runs kill --all 9 once more; TestContainerdInitExitKillsTheRest
@@ -602,7 +589,7 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	c.waitTask(t, id, "RUNNING")
 	rel := filepath.Join(ctrNamespace, id)
 	var procs []int
-	if !waitFor(10*time.Second, func() bool { procs = sb.cgroupProcs(rel); return len(procs) == 3 }) {
+	if !waitFor(10*time.Second, func() bool { procs = sb.CgroupProcs(rel); return len(procs) == 3 }) {
 		t.Fatalf("want init and two sleeps in the cgroup, got %v", procs)
 	}
 	if r := c.ctr("task", "kill", "--signal", "SIGKILL", id); r.exit != 0 {
@@ -634,7 +621,7 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 		}
 	}
 	if len(alive) > 0 {
-		t.Errorf("the task is STOPPED but its processes %v still run (in cgroup %s: %v)", alive, rel, sb.cgroupProcs(rel))
+		t.Errorf("the task is STOPPED but its processes %v still run (in cgroup %s: %v)", alive, rel, sb.CgroupProcs(rel))
 	}
 	if r := c.ctr("task", "delete", id); r.exit != 0 {
 		t.Errorf("ctr task delete: %s", r)

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 // cmdTimeout bounds every engine command, so a hang fails one test instead of
@@ -166,7 +168,7 @@ func teardown() error {
 		for _, l := range sb.leftovers() {
 			errs = append(errs, errors.New("left behind in the sandbox: "+l))
 		}
-		errs = append(errs, sb.close())
+		errs = append(errs, sb.Close())
 		for _, c := range sb.v1.changes() {
 			errs = append(errs, errors.New(c))
 		}
@@ -275,7 +277,7 @@ func (r result) String() string {
 func runSandboxed(env []string, name string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := sb.command(ctx, sb.cmds, env, name, args...)
+	cmd := sb.Command(ctx, sb.Cmds, env, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	res := result{argv: append([]string{name}, args...), exit: -1}
@@ -312,7 +314,7 @@ func runPTY(env []string, name string, args ...string) result {
 	defer master.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := sb.command(ctx, sb.cmds, env, name, args...)
+	cmd := sb.Command(ctx, sb.Cmds, env, name, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr.Setsid = true
 	cmd.SysProcAttr.Setctty = true
@@ -414,7 +416,7 @@ func readCalls() []call {
 			if len(f) == 4 {
 				rest = f[3]
 			}
-			words := shellSplit(f[2] + " " + rest)
+			words := hosttest.ShellSplit(f[2] + " " + rest)
 			c := call{pid: pid, exit: -1, line: i}
 			if len(words) > 0 {
 				c.caller, c.args = words[0], words[1:]
@@ -561,42 +563,4 @@ func shellQuote(s string) string {
 		}
 	}
 	return s
-}
-
-// shellSplit undoes shellQuote (and hull-argv.sh's quoting): words separated
-// by spaces, '...' quoting, \ escapes outside quotes.
-func shellSplit(s string) []string {
-	var words []string
-	var cur strings.Builder
-	inWord, quoted := false, false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case quoted:
-			if ch == '\'' {
-				quoted = false
-			} else {
-				cur.WriteByte(ch)
-			}
-		case ch == '\'':
-			quoted, inWord = true, true
-		case ch == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case ch == ' ' || ch == '\t':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(ch)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words
 }

@@ -33,7 +33,7 @@ func newPodman(dir string) (*podman, error) {
 		}
 	}
 	var extra []string
-	if !sb.hasController("pids") {
+	if !sb.HasController("pids") {
 		// podman asks for pids.max 2048 by default; pids_limit 0 asks for none.
 		extra = append(extra, "pids_limit = 0")
 	}
@@ -164,13 +164,13 @@ func (p *podman) track(t *testing.T, name string, idOf func() string) {
 		if id == "" {
 			return
 		}
-		if _, err := os.Lstat(sb.path("/run/hull/" + id)); err == nil {
+		if _, err := os.Lstat(sb.Path("/run/hull/" + id)); err == nil {
 			t.Errorf("left behind: hull state directory /run/hull/%s (in the sandbox)", id)
 		}
-		cg := filepath.Join(sb.cg, "libpod_parent", "libpod-"+id)
+		cg := filepath.Join(sb.CG, "libpod_parent", "libpod-"+id)
 		waitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
 		if _, err := os.Stat(cg); err == nil {
-			t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.cgroupProcs(filepath.Join("libpod_parent", "libpod-"+id)))
+			t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.CgroupProcs(filepath.Join("libpod_parent", "libpod-"+id)))
 		}
 		checkDeletes(t, id)
 		checkV1(t)
@@ -247,7 +247,7 @@ func TestPodmanLifecycle(t *testing.T) {
 		if st := p.inspect(t, name, "{{.State.Status}}"); st != "paused" {
 			t.Errorf("paused container's status: %q", st)
 		}
-		events := filepath.Join(sb.cg, "libpod_parent", "libpod-"+id, "cgroup.events")
+		events := filepath.Join(sb.CG, "libpod_parent", "libpod-"+id, "cgroup.events")
 		if ev := readFile(events); !strings.Contains(ev, "frozen 1") {
 			t.Errorf("paused, but %s says %q", events, ev)
 		}
