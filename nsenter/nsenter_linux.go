@@ -29,14 +29,17 @@ import (
 // cannot join; use Spawn for those.
 var ErrUnsupportedJoin = errors.New("this namespace type cannot be joined from a multi-threaded process; use Spawn")
 
-// NeedsSpawn reports whether joins must go through Spawn: user and time namespaces need
+// NeedsSpawn reports whether joins must go through Spawn: a pid namespace (see
+// relayEnv), user and time namespaces need
 // a single-threaded caller, and after joining a mount namespace the executable must be
 // run by fd (execveat), since any path, /proc/self/fd/N included, would be resolved in
 // the joined namespace, which another container may control.
 func NeedsSpawn(joins []Join) bool {
 	for _, j := range joins {
 		switch j.Type {
-		case specs.UserNamespace, specs.TimeNamespace, specs.MountNamespace:
+		// A joined pid namespace: Spawn's relay keeps every process that appears in it
+		// a copy of the sealed executable, never of hull's host binary.
+		case specs.UserNamespace, specs.TimeNamespace, specs.MountNamespace, specs.PIDNamespace:
 			return true
 		}
 	}

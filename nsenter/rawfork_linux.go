@@ -34,12 +34,27 @@ const maxFiles = 64
 type rawArgs struct {
 	nsFds   [maxJoin]uintptr
 	nsTypes [maxJoin]uintptr
+	// joinIdx is each one's place in sortUserFirst(Join), for the error report.
+	joinIdx [maxJoin]uintptr
 	nJoin   uintptr
 
 	files  [maxFiles]uintptr // files[i] becomes fd i in the final child
 	nFiles uintptr
 	// high is above every fd in files and every target, so the shuffle cannot clobber.
 	high uintptr
+	// extra are fds that follow files in the exec'ing child: the executable and the
+	// report pipe, and for a relay the pid namespace to join. They are moved to
+	// nFiles, nFiles+1, ... and keepCloexec=false leaves them open across execve (the
+	// relay needs them); everything above them is closed before any process can enter
+	// the container's pid namespace, so none of hull's other fds is ever visible there.
+	extra       [4]uintptr
+	nExtra      uintptr
+	extraNoExec bool
+	// maxFd bounds the close loop where close_range(2) is missing (before Linux 5.9).
+	maxFd uintptr
+	// second: child 1 forks child 2 into the new namespaces of cloneFlags (a new pid
+	// namespace applies only to children). Without it child 1 execs itself.
+	second bool
 
 	cloneFlags uintptr
 	// cgroup is the clone_args for child 1 when it must be born in a cgroup (clone3
@@ -89,6 +104,7 @@ const (
 	repExec     = 5 // child 2: execveat failed
 	repMaskStep = 6 // child 2: restoring the signal mask failed
 	repSetID    = 7 // child 1: becoming root of the joined user namespace failed
+	repClose    = 8 // child 1: closing hull's other fds failed
 )
 
 //go:nosplit
@@ -140,7 +156,7 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 	// Child 1.
 	for i := uintptr(0); i < a.nJoin && i < maxJoin; i++ {
 		if _, _, e := syscall.RawSyscall6(unix.SYS_SETNS, a.nsFds[i], a.nsTypes[i], 0, 0, 0, 0); e != 0 {
-			rawReport(a.errPipe, repJoin, i, uintptr(e))
+			rawReport(a.errPipe, repJoin, a.joinIdx[i], uintptr(e))
 			rawExit(1)
 		}
 	}
@@ -157,27 +173,33 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 			rawExit(1)
 		}
 	}
-	// CLONE_PARENT makes child 2 a child of hull, which waits for it; child 1 only
-	// exists to make child 2 land in the joined pid namespace. After a vfork, child 1
-	// resumes once child 2 has exec'd or exited, so it reports the pid last.
-	var pid2 uintptr
-	if a.vfork {
-		var en uintptr
-		pid2, en = rawVfork(unix.SYS_CLONE, unix.CLONE_PARENT|unix.CLONE_VM|unix.CLONE_VFORK|a.cloneFlags|uintptr(unix.SIGCHLD), 0, 0)
-		e = syscall.Errno(en)
-	} else {
-		pid2, _, e = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|a.cloneFlags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	// Only what the final process needs stays open, before anything can enter the
+	// container's pid namespace: the copy of hull's fd table a fork makes would
+	// otherwise show every fd of the caller (cgroup dirs, state dirs, the caller's
+	// own leftovers) through /proc/<pid>/fd to a process there with CAP_SYS_PTRACE.
+	placeFiles(a)
+	if !a.second {
+		execSelf(a)
 	}
+	// Child 2 lands in the new pid namespace; child 1 only exists to make it.
+	pid2, e := rawSecond(a)
 	if e != 0 {
 		rawReport(a.errPipe, repFork, 0, uintptr(e))
 		rawExit(1)
 	}
-	if pid2 != 0 {
-		rawReport(a.errPipe, repPid, pid2, 0)
-		rawExit(0)
-	}
-	// Child 2: move every file above all targets first, then down to its place, so that
-	// no target overwrites a source still needed.
+	rawReport(a.errPipe, repPid, pid2, 0)
+	rawExit(0)
+	return 0, 0
+}
+
+// placeFiles moves files[i] to fd i and the extra fds right after them, then closes
+// every other fd of this (child's own) table.
+//
+//go:nosplit
+//go:norace
+func placeFiles(a *rawArgs) {
+	// Every file above all targets first, then down to its place, so that no target
+	// overwrites a source still needed.
 	for i := uintptr(0); i < a.nFiles && i < maxFiles; i++ {
 		nfd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, a.files[i], unix.F_DUPFD_CLOEXEC, a.high, 0, 0, 0)
 		if e != 0 {
@@ -192,6 +214,41 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 			rawExit(1)
 		}
 	}
+	// The extras sit at or above high (the parent put them there), above every target.
+	flags := uintptr(unix.O_CLOEXEC)
+	if a.extraNoExec {
+		flags = 0
+	}
+	for k := uintptr(0); k < a.nExtra && k < 4; k++ {
+		to := a.nFiles + k
+		if _, _, e := syscall.RawSyscall6(unix.SYS_DUP3, a.extra[k], to, flags, 0, 0, 0); e != 0 {
+			rawReport(a.errPipe, repDup, to, uintptr(e))
+			rawExit(1)
+		}
+		a.extra[k] = to
+	}
+	a.exeFd, a.errPipe = a.extra[0], a.extra[1]
+	if a.nExtra == 4 {
+		// Spawn's relay: it gets the final executable as its fd nFiles.
+		a.exeFd = a.extra[3]
+	}
+	first := a.nFiles + a.nExtra
+	_, _, e := syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, first, ^uintptr(0)>>32, 0, 0, 0, 0)
+	if e == unix.ENOSYS {
+		for fd := first; fd < a.maxFd; fd++ {
+			syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+		}
+	} else if e != 0 {
+		rawReport(a.errPipe, repClose, first, uintptr(e))
+		rawExit(1)
+	}
+}
+
+// execSelf puts every signal back to its default and execs the executable.
+//
+//go:nosplit
+//go:norace
+func execSelf(a *rawArgs) {
 	// Go's handlers are still installed in this copy: put every signal back to its
 	// default before unblocking, so nothing delivered before execve runs Go code.
 	for sig := uintptr(1); sig <= 64; sig++ {
@@ -205,11 +262,10 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 		rawReport(a.errPipe, repMaskStep, 0, uintptr(e))
 		rawExit(1)
 	}
-	_, _, e = syscall.RawSyscall6(unix.SYS_EXECVEAT, a.exeFd, uintptr(unsafe.Pointer(a.empty)),
+	_, _, e := syscall.RawSyscall6(unix.SYS_EXECVEAT, a.exeFd, uintptr(unsafe.Pointer(a.empty)),
 		uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), unix.AT_EMPTY_PATH, 0)
 	rawReport(a.errPipe, repExec, 0, uintptr(e))
 	rawExit(127)
-	return 0, 0
 }
 
 // spawnFork makes Spawn fork with copied page tables even where it could vfork: the
@@ -229,6 +285,9 @@ type SpawnOpts struct {
 	Join []Join
 	// CloneFlags makes new namespaces for the final child (not CLONE_NEWUSER).
 	CloneFlags uintptr
+	// RelayExe runs Relay when a pid namespace is joined; nil means Exe. It must be
+	// hull's sealed binary (or a program calling Relay, in tests).
+	RelayExe *os.File
 	// Cgroup, if set, is an open cgroup2 directory the children are born in (Linux
 	// 5.7+), so the caller need not move the final child there afterwards.
 	Cgroup *os.File
@@ -262,6 +321,8 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 			f.Close()
 		}
 	}()
+	var pidNS *os.File
+	pidIdx := 0
 	for i, j := range sortUserFirst(o.Join) {
 		flag, err := CloneFlag(j.Type)
 		if err != nil {
@@ -272,7 +333,13 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 			return nil, fmt.Errorf("join %s namespace: %w", j.Type, err)
 		}
 		keep = append(keep, f)
-		a.nsFds[i], a.nsTypes[i] = f.Fd(), flag
+		if flag == unix.CLONE_NEWPID {
+			// Joined by the relay, see relayEnv.
+			pidNS, pidIdx = f, i
+			continue
+		}
+		a.nsFds[a.nJoin], a.nsTypes[a.nJoin] = f.Fd(), flag
+		a.joinIdx[a.nJoin] = uintptr(i)
 		a.nJoin++
 		if flag == unix.CLONE_NEWUSER {
 			a.rootInUserNS = true
@@ -286,12 +353,33 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		}
 	}
 	a.nFiles = uintptr(len(o.Files))
-	a.high = high + 1
+	// Above every source and every target, the extras' targets included.
+	a.high = max(high, a.nFiles+4) + 1
+	a.maxFd = 1024
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 && rl.Cur < 1<<20 {
+		a.maxFd = uintptr(rl.Cur)
+	}
+	env := o.Env
+	switch {
+	case pidNS != nil:
+		// A process entering an existing pid namespace is visible there at once to
+		// every process in it, and until its execve it would be a copy of hull's host
+		// binary (/proc/<pid>/exe is the one file CVE-2019-5736 writes through). So
+		// child 1 joins everything else and execs the sealed executable as a relay
+		// outside that namespace; the relay joins it and forks the final child from
+		// its own, sealed image (relay_linux.go).
+		env = append(append([]string(nil), o.Env...), fmt.Sprintf("%s=%d:%d:%d", relayEnv, a.nFiles, o.CloneFlags, pidIdx))
+		a.extraNoExec = true
+	case o.CloneFlags != 0:
+		// A new pid namespace is empty until child 2 execs: nothing can see it.
+		a.second = true
+	}
 	argv, err := syscall.SlicePtrFromStrings(o.Args)
 	if err != nil {
 		return nil, err
 	}
-	envv, err := syscall.SlicePtrFromStrings(o.Env)
+	envv, err := syscall.SlicePtrFromStrings(env)
 	if err != nil {
 		return nil, err
 	}
@@ -305,23 +393,48 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	}
 	rd := os.NewFile(uintptr(p[0]), "nsenter-report")
 	defer rd.Close()
-	// The shuffle in child 2 overwrites fds 0..nFiles-1: the executable and the report
-	// pipe must sit above every fd it touches, or dup3 would replace them.
-	wfd, err := unix.FcntlInt(uintptr(p[1]), unix.F_DUPFD_CLOEXEC, int(a.high))
+	// The shuffle overwrites fds 0..nFiles+2: the executable, the report pipe and the
+	// pid namespace must sit above every fd it touches, or dup3 would replace them.
+	above := func(fd uintptr) (uintptr, error) {
+		nfd, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, int(a.high))
+		if err != nil {
+			return 0, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		return uintptr(nfd), nil
+	}
+	wfd, err := above(uintptr(p[1]))
 	unix.Close(p[1])
 	if err != nil {
-		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		return nil, err
 	}
-	p[1] = wfd
-	a.errPipe = uintptr(wfd)
-	if a.exeFd < a.high {
-		efd, err := unix.FcntlInt(a.exeFd, unix.F_DUPFD_CLOEXEC, int(a.high))
+	p[1] = int(wfd)
+	a.errPipe = wfd
+	efd, err := above(a.exeFd)
+	if err != nil {
+		unix.Close(p[1])
+		return nil, err
+	}
+	defer unix.Close(int(efd))
+	a.exeFd = efd
+	a.extra[0], a.extra[1], a.nExtra = efd, wfd, 2
+	if pidNS != nil {
+		nfd, err := above(pidNS.Fd())
 		if err != nil {
 			unix.Close(p[1])
-			return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+			return nil, err
 		}
-		defer unix.Close(efd)
-		a.exeFd = uintptr(efd)
+		defer unix.Close(int(nfd))
+		relay := o.Exe
+		if o.RelayExe != nil {
+			relay = o.RelayExe
+		}
+		rfd, err := above(relay.Fd())
+		if err != nil {
+			unix.Close(p[1])
+			return nil, err
+		}
+		defer unix.Close(int(rfd))
+		a.extra[2], a.extra[3], a.nExtra = nfd, rfd, 4
 	}
 
 	pid1, err := forkLocked(a)
@@ -329,8 +442,17 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Child 1 always exits at once; reap it so it never lingers as a zombie.
 	var ws unix.WaitStatus
+	if !a.second && pidNS == nil {
+		// Child 1 is the final process: its execve closed the report pipe.
+		runtime.KeepAlive(o)
+		runtime.KeepAlive(argv)
+		runtime.KeepAlive(envv)
+		runtime.KeepAlive(&empty)
+		return spawnResult(rd, o, int(pid1), ws)
+	}
+	// Child 1 (or the relay) exits once child 2 has exec'd; reap it so it never
+	// lingers as a zombie.
 	for {
 		_, err := unix.Wait4(int(pid1), &ws, 0, nil)
 		if !errors.Is(err, unix.EINTR) {
@@ -342,11 +464,15 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	runtime.KeepAlive(argv)
 	runtime.KeepAlive(envv)
 	runtime.KeepAlive(&empty)
+	return spawnResult(rd, o, 0, ws)
+}
 
-	// Read every report until EOF, which comes once child 1 has exited and child 2
-	// has exec'd (its copy of the pipe is close-on-exec) or exited. With vfork,
-	// child 2's failure is written before child 1's pid report.
-	var pid2 int
+// spawnResult reads every report until EOF, which comes once child 1 (or the relay) has
+// exited and the final child has exec'd (its copy of the pipe is close-on-exec) or
+// exited. With vfork, the final child's failure is written before the pid report.
+// final is the final child when child 1 is it (no report of its pid then).
+func spawnResult(rd *os.File, o *SpawnOpts, final int, ws unix.WaitStatus) (*os.Process, error) {
+	pid2 := final
 	var kind, idx uint32
 	var errno syscall.Errno
 	var buf [12]byte
@@ -360,7 +486,9 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		}
 		k := binary.LittleEndian.Uint32(buf[0:])
 		if k == repPid {
-			pid2 = int(binary.LittleEndian.Uint32(buf[4:]))
+			if pid2 == 0 {
+				pid2 = int(binary.LittleEndian.Uint32(buf[4:]))
+			}
 			continue
 		}
 		if kind == 0 {
@@ -372,7 +500,17 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		if pid2 == 0 {
 			return nil, fmt.Errorf("nsenter: child exited without reporting (status %v)", ws)
 		}
+		// The final child held the pipe until its execve: take only a pid that is
+		// really a child of ours.
+		var si unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid2, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+			return nil, fmt.Errorf("nsenter: reported pid %d is not a child of hull: %w", pid2, err)
+		}
 		return os.FindProcess(pid2)
+	}
+	// The final child failed before or at exec: it has exited; reap it.
+	if pid2 != 0 {
+		_, _ = unix.Wait4(pid2, &ws, 0, nil)
 	}
 	switch kind {
 	case repJoin:
@@ -380,16 +518,14 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		return nil, fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, os.NewSyscallError("setns", errno))
 	case repFork:
 		return nil, fmt.Errorf("nsenter: fork into namespaces: %w", os.NewSyscallError("clone", errno))
+	case repClose:
+		return nil, fmt.Errorf("nsenter: close fds from %d: %w", idx, os.NewSyscallError("close_range", errno))
 	case repSetID:
 		call := "setresgid"
 		if idx == 1 {
 			call = "setresuid"
 		}
 		return nil, fmt.Errorf("nsenter: become root of the joined user namespace (uid/gid 0 must be mapped): %w", os.NewSyscallError(call, errno))
-	}
-	// Child 2 failed before or at exec: it has exited; reap it.
-	if pid2 != 0 {
-		_, _ = unix.Wait4(pid2, &ws, 0, nil)
 	}
 	switch kind {
 	case repDup:

@@ -28,7 +28,12 @@ func spawnOut(t *testing.T, join []Join, flags uintptr, args ...string) (string,
 	defer r.Close()
 	null, _ := os.Open(os.DevNull)
 	defer null.Close()
-	p, err := Spawn(&SpawnOpts{Exe: exe, Args: append([]string{"busybox"}, args...), Env: []string{"PATH=/bin"}, Files: []*os.File{null, w, os.Stderr}, Join: join, CloneFlags: flags})
+	relay, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	p, err := Spawn(&SpawnOpts{Exe: exe, RelayExe: relay, Args: append([]string{"busybox"}, args...), Env: []string{"PATH=/bin"}, Files: []*os.File{null, w, os.Stderr}, Join: join, CloneFlags: flags})
 	w.Close()
 	if err != nil {
 		return "", -1, err
@@ -96,6 +101,52 @@ func TestSpawnJoinUserAndMount(t *testing.T) {
 			want, _ := os.Readlink(ns(n))
 			if fields[3+i] != want {
 				t.Errorf("%s: child in %s, want %s", n, fields[3+i], want)
+			}
+		}
+	})
+}
+
+// TestMain lets the test binary serve as Spawn's relay (RelayExe), as hull's main does.
+func TestMain(m *testing.M) {
+	if IsRelay() {
+		Relay()
+	}
+	os.Exit(m.Run())
+}
+
+// TestSpawnClosesOtherFds: of the caller's fds only Files reach the final child, even
+// those not marked close-on-exec (a caller's leftovers), with and without a relay.
+func TestSpawnClosesOtherFds(t *testing.T) {
+	needRoot(t)
+	bothWays(t, func(t *testing.T) {
+		fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0) // no O_CLOEXEC
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		cmd := exec.Command("/bin/sleep", "60")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+		pidns := fmt.Sprintf("/proc/%d/ns/pid", cmd.Process.Pid)
+		for _, c := range []struct {
+			name  string
+			join  []Join
+			flags uintptr
+		}{
+			{"direct", nil, 0},
+			{"second fork", nil, unix.CLONE_NEWUTS},
+			{"relay", []Join{{specs.PIDNamespace, pidns}}, 0},
+		} {
+			out, code, err := spawnOut(t, c.join, c.flags, "ls", "/proc/self/fd")
+			if err != nil || code != 0 {
+				t.Fatalf("%s: Spawn: %v (exit %d)", c.name, err, code)
+			}
+			// 0-2 are Files, 3 is ls's own directory.
+			if got := strings.Join(strings.Fields(out), " "); got != "0 1 2 3" {
+				t.Errorf("%s: fds in the child %q, want 0 1 2 3", c.name, got)
 			}
 		}
 	})

@@ -273,8 +273,8 @@ func TestSecurityExeOverwriteInit(t *testing.T) {
 }
 
 // secStopHullChild starts `bin --root R exec id true` and SIGSTOPs the helper
-// it runs inside the container (a child of hull exec whose command line is
-// "hull init") before it execs. It returns the stopped helper's host pid and
+// it runs (a child of hull exec whose command line is "hull init") before it
+// forks the command. It returns the stopped helper's host pid and
 // the running hull exec command, or 0 if the helper got away.
 func secStopHullChild(t *testing.T, h *harness, bin string) (int, *exec.Cmd, chan error) {
 	t.Helper()
@@ -322,13 +322,13 @@ func secStopHullChild(t *testing.T, h *harness, bin string) (int, *exec.Cmd, cha
 }
 
 // TestSecurityExeOverwriteExec is CVE-2019-5736 against `hull exec`: the
-// helper that hull exec runs inside the container is hull until it execs the
-// command. An attacker already in the container finds it (by its command
-// line "hull init"), tries to open its /proc/<pid>/exe for writing, grabs a
-// read-only handle, and once hull exec has finished writes through
-// /proc/self/fd/3. The helper lives for milliseconds; the test stops it with
-// SIGSTOP from the host to give the attacker a deterministic window, as a
-// patient attacker retrying in a loop would eventually get.
+// helper that hull exec runs is hull until it forks the command. It must work
+// outside the container's pid namespace, so that no process of the container
+// can find it, ptrace it or open its /proc/<pid>/exe, even with
+// CAP_SYS_PTRACE. The test stops the helper with SIGSTOP from the host in the
+// middle of its set-up (as a patient attacker retrying in a loop would
+// eventually catch it), then lets an attacker in the container list every
+// process it can see.
 func TestSecurityExeOverwriteExec(t *testing.T) {
 	t.Parallel()
 	for _, ptrace := range []bool{false, true} {
@@ -343,21 +343,19 @@ func TestSecurityExeOverwriteExec(t *testing.T) {
 			mustExit(t, secDo(h, bin, "start", h.id), 0)
 			h.waitStatus(h.id, "running", 10*time.Second)
 
-			script := secAttackScript(`echo READY
-victim=
-n=0
-while [ -z "$victim" ]; do
-	for p in /proc/[0-9]*; do
-		# A helper the host has stopped (state T): one that got away is no use.
-		case "$(tr '\0' ' ' < $p/cmdline 2>/dev/null)" in
-		"hull init "*) read -r _ _ st _ < $p/stat 2>/dev/null; if [ "$st" = T ]; then victim=${p#/proc/}; break; fi;;
-		esac
-	done
-	n=$((n+1))
-	if [ $n -gt 2000 ]; then echo "victim=none"; echo DONE; exit 1; fi
-	sleep 0.01
+			// On /tmp/go: every process the attacker sees, with its command line
+			// and whether its exe opens at all.
+			script := secShellLib + `
+say capeff "$(grep CapEff /proc/self/status | tr -d ' \t')"
+echo READY
+` + secWaitGo + `
+for p in /proc/[0-9]*; do
+	c="$(tr '\0' ' ' < $p/cmdline 2>/dev/null)"
+	if (exec 3<$p/exe) 2>/dev/null; then e=opens; else e=closed; fi
+	echo "proc ${p#/proc/} [$c] exe=$e"
 done
-say victim $victim`)
+echo DONE
+`
 			args := append([]string{"exec", "--detach"}, secCapArgs(ptrace)...)
 			args = append(args, h.id, "sh", "-c", script)
 			r := secDo(h, bin, args...)
@@ -376,7 +374,7 @@ say victim $victim`)
 				}
 			}
 			if helper == 0 {
-				t.Fatal("could not catch hull exec's helper in the container in 20 tries")
+				t.Fatal("could not catch hull exec's helper in 20 tries")
 			}
 			t.Cleanup(func() {
 				_ = unix.Kill(helper, unix.SIGCONT)
@@ -386,7 +384,35 @@ say victim $victim`)
 					_ = cmd.Process.Kill()
 				}
 			})
-			waitOutput(t, r.stdoutPath, "STAGE1", 20*time.Second)
+			initNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", h.mustState(h.id).Pid))
+			if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", helper)); ns == initNS {
+				t.Errorf("ATTACK SURFACE: hull exec's helper (pid %d) is in the container's pid namespace %s", helper, ns)
+			}
+			if err := os.WriteFile(filepath.Join(h.rootfs, "tmp", "go"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := waitOutput(t, r.stdoutPath, "DONE", 20*time.Second)
+			t.Logf("attacker output:\n%s", out)
+			procs := 0
+			for _, line := range strings.Split(out, "\n") {
+				if !strings.HasPrefix(line, "proc ") {
+					continue
+				}
+				procs++
+				if strings.Contains(line, "hull") {
+					t.Errorf("ATTACK SURFACE: a hull process is visible in the container: %s", line)
+				}
+			}
+			if procs < 2 {
+				t.Errorf("the attacker saw %d processes (want at least init and itself): the scan is broken", procs)
+			}
+			res := secResults(out)
+			if ptrace {
+				cp, err := strconv.ParseUint(strings.TrimPrefix(res["capeff"], "CapEff:"), 16, 64)
+				if err != nil || cp&(1<<unix.CAP_SYS_PTRACE) == 0 {
+					t.Errorf("the attacker lacks CAP_SYS_PTRACE (%q)", res["capeff"])
+				}
+			}
 			if err := unix.Kill(helper, unix.SIGCONT); err != nil {
 				t.Fatal(err)
 			}
@@ -399,16 +425,9 @@ say victim $victim`)
 			case <-time.After(cmdTimeout):
 				t.Fatal("hull exec did not finish after its helper was resumed")
 			}
-			if err := os.WriteFile(filepath.Join(h.rootfs, "tmp", "go"), nil, 0o644); err != nil {
-				t.Fatal(err)
+			if got := secSHA256File(t, bin); got != sum {
+				t.Errorf("the runtime binary %s changed", bin)
 			}
-			out := waitOutput(t, r.stdoutPath, "DONE", 20*time.Second)
-			t.Logf("attacker output:\n%s", out)
-			res := secResults(out)
-			if !strings.HasPrefix(res["victimcmd"], "hull init") {
-				t.Errorf("the victim was not hull exec's helper but %q", res["victimcmd"])
-			}
-			secCheckExeAttack(t, res, out, ptrace, bin, sum)
 		})
 	}
 }

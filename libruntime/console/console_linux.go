@@ -29,7 +29,9 @@ func Setup(socket *os.File, size *specs.Box) error {
 }
 
 // SetupExec is Setup for a process exec'd into a running container: the same pty
-// allocation and hand-over, but /dev/console stays the init's.
+// allocation and hand-over, but /dev/console stays the init's, and the peer only goes
+// on fds 0, 1 and 2: the process makes it its controlling terminal itself (its own
+// session), see nsenter.Tail.
 func SetupExec(socket *os.File, size *specs.Box) error {
 	return setup(socket, size, false)
 }
@@ -76,6 +78,12 @@ func setup(socket *os.File, size *specs.Box, mount bool) error {
 	master = nil
 	if err != nil {
 		return fmt.Errorf("console: close pty master: %w", err)
+	}
+	if !mount {
+		if err := peerToStdio(peer); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
+		return nil
 	}
 	if err := setControllingTerminal(peer); err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -204,6 +212,11 @@ func setControllingTerminal(peer *os.File) error {
 	if err := ioctlSetInt(fd, unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
+	return peerToStdio(peer)
+}
+
+func peerToStdio(peer *os.File) error {
+	fd := int(peer.Fd())
 	for i := 0; i <= 2; i++ {
 		if err := dup3(fd, i); err != nil {
 			return fmt.Errorf("pty peer to fd %d: %w", i, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/libruntime/seccomp"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -73,6 +74,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	defer unix.Close(pidfd)
 	var joins []nsenter.Join
+	var pidNS *os.File
 	var nsFiles []*os.File
 	defer func() {
 		for _, f := range nsFiles {
@@ -93,7 +95,22 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			return nil, fmt.Errorf("exec: open the container's %s namespace: %w", ns.Type, err)
 		}
 		nsFiles = append(nsFiles, f)
+		if ns.Type == specs.PIDNamespace {
+			// Joined by the helper itself, at the very end (initproc.runExec).
+			pidNS = f
+			continue
+		}
 		joins = append(joins, nsenter.Join{Type: ns.Type, Path: fmt.Sprintf("/proc/self/fd/%d", f.Fd())})
+	}
+	if pidNS == nil {
+		// A container in hull's own pid namespace: the helper joins that one, as
+		// init's link names it.
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", c.p.InitPid))
+		if err != nil {
+			return nil, fmt.Errorf("exec: open the container's pid namespace: %w", err)
+		}
+		nsFiles = append(nsFiles, f)
+		pidNS = f
 	}
 	if !alive(c.p.InitPid, c.p.InitStartTime) {
 		return nil, errors.New("cannot exec in a stopped container")
@@ -115,6 +132,23 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), initproc.GoMaxProcs}
 	files = append(files, childSock)
+	env = append(env, initproc.EnvPidNSFd+"="+strconv.Itoa(len(files)))
+	files = append(files, pidNS)
+	// The process sends its seccomp listener straight here (SCM_RIGHTS) from the raw
+	// child: a datagram socket keeps the one byte and its fd together.
+	var notifyRecv *os.File
+	if seccomp.HasNotify(c.p.Config.Linux.Seccomp) {
+		nfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, os.NewSyscallError("socketpair", err)
+		}
+		notifyRecv = os.NewFile(uintptr(nfds[0]), "notify-recv")
+		notifySend := os.NewFile(uintptr(nfds[1]), "notify-send")
+		defer notifyRecv.Close()
+		defer notifySend.Close()
+		env = append(env, initproc.EnvNotifyFd+"="+strconv.Itoa(len(files)))
+		files = append(files, notifySend)
+	}
 	if p.Terminal {
 		console := o.ConsoleConn
 		if console == nil {
@@ -140,9 +174,11 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	t.mark("sealed exe")
 	// Born in the container's cgroup: moving it there afterwards would cost the
 	// kernel's cgroup migration, an RCU grace period of often 10-20 ms.
+	// Fail closed: a process outside the container's cgroup escapes its limits,
+	// its device filter and `kill --all`.
 	cg, err := c.cgroup()
-	if err != nil {
-		cg = nil
+	if err != nil && !errors.Is(err, errNoCgroup) {
+		return nil, fmt.Errorf("exec: load the container's cgroup: %w", err)
 	}
 	// With the pids controller on, a refused fork is counted: if the process dies
 	// starting up and the count rose, the limit is what to tell the user about.
@@ -222,19 +258,83 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		}
 		break
 	}
-	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, proc.Pid); err != nil {
-			return nil, err
-		}
-	}
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
 	if err := enc.Encode(initproc.Message{Type: initproc.MsgGo}); err != nil {
 		return nil, fmt.Errorf("exec: release process: %w", err)
 	}
+	// The helper forks the process into the container and reports it, or why it
+	// failed; it then exits.
+	var m initproc.Message
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("exec: process exited before it was started (%v)", err)
+	}
+	switch m.Type {
+	case initproc.MsgPid:
+	case initproc.MsgError:
+		return nil, errors.New(m.Error)
+	default:
+		return nil, fmt.Errorf("exec: unexpected message %q", m.Type)
+	}
+	// Only our own child: the helper's word is checked, not trusted.
+	var si unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, m.Pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil || m.Pid <= 0 {
+		return nil, fmt.Errorf("exec: the helper reported pid %d, which is not hull's child", m.Pid)
+	}
+	user, err := os.FindProcess(m.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("exec: %w", err)
+	}
+	_, _ = proc.Wait()
 	ok = true
-	return &Process{Init{proc: proc}}, nil
+	done := false
+	defer func() {
+		if !done {
+			_ = user.Kill()
+			_, _ = user.Wait()
+		}
+	}()
+	if notifyRecv != nil {
+		nfd, err := recvListener(notifyRecv)
+		if err != nil {
+			return nil, fmt.Errorf("exec: seccomp notify: %w", err)
+		}
+		err = c.sendNotifyListener(m.Pid, nfd, cfg.Seccomp, specs.StateRunning)
+		unix.Close(nfd)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, m.Pid); err != nil {
+			return nil, err
+		}
+	}
+	done = true
+	return &Process{Init{proc: user}}, nil
+}
+
+// recvListener takes the seccomp listener the process sent before its execve.
+func recvListener(f *os.File) (int, error) {
+	var b [1]byte
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(f.Fd()), b[:], oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, os.NewSyscallError("recvmsg", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, errors.New("no listener fd received")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return -1, errors.New("no listener fd received")
+	}
+	return fds[0], nil
 }
 
 // spawnInto starts o's process through nsenter.Spawn, born in cg (clone3

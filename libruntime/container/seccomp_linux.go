@@ -47,6 +47,12 @@ func (c *Container) passNotifyFd(pid, fd int, sc *specs.LinuxSeccomp, status spe
 		return fmt.Errorf("seccomp notify: %w", os.NewSyscallError("pidfd_getfd", err))
 	}
 	defer unix.Close(nfd)
+	return c.sendNotifyListener(pid, nfd, sc, status)
+}
+
+// sendNotifyListener hands the listener fd of process pid's filter to the agent at
+// linux.seccomp.listenerPath, with the container's state.
+func (c *Container) sendNotifyListener(pid, nfd int, sc *specs.LinuxSeccomp, status specs.ContainerState) error {
 	st := &specs.ContainerProcessState{
 		Version:  specs.Version,
 		Fds:      []string{"seccompFd"},

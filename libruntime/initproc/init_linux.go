@@ -18,6 +18,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
+	"github.com/hull-runtime/hull/nsenter"
 )
 
 // Main runs the init stage. It returns only on failure, after reporting the error to the
@@ -211,11 +212,30 @@ func (i *initState) run() error {
 	return nil
 }
 
-// runExec prepares a process joining a running container: nsenter has already put it in
-// every namespace of the container, so only the process's own attributes remain.
+// runExec prepares a process joining a running container. nsenter has put this helper
+// in every namespace of the container but its pid namespace: it is invisible to the
+// container while it works, and forks the process into that namespace only at the end
+// (nsenter.ForkTail), as a child of `hull exec`, which does nothing there but switch
+// user, capabilities and seccomp and exec.
 func (i *initState) runExec() error {
 	runtime.LockOSThread()
 	p := i.cfg.Process
+	pidNS, err := fdFromEnv(EnvPidNSFd, "pid namespace")
+	if err != nil {
+		return err
+	}
+	// This locked thread alone: its children land there, and the runtime never
+	// clones new threads from a locked one (they would be refused).
+	if err := unix.Setns(int(pidNS.Fd()), unix.CLONE_NEWPID); err != nil {
+		return fmt.Errorf("join the container's pid namespace: %w", os.NewSyscallError("setns", err))
+	}
+	pidNS.Close()
+	var notify *os.File
+	if os.Getenv(EnvNotifyFd) != "" {
+		if notify, err = fdFromEnv(EnvNotifyFd, "seccomp notify socket"); err != nil {
+			return err
+		}
+	}
 	if os.Getenv(EnvConsoleFd) != "" {
 		sock, err := fdFromEnv(EnvConsoleFd, "console socket")
 		if err != nil {
@@ -226,15 +246,84 @@ func (i *initState) runExec() error {
 		}
 		sock.Close()
 	}
-	path, err := i.setupProcess(p)
+	t, err := i.planTail(p)
 	if err != nil {
 		return err
 	}
-	if err := i.ready(); err != nil {
+	t.NotifySock = notify
+	i.mark("process (rlimits, caps, user, seccomp)")
+	if err := i.enc.Encode(Message{Type: MsgReady, Phases: i.phases}); err != nil {
+		return fmt.Errorf("report ready: %w", err)
+	}
+	if err := i.expect(MsgGo); err != nil {
 		return err
 	}
-	execProcess(path, p, i.cfg.PreserveFDs)
+	pid, err := nsenter.ForkTail(t)
+	if err != nil {
+		return err
+	}
+	if err := i.enc.Encode(Message{Type: MsgPid, Pid: pid}); err != nil {
+		// The process runs; hull exec learns nothing more. Its wait on us ends.
+		os.Exit(1)
+	}
+	os.Exit(0)
 	return nil
+}
+
+// planTail does, on this thread, what the exec'd process inherits (rlimits, bounding
+// set, umask, cwd) and prepares what it must do itself (user, capabilities,
+// no_new_privs, seccomp), in the order setupProcess follows.
+func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
+	sc := i.cfg.Seccomp
+	if err := process.ApplyRlimits(p.Rlimits); err != nil {
+		return nil, err
+	}
+	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
+		return nil, err
+	}
+	if p.User.Umask == nil {
+		unix.Umask(0o022)
+	} else {
+		unix.Umask(int(*p.User.Umask & 0o777))
+	}
+	// Entered as root, as runc does, so a cwd only root may enter works; and before
+	// any filter, so a profile that denies getcwd cannot break the check.
+	if err := os.Chdir(p.Cwd); err != nil {
+		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
+		return nil, fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", p.Cwd)
+	}
+	path, err := process.LookPath(p.Args[0], p.Env)
+	if err != nil {
+		return nil, fmt.Errorf("process.args[0]: %w", err)
+	}
+	u, err := process.PlanUser(p.User)
+	if err != nil {
+		return nil, err
+	}
+	caps, err := process.PlanCaps(p.Capabilities)
+	if err := i.warnable(err); err != nil {
+		return nil, err
+	}
+	t := &nsenter.Tail{
+		Path: path, Args: p.Args, Env: p.Env,
+		Keep: 3 + i.cfg.PreserveFDs,
+		Ctty: os.Getenv(EnvConsoleFd) != "",
+		UID:  u.UID, GID: u.GID, Groups: u.Groups, SetGroups: u.SetGroups,
+		Caps: caps.Data, Ambient: caps.Ambient, ClearAmb: caps.ClearAmbient,
+		NoNewPrivs: p.NoNewPrivileges,
+	}
+	if sc != nil {
+		prog, flags, err := seccomp.Program(sc)
+		if err != nil {
+			return nil, err
+		}
+		// Without no_new_privs, loading needs CAP_SYS_ADMIN, which the user switch
+		// may take away: first then, as runc does; else last, right before execve.
+		t.Seccomp, t.SeccompFlags, t.SeccompFirst = prog, flags, !p.NoNewPrivileges
+	}
+	return t, nil
 }
 
 // ready tells the parent the process is set up, with init's phase timings, and waits

@@ -15,6 +15,11 @@ const (
 	EnvFifoFd    = "_HULL_FIFO_FD"
 	EnvConsoleFd = "_HULL_CONSOLE_FD"
 	EnvLogLevel  = "_HULL_DEBUG"
+	// exec's helper runs outside the container's pid namespace and forks the process
+	// into it: EnvPidNSFd is that namespace; EnvNotifyFd, with a notify seccomp
+	// profile, the socket the process sends its listener fd over.
+	EnvPidNSFd  = "_HULL_PIDNS_FD"
+	EnvNotifyFd = "_HULL_NOTIFY_FD"
 )
 
 // GoMaxProcs is in init's (and exec's helper's) environment: from its first instruction
@@ -65,6 +70,9 @@ const (
 	// (pidfd_getfd), sends it to linux.seccomp.listenerPath and answers MsgSeccompFdOK.
 	MsgSeccompFd   = "seccomp-fd"
 	MsgSeccompFdOK = "seccomp-fd-ok"
+	// exec's helper -> parent, after MsgGo: the process has exec'd, as Pid (the
+	// parent's child; the helper then exits).
+	MsgPid = "pid"
 )
 
 // Message is one line of the sync protocol.
@@ -72,6 +80,7 @@ type Message struct {
 	Type  string `json:"type"`
 	Error string `json:"error,omitempty"`
 	Fd    int    `json:"fd,omitempty"`
+	Pid   int    `json:"pid,omitempty"`
 	// Phases, with MsgReady when Config.Debug is set: how long each set-up step of
 	// init took, as "name duration" strings for the parent's debug log.
 	Phases []string `json:"phases,omitempty"`

@@ -297,13 +297,70 @@ func capset(s capState) error {
 // (see NotGrantedError) are left out and reported after the rest is applied.
 // It is meant to run after DropBounding and SetUser.
 func ApplyCaps(c *specs.LinuxCapabilities) error {
+	want, amb, ambientOK, missing, err := planCaps(c)
+	if err != nil {
+		return err
+	}
+	if err := capset(want); err != nil {
+		return fmt.Errorf("process.capabilities: %w", err)
+	}
+	if ambientOK {
+		if err := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.capabilities.ambient: clear: %w", err)
+		}
+	}
+	for n := 0; n < 64; n++ {
+		if !amb.has(n) {
+			continue
+		}
+		if err := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {
+			return fmt.Errorf("process.capabilities.ambient: raise %s: %w", capName(n), err)
+		}
+	}
+	return missing
+}
+
+// CapsPlan is what ApplyCaps sets, computed without setting it, for a process that
+// applies it itself with raw syscalls (exec's final child, which has no Go runtime).
+type CapsPlan struct {
+	Data [2]unix.CapUserData // capset(2) version 3
+	// Ambient are raised one by one after PR_CAP_AMBIENT_CLEAR_ALL, if ClearAmbient.
+	Ambient      []uintptr
+	ClearAmbient bool
+}
+
+// PlanCaps computes ApplyCaps' sets from the calling thread's current capabilities and
+// bounding set, as they will be after SetUser (which keeps the permitted set). A
+// *NotGrantedError comes with a valid plan: log it as a warning.
+func PlanCaps(c *specs.LinuxCapabilities) (*CapsPlan, error) {
+	want, amb, ambientOK, missing, err := planCaps(c)
+	if err != nil {
+		return nil, err
+	}
+	p := &CapsPlan{
+		Data: [2]unix.CapUserData{
+			{Effective: uint32(want.eff), Permitted: uint32(want.perm), Inheritable: uint32(want.inh)},
+			{Effective: uint32(want.eff >> 32), Permitted: uint32(want.perm >> 32), Inheritable: uint32(want.inh >> 32)},
+		},
+		ClearAmbient: ambientOK,
+	}
+	for n := 0; n < 64; n++ {
+		if amb.has(n) {
+			p.Ambient = append(p.Ambient, uintptr(n))
+		}
+	}
+	return p, missing
+}
+
+// planCaps computes the sets ApplyCaps grants, the ambient capabilities to raise,
+// whether the kernel has an ambient set, and the capabilities left out.
+func planCaps(c *specs.LinuxCapabilities) (want capState, amb capSet, ambientOK bool, missing error, err error) {
 	if c == nil {
 		c = &specs.LinuxCapabilities{}
 	}
 	const prefix = "process.capabilities."
 	var req capState
 	var reqAmb capSet
-	var err error
 	for _, s := range []struct {
 		name  string
 		names []string
@@ -315,17 +372,17 @@ func ApplyCaps(c *specs.LinuxCapabilities) error {
 		{"ambient", c.Ambient, &reqAmb},
 	} {
 		if *s.dst, err = parseCaps(prefix+s.name, s.names); err != nil {
-			return err
+			return want, 0, false, nil, err
 		}
 	}
 
 	cur, err := capget()
 	if err != nil {
-		return fmt.Errorf("process.capabilities: %w", err)
+		return want, 0, false, nil, fmt.Errorf("process.capabilities: %w", err)
 	}
 	bset, err := readBounding()
 	if err != nil {
-		return fmt.Errorf("process.capabilities: %w", err)
+		return want, 0, false, nil, fmt.Errorf("process.capabilities: %w", err)
 	}
 	supported := supportedCaps()
 
@@ -334,7 +391,6 @@ func ApplyCaps(c *specs.LinuxCapabilities) error {
 	// shrink, effective must be permitted, and inheritable may only gain
 	// bounding-set capabilities that are permitted (any of them with
 	// CAP_SETPCAP in effective).
-	var want capState
 	want.perm = req.perm & cur.perm & supported
 	want.eff = req.eff & want.perm
 	inhAllowed := cur.inh | bset&cur.perm
@@ -344,32 +400,16 @@ func ApplyCaps(c *specs.LinuxCapabilities) error {
 	want.inh = req.inh & inhAllowed & supported
 	// The kernel raises an ambient capability only if it is both permitted
 	// and inheritable.
-	amb := reqAmb & want.perm & want.inh
-
-	if err := capset(want); err != nil {
-		return fmt.Errorf("process.capabilities: %w", err)
-	}
-
-	ambientOK := true
-	if err := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		// Kernels before 4.3 have no ambient set and answer EINVAL.
-		if !errors.Is(err, unix.EINVAL) {
-			return fmt.Errorf("process.capabilities.ambient: clear: %w", err)
-		}
+	amb = reqAmb & want.perm & want.inh
+	// Kernels before 4.3 have no ambient set and answer EINVAL.
+	ambientOK = true
+	if _, perr := prctlInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, 0, 0, 0); errors.Is(perr, unix.EINVAL) {
 		ambientOK = false
 		amb = 0
 	}
-	for n := 0; n < 64; n++ {
-		if !amb.has(n) {
-			continue
-		}
-		if err := prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {
-			return fmt.Errorf("process.capabilities.ambient: raise %s: %w", capName(n), err)
-		}
-	}
 
-	var missing []NotGranted
-	missing = notGranted(missing, prefix+"effective", c.Effective, want.eff, func(n int) string {
+	var left []NotGranted
+	left = notGranted(left, prefix+"effective", c.Effective, want.eff, func(n int) string {
 		switch {
 		case !supported.has(n):
 			return unknownToKernel
@@ -378,13 +418,13 @@ func ApplyCaps(c *specs.LinuxCapabilities) error {
 		}
 		return "hull does not hold it"
 	})
-	missing = notGranted(missing, prefix+"permitted", c.Permitted, want.perm, func(n int) string {
+	left = notGranted(left, prefix+"permitted", c.Permitted, want.perm, func(n int) string {
 		if !supported.has(n) {
 			return unknownToKernel
 		}
 		return "hull does not hold it"
 	})
-	missing = notGranted(missing, prefix+"inheritable", c.Inheritable, want.inh, func(n int) string {
+	left = notGranted(left, prefix+"inheritable", c.Inheritable, want.inh, func(n int) string {
 		switch {
 		case !supported.has(n):
 			return unknownToKernel
@@ -393,7 +433,7 @@ func ApplyCaps(c *specs.LinuxCapabilities) error {
 		}
 		return "hull does not hold it"
 	})
-	missing = notGranted(missing, prefix+"ambient", c.Ambient, amb, func(n int) string {
+	left = notGranted(left, prefix+"ambient", c.Ambient, amb, func(n int) string {
 		switch {
 		case !supported.has(n):
 			return unknownToKernel
@@ -404,8 +444,8 @@ func ApplyCaps(c *specs.LinuxCapabilities) error {
 		}
 		return "it could not be made permitted and inheritable"
 	})
-	if len(missing) > 0 {
-		return &NotGrantedError{Caps: missing}
+	if len(left) > 0 {
+		return want, amb, ambientOK, &NotGrantedError{Caps: left}, nil
 	}
-	return nil
+	return want, amb, ambientOK, nil, nil
 }

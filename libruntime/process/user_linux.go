@@ -85,3 +85,32 @@ func SetNoNewPrivs() error {
 	}
 	return nil
 }
+
+// UserPlan is what SetUser sets, for a process that applies it itself with raw
+// syscalls (exec's final child, which has no Go runtime): setgroups (if SetGroups),
+// setresgid, setresuid, with PR_SET_KEEPCAPS around them.
+type UserPlan struct {
+	UID, GID  uint32
+	Groups    []uint32
+	SetGroups bool
+}
+
+// PlanUser checks u as SetUser does and returns the plan. Run it in the user namespace
+// the process will be in: whether setgroups is denied is read there.
+func PlanUser(u specs.User) (*UserPlan, error) {
+	if u.UID == noID {
+		return nil, fmt.Errorf("process.user.uid %d: is (uid_t)-1, which the kernel reads as \"unchanged\"", u.UID)
+	}
+	if u.GID == noID {
+		return nil, fmt.Errorf("process.user.gid %d: is (gid_t)-1, which the kernel reads as \"unchanged\"", u.GID)
+	}
+	p := &UserPlan{UID: u.UID, GID: u.GID, Groups: u.AdditionalGids, SetGroups: true}
+	if setgroupsDenied() {
+		// The namespace keeps the groups it was created with: nothing can clear them.
+		if len(u.AdditionalGids) > 0 {
+			return nil, fmt.Errorf("process.user.additionalGids: setgroups is denied in this user namespace; remove additionalGids")
+		}
+		p.SetGroups = false
+	}
+	return p, nil
+}

@@ -111,10 +111,11 @@ func flagNames(bits uintptr) string {
 	return strings.Join(names, "|")
 }
 
-// notifyForbidden are syscalls that may not use SCMP_ACT_NOTIFY: the process that
-// loaded the filter writes the notify fd's number to its parent, which sends it to
-// the agent; a notified write would wait for an agent that never gets the fd.
-var notifyForbidden = []string{"write"}
+// notifyForbidden are syscalls that may not use SCMP_ACT_NOTIFY: after loading the
+// filter, init writes the listener's number to its parent and exec's process sends the
+// listener itself (sendmsg); notifying either would wait for an agent that cannot have
+// the fd yet.
+var notifyForbidden = []string{"write", "sendmsg"}
 
 func sortedKeys[K ~string, V any](m map[K]V) []string {
 	out := make([]string, 0, len(m))

@@ -119,3 +119,41 @@ func install(prog []unix.SockFilter, flags uintptr) (int, error) {
 	}
 	return int(r), nil
 }
+
+// Program builds the filter described by s without loading it: the BPF program and
+// the flags for seccomp(2), NEW_LISTENER included when some rule notifies. For a
+// process that loads it itself with a raw seccomp(2) (exec's final child, which has no
+// Go runtime and no libseccomp), so nothing runs between the load and execve.
+func Program(s *specs.LinuxSeccomp) (prog []unix.SockFilter, flags uintptr, err error) {
+	if s == nil {
+		return nil, 0, &Error{Field: root, Msg: "no seccomp configuration to load"}
+	}
+	p, _, err := compile(s)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer p.release()
+	if prog, err = p.program(); err != nil {
+		return nil, 0, err
+	}
+	if len(prog) == 0 || len(prog) > bpfMaxInsns {
+		return nil, 0, &Error{Field: root,
+			Msg: fmt.Sprintf("the filter has %d BPF instructions; the kernel accepts 1 to %d", len(prog), bpfMaxInsns),
+			Fix: "merge syscalls that share an action into one entry, or drop argument conditions"}
+	}
+	return prog, p.flags, nil
+}
+
+// HasNotify reports whether some rule of s notifies (SCMP_ACT_NOTIFY): the filter then
+// comes with a listener fd for the agent at listenerPath.
+func HasNotify(s *specs.LinuxSeccomp) bool {
+	if s == nil {
+		return false
+	}
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActNotify {
+			return true
+		}
+	}
+	return false
+}

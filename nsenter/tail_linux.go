@@ -1,0 +1,381 @@
+package nsenter
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Tail is the end of a process's set-up that only the process itself can do, after it
+// has been forked into the container's pid namespace: the session, the seccomp filter,
+// the user and capabilities, no_new_privs, and execve. ForkTail runs it in a child with
+// no Go runtime, from raw syscalls prepared here.
+//
+// Why: a process in the container's pid namespace is visible to every process there,
+// and one with CAP_SYS_PTRACE can open its /proc/<pid>/exe and /proc/<pid>/fd/*. A Go
+// helper doing this set-up inside the namespace would show hull (the sealed image, but
+// still hull, with whatever it holds) for milliseconds. The caller does all the rest
+// outside the namespace, and the child lives there only for these few syscalls, as a
+// copy of the caller's sealed image, holding only the fds it keeps.
+type Tail struct {
+	Path       string // the program, resolved in the container
+	Args, Env  []string
+	Keep       int  // fds 0..Keep-1 are the process's; every other fd is closed first
+	Ctty       bool // setsid and make fd 0 the controlling terminal
+	UID, GID   uint32
+	Groups     []uint32
+	SetGroups  bool
+	Caps       [2]unix.CapUserData
+	Ambient    []uintptr
+	ClearAmb   bool
+	NoNewPrivs bool
+	// Seccomp is loaded with SeccompFlags: before the user switch if SeccompFirst
+	// (without no_new_privs the load needs CAP_SYS_ADMIN), else as the last step
+	// before execve. With SECCOMP_FILTER_FLAG_NEW_LISTENER the listener is sent over
+	// NotifySock (SCM_RIGHTS), the only syscall between the load and the user switch
+	// or execve.
+	Seccomp      []unix.SockFilter
+	SeccompFlags uintptr
+	SeccompFirst bool
+	NotifySock   *os.File
+}
+
+// Steps of the tail, reported with the errno of the one that failed.
+const (
+	tailClose = iota + 1
+	tailMask
+	tailSetsid
+	tailCtty
+	tailSeccomp
+	tailNotify
+	tailKeepCaps
+	tailGroups
+	tailGID
+	tailUID
+	tailCapset
+	tailAmbient
+	tailNNP
+	tailExec
+)
+
+const noFd = ^uintptr(0)
+
+type tailArgs struct {
+	keep, rep, notify, maxFd uintptr
+	ctty                     bool
+	seccomp, seccompFirst    bool
+	seccompFlags             uintptr
+	fprog                    unix.SockFprog
+	msg                      unix.Msghdr
+	iov                      unix.Iovec
+	byte1                    [1]byte
+	cmsg                     [24]byte // CmsgSpace(4) on 64-bit
+	cmsgLen                  uintptr
+	setGroups                bool
+	groups                   *uint32
+	nGroups                  uintptr
+	uid, gid                 uintptr
+	capHdr                   unix.CapUserHeader
+	capData                  [2]unix.CapUserData
+	ambient                  *uintptr
+	nAmb                     uintptr
+	clearAmb                 bool
+	nnp                      bool
+	path                     *byte
+	argv, envv               **byte
+	dflAction                [4]uint64
+	oldMask                  uint64
+	vfork                    bool
+}
+
+//go:nosplit
+//go:norace
+func tailFail(a *tailArgs, step, idx uintptr, e syscall.Errno) {
+	rawReport(a.rep, step, idx, uintptr(e))
+	rawExit(1)
+}
+
+//go:nosplit
+//go:norace
+func tailCloseRange(a *tailArgs, from, to uintptr) {
+	if from > to {
+		return
+	}
+	_, _, e := syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, from, to, 0, 0, 0, 0)
+	if e == unix.ENOSYS {
+		for fd := from; fd <= to && fd < a.maxFd; fd++ {
+			syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+		}
+		return
+	}
+	if e != 0 {
+		tailFail(a, tailClose, from, e)
+	}
+}
+
+//go:nosplit
+//go:norace
+func tailLoadSeccomp(a *tailArgs) {
+	r, _, e := syscall.RawSyscall6(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, a.seccompFlags, uintptr(unsafe.Pointer(&a.fprog)), 0, 0, 0)
+	if e != 0 {
+		tailFail(a, tailSeccomp, 0, e)
+	}
+	if a.seccompFlags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+		return
+	}
+	// The cmsg header was prepared by the parent; only the fd goes in here.
+	off := a.cmsgLen - 4
+	a.cmsg[off], a.cmsg[off+1], a.cmsg[off+2], a.cmsg[off+3] = byte(r), byte(r>>8), byte(r>>16), byte(r>>24)
+	if _, _, e := syscall.RawSyscall6(unix.SYS_SENDMSG, a.notify, uintptr(unsafe.Pointer(&a.msg)), 0, 0, 0, 0); e != 0 {
+		tailFail(a, tailNotify, 0, e)
+	}
+	syscall.RawSyscall6(unix.SYS_CLOSE, r, 0, 0, 0, 0, 0)
+}
+
+//go:nosplit
+//go:norace
+func tailChild(a *tailArgs) {
+	// First, before anything else: only the process's fds and the two pipes stay.
+	lo, hi := a.rep, a.notify
+	if hi < lo {
+		lo, hi = hi, lo
+	}
+	tailCloseRange(a, a.keep, lo-1)
+	if hi != noFd {
+		tailCloseRange(a, lo+1, hi-1)
+		tailCloseRange(a, hi+1, ^uintptr(0)>>32)
+	} else {
+		tailCloseRange(a, lo+1, ^uintptr(0)>>32)
+	}
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
+		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&a.dflAction)), 0, 8, 0, 0)
+	}
+	mask := a.oldMask
+	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
+		tailFail(a, tailMask, 0, e)
+	}
+	if a.ctty {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETSID, 0, 0, 0, 0, 0, 0); e != 0 {
+			tailFail(a, tailSetsid, 0, e)
+		}
+		// 0: never steal a terminal that is some other session's.
+		if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 0, 0, 0, 0); e != 0 {
+			tailFail(a, tailCtty, 0, e)
+		}
+	}
+	if a.seccomp && a.seccompFirst {
+		tailLoadSeccomp(a)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
+		tailFail(a, tailKeepCaps, 0, e)
+	}
+	if a.setGroups {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETGROUPS, a.nGroups, uintptr(unsafe.Pointer(a.groups)), 0, 0, 0, 0); e != 0 {
+			tailFail(a, tailGroups, 0, e)
+		}
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_SETRESGID, a.gid, a.gid, a.gid, 0, 0, 0); e != 0 {
+		tailFail(a, tailGID, 0, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_SETRESUID, a.uid, a.uid, a.uid, 0, 0, 0); e != 0 {
+		tailFail(a, tailUID, 0, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0, 0, 0, 0); e != 0 {
+		tailFail(a, tailKeepCaps, 1, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHdr)), uintptr(unsafe.Pointer(&a.capData[0])), 0, 0, 0, 0); e != 0 {
+		tailFail(a, tailCapset, 0, e)
+	}
+	if a.clearAmb {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
+			tailFail(a, tailAmbient, 64, e)
+		}
+	}
+	for i := uintptr(0); i < a.nAmb; i++ {
+		c := *(*uintptr)(unsafe.Pointer(uintptr(unsafe.Pointer(a.ambient)) + i*unsafe.Sizeof(uintptr(0))))
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, c, 0, 0, 0); e != 0 {
+			tailFail(a, tailAmbient, c, e)
+		}
+	}
+	if a.nnp {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+			tailFail(a, tailNNP, 0, e)
+		}
+	}
+	if a.seccomp && !a.seccompFirst {
+		tailLoadSeccomp(a)
+	}
+	_, _, e := syscall.RawSyscall6(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), 0, 0, 0)
+	tailFail(a, tailExec, 0, e)
+}
+
+//go:nosplit
+//go:norace
+func tailFork(a *tailArgs) (uintptr, syscall.Errno) {
+	var pid uintptr
+	var e syscall.Errno
+	if a.vfork {
+		var en uintptr
+		pid, en = rawVfork(unix.SYS_CLONE, unix.CLONE_PARENT|unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), 0, 0)
+		e = syscall.Errno(en)
+	} else {
+		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	}
+	if e != 0 || pid != 0 {
+		return pid, e
+	}
+	tailChild(a)
+	return 0, 0
+}
+
+// ForkTail forks a child of the caller's parent (CLONE_PARENT: the process that
+// started the caller waits for it) that runs t and execs t.Path, and returns its pid
+// once it has exec'd. The caller must be on a locked OS thread that has joined the pid
+// namespace (setns applies to its children); the child inherits that thread's
+// credentials, namespaces, cwd and root.
+func ForkTail(t *Tail) (int, error) {
+	if len(t.Args) == 0 {
+		return 0, errors.New("process.args: empty")
+	}
+	a := &tailArgs{keep: uintptr(t.Keep), notify: noFd, ctty: t.Ctty, uid: uintptr(t.UID), gid: uintptr(t.GID),
+		setGroups: t.SetGroups, capData: t.Caps, clearAmb: t.ClearAmb, nnp: t.NoNewPrivs, vfork: haveVfork && !spawnFork}
+	a.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	a.maxFd = 1024
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 && rl.Cur < 1<<20 {
+		a.maxFd = uintptr(rl.Cur)
+	}
+	if len(t.Groups) > 0 {
+		a.groups, a.nGroups = &t.Groups[0], uintptr(len(t.Groups))
+	}
+	if len(t.Ambient) > 0 {
+		a.ambient, a.nAmb = &t.Ambient[0], uintptr(len(t.Ambient))
+	}
+	if len(t.Seccomp) > 0 {
+		a.seccomp, a.seccompFirst, a.seccompFlags = true, t.SeccompFirst, t.SeccompFlags
+		a.fprog = unix.SockFprog{Len: uint16(len(t.Seccomp)), Filter: &t.Seccomp[0]}
+		if t.SeccompFlags&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
+			if t.NotifySock == nil {
+				return 0, errors.New("seccomp: a notify filter needs a socket for its listener")
+			}
+			a.notify = t.NotifySock.Fd()
+			a.byte1[0] = 'S'
+			a.iov.Base, a.iov.Len = &a.byte1[0], 1
+			a.msg.Iov, a.msg.Iovlen = &a.iov, 1
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&a.cmsg[0]))
+			h.Level, h.Type = unix.SOL_SOCKET, unix.SCM_RIGHTS
+			h.SetLen(unix.CmsgLen(4))
+			a.cmsgLen = uintptr(unix.CmsgLen(4))
+			a.msg.Control = &a.cmsg[0]
+			a.msg.SetControllen(unix.CmsgSpace(4))
+		}
+	}
+	path, err := syscall.BytePtrFromString(t.Path)
+	if err != nil {
+		return 0, err
+	}
+	argv, err := syscall.SlicePtrFromStrings(t.Args)
+	if err != nil {
+		return 0, err
+	}
+	envv, err := syscall.SlicePtrFromStrings(t.Env)
+	if err != nil {
+		return 0, err
+	}
+	a.path, a.argv, a.envv = path, &argv[0], &envv[0]
+
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return 0, os.NewSyscallError("pipe2", err)
+	}
+	rd := os.NewFile(uintptr(p[0]), "tail-report")
+	defer rd.Close()
+	a.rep = uintptr(p[1])
+
+	pid, e := tailForkLocked(a)
+	unix.Close(p[1])
+	runtime.KeepAlive(t)
+	runtime.KeepAlive(path)
+	runtime.KeepAlive(argv)
+	runtime.KeepAlive(envv)
+	if e != 0 {
+		return 0, fmt.Errorf("fork into the container: %w", os.NewSyscallError("clone", e))
+	}
+	var buf [12]byte
+	n, _ := readFull(rd, buf[:])
+	if n == 0 {
+		return int(pid), nil
+	}
+	// The child has exited; as our parent's child it is reaped there.
+	step := binary.LittleEndian.Uint32(buf[0:])
+	idx := binary.LittleEndian.Uint32(buf[4:])
+	errno := syscall.Errno(binary.LittleEndian.Uint32(buf[8:]))
+	return 0, &TailError{Pid: int(pid), Step: tailStepName(step, idx, t), Errno: errno}
+}
+
+// TailError is a failed step of a Tail; the child (Pid) has exited and must be reaped
+// by its parent.
+type TailError struct {
+	Pid   int
+	Step  string
+	Errno syscall.Errno
+}
+
+func (e *TailError) Error() string { return e.Step + ": " + e.Errno.Error() }
+func (e *TailError) Unwrap() error { return e.Errno }
+
+func tailStepName(step, idx uint32, t *Tail) string {
+	switch step {
+	case tailClose:
+		return fmt.Sprintf("close fds from %d", idx)
+	case tailMask:
+		return "restore the signal mask"
+	case tailSetsid:
+		return "process.terminal: setsid"
+	case tailCtty:
+		return "process.terminal: set the controlling terminal"
+	case tailSeccomp:
+		return "linux.seccomp: load the filter (seccomp)"
+	case tailNotify:
+		return "linux.seccomp: send the notify listener (sendmsg; the profile must allow it)"
+	case tailKeepCaps:
+		return "process.user: prctl PR_SET_KEEPCAPS"
+	case tailGroups:
+		return fmt.Sprintf("process.user.additionalGids (%d groups): setgroups", len(t.Groups))
+	case tailGID:
+		return fmt.Sprintf("process.user.gid %d: setresgid", t.GID)
+	case tailUID:
+		return fmt.Sprintf("process.user.uid %d: setresuid", t.UID)
+	case tailCapset:
+		return "process.capabilities: capset"
+	case tailAmbient:
+		return fmt.Sprintf("process.capabilities.ambient: raise %d", idx)
+	case tailNNP:
+		return "process.noNewPrivileges: prctl"
+	case tailExec:
+		return "exec " + t.Path
+	}
+	return fmt.Sprintf("step %d", step)
+}
+
+// tailForkLocked forks with every signal blocked, as forkLocked does; the caller's
+// thread is locked already.
+func tailForkLocked(a *tailArgs) (uintptr, syscall.Errno) {
+	all := ^uint64(0)
+	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&a.oldMask)), 8, 0, 0); e != 0 {
+		return 0, e
+	}
+	pid, e := tailFork(a)
+	old := a.oldMask
+	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
+	return pid, e
+}
