@@ -144,13 +144,23 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 		return nil, nil, fmt.Errorf("create state dir: %w", err)
 	}
-	var cleanup undo
-	cleanup.add(func() { os.RemoveAll(dir) })
+	// Between the mkdir and the lock a delete of the id may remove the directory, and
+	// another create make a new one: lock then waits for, and checks, whatever
+	// directory is at the path, and the state file says whether it is still ours.
 	unlock, err := lock(dir)
 	if err != nil {
-		cleanup.run()
-		return nil, nil, err
+		if !errors.Is(err, os.ErrNotExist) {
+			// Only an empty directory goes, which has nothing of anybody's.
+			_ = os.Remove(dir)
+		}
+		return nil, nil, fmt.Errorf("create state dir: %w", err)
 	}
+	if _, err := os.Lstat(filepath.Join(dir, stateFile)); err == nil {
+		unlock()
+		return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
+	}
+	var cleanup undo
+	cleanup.add(func() { os.RemoveAll(dir) })
 	// The undo runs before the lock is released, so a command waiting for the lock never
 	// sees a half-built container.
 	defer func() {
