@@ -170,6 +170,30 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		unlock()
 	}()
 
+	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, selfStart, err := procStat(os.Getpid())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read own start time: %w", err)
+	}
+	// The first record, before anything is made outside the state dir: if this process
+	// is killed from here on, `hull delete` finds the cgroup, and state and list see
+	// that nobody is creating the container any more.
+	early := &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		CreatorPid: os.Getpid(), CreatorStartTime: selfStart}
+	// A cgroup that exists already (create may reuse an unused one) is not ours to kill
+	// and remove until Make has checked that nothing uses it: it is recorded after.
+	_, cgErr := os.Lstat(cgPath)
+	cgNew := errors.Is(cgErr, os.ErrNotExist)
+	if cgNew {
+		early.CgroupPath = cgPath
+	}
+	if err := writeState(dir, early); err != nil {
+		return nil, nil, fmt.Errorf("write state: %w", err)
+	}
+
 	fifo := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return nil, nil, &os.PathError{Op: "mkfifo", Path: fifo, Err: err}
@@ -206,10 +230,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 	}
 
-	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
-	if err != nil {
-		return nil, nil, err
-	}
 	// Limits and the device filter come after init is cloned (cg.Limit below), while
 	// init starts up, and before it is sent its config.
 	cg, _, err := cgroups.Make(cgPath, spec.Linux.Resources)
@@ -223,10 +243,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 			logs.Warnf("remove cgroup of failed container %s: %v", id, err)
 		}
 	})
-	// A state naming the cgroup, before anything runs in it: if this process dies now,
-	// `hull delete` still finds and removes what was made.
-	if err := writeState(dir, &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), CgroupPath: cgPath}); err != nil {
-		return nil, nil, fmt.Errorf("write state: %w", err)
+	if !cgNew {
+		early.CgroupPath = cgPath
+		if err := writeState(dir, early); err != nil {
+			return nil, nil, fmt.Errorf("write state: %w", err)
+		}
 	}
 	t.mark("state dir+cgroup dir")
 	cgFile, err := cg.FD()

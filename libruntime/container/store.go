@@ -30,6 +30,12 @@ type persisted struct {
 	Owner         string      `json:"owner"`
 	Config        *specs.Spec `json:"config"`
 	CgroupPath    string      `json:"cgroup_path,omitempty"`
+	// CreatorPid and CreatorStartTime name the `hull create` that writes the first
+	// record, before it makes the cgroup: while init is not recorded yet, the container
+	// is creating only as long as that process lives. One that was killed leaves
+	// remains for delete to remove, not a container that is creating forever.
+	CreatorPid       int    `json:"creator_pid,omitempty"`
+	CreatorStartTime uint64 `json:"creator_start_time,omitempty"`
 }
 
 // stateDir returns root/id after checking id, so no id can name a path outside root.
@@ -154,6 +160,19 @@ func isAtPath(fd int, path string) (bool, error) {
 	return held.Dev == now.Dev && held.Ino == now.Ino, nil
 }
 
+// lockHeld reports whether some process holds the lock of dir: a create holds it from
+// right after making the directory until it is done.
+func lockHeld(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	// Shared and non-blocking: probing never makes a command wait, nor fails one that
+	// takes the lock meanwhile (it waits the few microseconds until we close).
+	return errors.Is(unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
+}
+
 // lockFresh takes the container's lock and reloads its state under it: what a command
 // read before waiting for the lock may be stale (another command created, changed or
 // deleted the container meanwhile).
@@ -169,6 +188,8 @@ func (c *Container) lockFresh() (func(), error) {
 	switch {
 	case err == nil:
 		c.p = p
+		// Ours is the lock a running create would hold.
+		c.noCreator = true
 	case errors.Is(err, os.ErrNotExist):
 		if _, serr := os.Lstat(c.dir); serr != nil {
 			unlock()
@@ -176,6 +197,7 @@ func (c *Container) lockFresh() (func(), error) {
 		}
 		// We hold the lock, so no create is running: it died before writing state.
 		c.p = &persisted{ID: c.p.ID}
+		c.noCreator = true
 	default:
 		unlock()
 		return nil, err

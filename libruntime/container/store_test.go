@@ -168,3 +168,59 @@ func TestLockFreshGone(t *testing.T) {
 		t.Errorf("lockFresh of a deleted container: %v, want ErrNotExist", r.err)
 	}
 }
+
+// TestCreatingNeedsLiveCreator: a container without init is creating only while the
+// `hull create` building it lives; remains of a killed one are stopped, so delete works.
+func TestCreatingNeedsLiveCreator(t *testing.T) {
+	root := t.TempDir()
+	_, selfStart, err := procStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func(id string) Status {
+		t.Helper()
+		c, err := Load(root, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Status()
+	}
+	mk := func(id string, p *persisted) string {
+		t.Helper()
+		dir := filepath.Join(root, id)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if p != nil {
+			p.ID = id
+			if err := writeState(dir, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+
+	mk("live", &persisted{CreatorPid: os.Getpid(), CreatorStartTime: selfStart})
+	if s := status("live"); s != Creating {
+		t.Errorf("creator alive: %s, want creating", s)
+	}
+	// The same pid with another start time is a process that reused the pid.
+	mk("reused", &persisted{CreatorPid: os.Getpid(), CreatorStartTime: selfStart + 1})
+	if s := status("reused"); s != Stopped {
+		t.Errorf("creator's pid reused: %s, want stopped", s)
+	}
+
+	// No record yet: the lock tells whether a create is at work.
+	dir := mk("norecord", nil)
+	unlock, err := lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := status("norecord"); s != Creating {
+		t.Errorf("no record, lock held: %s, want creating", s)
+	}
+	unlock()
+	if s := status("norecord"); s != Stopped {
+		t.Errorf("no record, lock free: %s, want stopped", s)
+	}
+}
