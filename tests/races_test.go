@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // withoutPidNS drops the pid namespace, so init's death does not take the container's
@@ -107,8 +109,8 @@ func TestDeleteDuringCreate(t *testing.T) {
 	}
 }
 
-// TestDeleteAfterCreateCrash: when hull create dies half-way, `delete` still finds and
-// removes the container's cgroup and state.
+// TestDeleteAfterCreateCrash: when hull create dies half-way, the container is stopped
+// and `delete` still finds and removes its cgroup, state and processes.
 func TestDeleteAfterCreateCrash(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -141,10 +143,12 @@ func TestDeleteAfterCreateCrash(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	_ = create.Process.Kill()
 	_ = create.Wait()
-	if st := h.do("state", h.id); st.exit != 0 || !strings.Contains(readFile(st.stdoutPath), `"creating"`) {
-		t.Errorf("state after create died: want status creating: %s", st)
+	// Nothing is creating it any more: like runc with a dead init, the remains are
+	// stopped, and a plain delete removes them.
+	if st := h.do("state", h.id); st.exit != 0 || !strings.Contains(readFile(st.stdoutPath), `"stopped"`) {
+		t.Errorf("state after create died: want status stopped: %s", st)
 	}
-	mustExit(t, h.do("delete", "--force", h.id), 0)
+	mustExit(t, h.do("delete", h.id), 0)
 	cgAbsent(t, dir, "delete after create died")
 	if _, err := os.Stat(filepath.Join(h.root, h.id)); err == nil {
 		t.Errorf("state dir left after delete")
@@ -197,4 +201,102 @@ func TestJoinForeignMountNamespace(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.rootfs, "pwned")); err == nil {
 		t.Fatal("A's /evil.sh ran as B's init: hull was started by a path resolved in A's mount namespace")
 	}
+}
+
+// TestCreateKilledEarly: `hull create` killed at any point of its start leaves nothing
+// that `hull delete -f` does not remove (state dir, cgroup, processes), and while its
+// remains wait for the delete they are reported as stopped, never as creating, since no
+// process is creating them any more.
+func TestCreateKilledEarly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := cgDir(t, h)
+	stateDir := filepath.Join(h.root, h.id)
+	h.writeSpec(baseSpec("sleep", "60"))
+	// Whatever a try leaves is removed before the next, so one failure does not
+	// cascade, and the harness's own check still runs at the end.
+	scrub := func() {
+		for _, pid := range cgProcsQuiet(dir) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		for i := 0; i < 50; i++ {
+			if err := os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_ = os.RemoveAll(stateDir)
+	}
+	defer scrub()
+
+	const tries = 30
+	var leaks, creating, kept int
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; i < tries && time.Now().Before(deadline); i++ {
+		// Spread over create's first 5 ms: validation, state dir, cgroup, clone.
+		delay := time.Duration(i) * 5 * time.Millisecond / tries
+		create := exec.Command(hullBinary, "--root", h.root, "create", "--bundle", h.bundle, h.id)
+		// init is started from create's cwd: in the bundle, a leaked init that never
+		// reached pivot_root is still found by bundleProcesses.
+		create.Dir = h.bundle
+		if err := create.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		_ = create.Process.Kill()
+		_ = create.Wait()
+
+		if _, err := os.Lstat(stateDir); err == nil {
+			kept++
+			if st := h.do("state", h.id); st.exit == 0 && strings.Contains(st.stdout, `"creating"`) {
+				creating++
+				t.Errorf("try %d (kill after %v): state says creating though its creator is dead:\n%s", i, delay, st.stdout)
+			}
+			if l := h.do("list", "--format", "json"); strings.Contains(l.stdout, `"creating"`) {
+				t.Errorf("try %d (kill after %v): list says creating though the creator is dead:\n%s", i, delay, l.stdout)
+			}
+		}
+		if r := h.do("delete", "--force", h.id); r.exit != 0 {
+			t.Errorf("try %d (kill after %v): %s", i, delay, r)
+		}
+		var left []string
+		if _, err := os.Lstat(stateDir); err == nil {
+			left = append(left, "state dir "+stateDir)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			left = append(left, "cgroup "+dir)
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			procs := h.bundleProcesses()
+			if len(procs) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				left = append(left, procs...)
+				break
+			}
+		}
+		if len(left) > 0 {
+			leaks++
+			t.Errorf("try %d (kill after %v): left after delete -f: %v", i, delay, left)
+			scrub()
+			for _, p := range h.bundleProcesses() {
+				if pid, err := strconv.Atoi(strings.Fields(p)[0]); err == nil {
+					_ = unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		}
+	}
+	t.Logf("%d tries, %d left a state dir to delete, %d said creating, %d leaked", tries, kept, creating, leaks)
+}
+
+// cgProcsQuiet lists the processes of cgroup dir, none if it is gone.
+func cgProcsQuiet(dir string) []int {
+	var pids []int
+	for _, f := range strings.Fields(readFile(filepath.Join(dir, "cgroup.procs"))) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

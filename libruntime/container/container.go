@@ -25,6 +25,8 @@ type Container struct {
 	root string
 	dir  string
 	p    *persisted
+	// noCreator is set once no create can be running: this process holds the lock.
+	noCreator bool
 }
 
 func validID(id string) error { return config.ValidateID(id) }
@@ -100,9 +102,10 @@ func (c *Container) Annotations() map[string]string {
 // Status derives the current status from the init process and the exec fifo.
 func (c *Container) Status() Status {
 	if c.p.InitPid == 0 {
-		if c.p.Config == nil {
+		if c.creating() {
 			return Creating
 		}
+		// As runc reports a container whose init died: its remains can be deleted.
 		return Stopped
 	}
 	if !alive(c.p.InitPid, c.p.InitStartTime) {
@@ -117,6 +120,21 @@ func (c *Container) Status() Status {
 		}
 	}
 	return Running
+}
+
+// creating reports whether a `hull create` is still building the container, which
+// has no init recorded yet.
+func (c *Container) creating() bool {
+	if c.noCreator || c.p.Config != nil {
+		return false
+	}
+	if c.p.CreatorPid != 0 {
+		return alive(c.p.CreatorPid, c.p.CreatorStartTime)
+	}
+	// Create has not written its record yet (or an older hull wrote one without the
+	// creator): create holds the lock from just after making the directory, so a free
+	// lock means it died, or is microseconds old and has made nothing yet.
+	return lockHeld(c.dir)
 }
 
 // cgroup returns the manager of the container's cgroup.

@@ -144,13 +144,23 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 		return nil, nil, fmt.Errorf("create state dir: %w", err)
 	}
-	var cleanup undo
-	cleanup.add(func() { os.RemoveAll(dir) })
+	// Between the mkdir and the lock a delete of the id may remove the directory, and
+	// another create make a new one: lock then waits for, and checks, whatever
+	// directory is at the path, and the state file says whether it is still ours.
 	unlock, err := lock(dir)
 	if err != nil {
-		cleanup.run()
-		return nil, nil, err
+		if !errors.Is(err, os.ErrNotExist) {
+			// Only an empty directory goes, which has nothing of anybody's.
+			_ = os.Remove(dir)
+		}
+		return nil, nil, fmt.Errorf("create state dir: %w", err)
 	}
+	if _, err := os.Lstat(filepath.Join(dir, stateFile)); err == nil {
+		unlock()
+		return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
+	}
+	var cleanup undo
+	cleanup.add(func() { os.RemoveAll(dir) })
 	// The undo runs before the lock is released, so a command waiting for the lock never
 	// sees a half-built container.
 	defer func() {
@@ -159,6 +169,30 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 		unlock()
 	}()
+
+	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, selfStart, err := procStat(os.Getpid())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read own start time: %w", err)
+	}
+	// The first record, before anything is made outside the state dir: if this process
+	// is killed from here on, `hull delete` finds the cgroup, and state and list see
+	// that nobody is creating the container any more.
+	early := &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
+		CreatorPid: os.Getpid(), CreatorStartTime: selfStart}
+	// A cgroup that exists already (create may reuse an unused one) is not ours to kill
+	// and remove until Make has checked that nothing uses it: it is recorded after.
+	_, cgErr := os.Lstat(cgPath)
+	cgNew := errors.Is(cgErr, os.ErrNotExist)
+	if cgNew {
+		early.CgroupPath = cgPath
+	}
+	if err := writeState(dir, early); err != nil {
+		return nil, nil, fmt.Errorf("write state: %w", err)
+	}
 
 	fifo := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
@@ -196,10 +230,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 	}
 
-	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
-	if err != nil {
-		return nil, nil, err
-	}
 	// Limits and the device filter come after init is cloned (cg.Limit below), while
 	// init starts up, and before it is sent its config.
 	cg, _, err := cgroups.Make(cgPath, spec.Linux.Resources)
@@ -213,10 +243,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 			logs.Warnf("remove cgroup of failed container %s: %v", id, err)
 		}
 	})
-	// A state naming the cgroup, before anything runs in it: if this process dies now,
-	// `hull delete` still finds and removes what was made.
-	if err := writeState(dir, &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), CgroupPath: cgPath}); err != nil {
-		return nil, nil, fmt.Errorf("write state: %w", err)
+	if !cgNew {
+		early.CgroupPath = cgPath
+		if err := writeState(dir, early); err != nil {
+			return nil, nil, fmt.Errorf("write state: %w", err)
+		}
 	}
 	t.mark("state dir+cgroup dir")
 	cgFile, err := cg.FD()

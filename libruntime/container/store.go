@@ -30,6 +30,12 @@ type persisted struct {
 	Owner         string      `json:"owner"`
 	Config        *specs.Spec `json:"config"`
 	CgroupPath    string      `json:"cgroup_path,omitempty"`
+	// CreatorPid and CreatorStartTime name the `hull create` that writes the first
+	// record, before it makes the cgroup: while init is not recorded yet, the container
+	// is creating only as long as that process lives. One that was killed leaves
+	// remains for delete to remove, not a container that is creating forever.
+	CreatorPid       int    `json:"creator_pid,omitempty"`
+	CreatorStartTime uint64 `json:"creator_start_time,omitempty"`
 }
 
 // stateDir returns root/id after checking id, so no id can name a path outside root.
@@ -98,24 +104,73 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// lockRetries bounds how often lock follows a directory replaced under it: each retry
+// means a whole delete and create of the id ran while we waited.
+const lockRetries = 16
+
 // lock takes an exclusive flock on the container's directory so that commands on one id
 // (create, start, delete) serialize. It returns the unlock function.
+//
+// The lock is on the directory open at the time of the wait: if a delete removed it
+// and a create made a new one of the same id meanwhile, the flock is granted on a
+// directory no longer at the path, which serializes with nothing, and the caller would
+// act on the new container while its create still runs. So the locked directory must
+// still be the one at the path (same device and inode); if not, lock the new one.
 func lock(dir string) (func(), error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	for {
-		err = unix.Flock(fd, unix.LOCK_EX)
-		if !errors.Is(err, unix.EINTR) {
-			break
+	for try := 0; ; try++ {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+		}
+		for {
+			err = unix.Flock(fd, unix.LOCK_EX)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		if err != nil {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+		}
+		same, err := isAtPath(fd, dir)
+		if err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		if same {
+			return func() { unix.Close(fd) }, nil
+		}
+		unix.Close(fd)
+		if try == lockRetries {
+			return nil, fmt.Errorf("lock %s: the directory was replaced %d times while waiting for its lock", dir, try+1)
 		}
 	}
-	if err != nil {
-		unix.Close(fd)
-		return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+}
+
+// isAtPath reports whether the directory open as fd is the one now at path. A path
+// that is gone is an error matching os.ErrNotExist.
+func isAtPath(fd int, path string) (bool, error) {
+	var held, now unix.Stat_t
+	if err := unix.Fstat(fd, &held); err != nil {
+		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
 	}
-	return func() { unix.Close(fd) }, nil
+	if err := unix.Lstat(path, &now); err != nil {
+		return false, &os.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	return held.Dev == now.Dev && held.Ino == now.Ino, nil
+}
+
+// lockHeld reports whether some process holds the lock of dir: a create holds it from
+// right after making the directory until it is done.
+func lockHeld(dir string) bool {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	// Shared and non-blocking: probing never makes a command wait, nor fails one that
+	// takes the lock meanwhile (it waits the few microseconds until we close).
+	return errors.Is(unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
 }
 
 // lockFresh takes the container's lock and reloads its state under it: what a command
@@ -133,6 +188,8 @@ func (c *Container) lockFresh() (func(), error) {
 	switch {
 	case err == nil:
 		c.p = p
+		// Ours is the lock a running create would hold.
+		c.noCreator = true
 	case errors.Is(err, os.ErrNotExist):
 		if _, serr := os.Lstat(c.dir); serr != nil {
 			unlock()
@@ -140,6 +197,7 @@ func (c *Container) lockFresh() (func(), error) {
 		}
 		// We hold the lock, so no create is running: it died before writing state.
 		c.p = &persisted{ID: c.p.ID}
+		c.noCreator = true
 	default:
 		unlock()
 		return nil, err
