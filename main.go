@@ -82,6 +82,8 @@ func newApp() *cli.App {
 			specCommand,
 			featuresCommand,
 			checkCommand,
+			checkpointCommand,
+			restoreCommand,
 			initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
