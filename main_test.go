@@ -64,7 +64,7 @@ func TestParseSignal(t *testing.T) {
 		{"sigterm", unix.SIGTERM, true},
 		{"USR1", unix.SIGUSR1, true},
 		{"FOO", 0, false},
-		{"0", 0, false},
+		{"0", 0, true},
 		{"65", 0, false},
 		{"-1", 0, false},
 	} {
