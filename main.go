@@ -32,6 +32,16 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codeError is a failure reported like any other but with its own exit status, as
+// runc's exec fails with 255: callers tell a failed exec from the process's status.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
+
 func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\n", version, gitCommit, specVersion)
@@ -111,6 +121,11 @@ func main() {
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		report(ce.err)
+		os.Exit(ce.code)
+	}
 	fatal(err)
 }
 
@@ -118,11 +133,15 @@ func main() {
 // logger writes somewhere else, so both a human and containerd (which reads the last
 // error line of the json log) see it.
 func fatal(err error) {
+	report(err)
+	os.Exit(1)
+}
+
+func report(err error) {
 	logs.Default().Errorf("%s", err)
 	if logToFile {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	os.Exit(1)
 }
 
 // normalizeArgs rewrites single-dash long flags (`-no-subreaper`, `-bundle`) into their
