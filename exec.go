@@ -44,22 +44,34 @@ var execCommand = &cli.Command{
 		if err := checkArgs(c, 1, -1); err != nil {
 			return err
 		}
-		// Attached, signals are forwarded: catching them starts while the container is
-		// loaded and is in place before the process exists.
-		var sigs *signalCatcher
-		if !c.Bool("detach") {
-			sigs = catchSignals()
+		err := execAction(c)
+		var ee *exitError
+		if err != nil && !errors.As(err, &ee) {
+			// As runc: past the argument count, any failure is "exec failed" with
+			// status 255, which callers (docker, CRI-O) tell apart from the
+			// process's own status.
+			return &codeError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
 		}
-		ct, err := loadContainer(c)
-		if err != nil {
-			return err
-		}
-		p, err := execProcess(c, ct)
-		if err != nil {
-			return err
-		}
-		return execIn(c, ct, p, sigs)
+		return err
 	},
+}
+
+func execAction(c *cli.Context) error {
+	// Attached, signals are forwarded: catching them starts while the container is
+	// loaded and is in place before the process exists.
+	var sigs *signalCatcher
+	if !c.Bool("detach") {
+		sigs = catchSignals()
+	}
+	ct, err := loadContainer(c)
+	if err != nil {
+		return err
+	}
+	p, err := execProcess(c, ct)
+	if err != nil {
+		return err
+	}
+	return execIn(c, ct, p, sigs)
 }
 
 // execProcess builds the process to run: process.json as given, or the container's own

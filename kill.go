@@ -37,9 +37,10 @@ var killCommand = &cli.Command{
 }
 
 // parseSignal accepts what runc accepts: a number, or a name with or without "SIG".
+// 0 is kill(2)'s null signal: nothing is sent, only init's existence is checked.
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("unknown signal %q", s)
 		}
 		return unix.Signal(n), nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -30,6 +31,16 @@ var logToFile bool
 type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// codeError is a failure reported like any other but with its own exit status, as
+// runc's exec fails with 255: callers tell a failed exec from the process's status.
+type codeError struct {
+	code int
+	err  error
+}
+
+func (e *codeError) Error() string { return e.err.Error() }
+func (e *codeError) Unwrap() error { return e.err }
 
 func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
@@ -81,6 +92,8 @@ func newApp() *cli.App {
 			specCommand,
 			featuresCommand,
 			checkCommand,
+			checkpointCommand,
+			restoreCommand,
 			initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
@@ -111,6 +124,11 @@ func main() {
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
+	var ce *codeError
+	if errors.As(err, &ce) {
+		report(ce.err)
+		os.Exit(ce.code)
+	}
 	fatal(err)
 }
 
@@ -118,63 +136,91 @@ func main() {
 // logger writes somewhere else, so both a human and containerd (which reads the last
 // error line of the json log) see it.
 func fatal(err error) {
+	report(err)
+	os.Exit(1)
+}
+
+func report(err error) {
 	logs.Default().Errorf("%s", err)
 	if logToFile {
 		fmt.Fprintln(os.Stderr, err)
 	}
-	os.Exit(1)
 }
 
 // normalizeArgs rewrites single-dash long flags (`-no-subreaper`, `-bundle`) into their
 // double-dash form: runc's old CLI library accepted them and callers such as containerd's
-// shim and conmon still send some. Short flags (`-b`, `-d`) and combined short flags are
-// left alone, and nothing after a lone `--` or the container command's own args is touched.
+// shim and conmon still send some. Only hull's own flags are touched: the global ones
+// before the command, then that command's own, up to its first positional argument or
+// `--`. What follows is the container id and the container's command, whose `-version`
+// or `-user` belong to the program run, not to hull. Short flags (`-b`, `-d`) and
+// combined short flags are left alone.
 func normalizeArgs(args []string) []string {
+	// Most callers (containerd, the tests) send double-dash flags only: keep them off
+	// the cost of building the flag tables.
+	if !slices.ContainsFunc(args[1:], maybeLongFlag) {
+		return args
+	}
+	app := newApp()
 	out := make([]string, 0, len(args))
 	out = append(out, args[0])
-	for i, a := range args[1:] {
-		if a == "--" {
-			out = append(out, args[1+i:]...)
-			break
+	i := normalizeFlags(&out, args, 1, flagTable(app.Flags, "version", "v"))
+	if i < len(args) && args[i] != "--" {
+		if cmd := app.Command(args[i]); cmd != nil {
+			out = append(out, args[i])
+			i = normalizeFlags(&out, args, i+1, flagTable(cmd.Flags))
 		}
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
-			name := a[1:]
-			if eq := strings.IndexByte(name, '='); eq >= 0 {
-				name = name[:eq]
-			}
-			if len(name) > 1 && isLongFlag(name) {
-				a = "-" + a
-			}
-		}
-		out = append(out, a)
 	}
-	return out
+	return append(out, args[i:]...)
 }
 
-// longFlags lists every long flag name of every command, for normalizeArgs.
-var longFlags = map[string]bool{}
+// maybeLongFlag reports whether a could be a long flag written with one dash.
+func maybeLongFlag(a string) bool { return len(a) > 2 && a[0] == '-' && a[1] != '-' }
 
-func isLongFlag(name string) bool {
-	if len(longFlags) == 0 {
-		collectFlags(newApp())
+// flagTable maps each name of flags (and urfave's implicit help flag, and extra, which
+// are bool flags) to whether the flag takes a value.
+func flagTable(flags []cli.Flag, extra ...string) map[string]bool {
+	t := map[string]bool{"help": false, "h": false}
+	for _, n := range extra {
+		t[n] = false
 	}
-	return longFlags[name]
-}
-
-func collectFlags(app *cli.App) {
-	add := func(fs []cli.Flag) {
-		for _, f := range fs {
-			for _, n := range f.Names() {
-				if len(n) > 1 {
-					longFlags[n] = true
-				}
-			}
+	for _, f := range flags {
+		takes := true
+		if v, ok := f.(cli.DocGenerationFlag); ok {
+			takes = v.TakesValue()
+		}
+		for _, n := range f.Names() {
+			t[n] = takes
 		}
 	}
-	add(app.Flags)
-	for _, c := range app.Commands {
-		add(c.Flags)
+	return t
+}
+
+// normalizeFlags copies the flags of one level of the command line, args[i:] up to
+// the first word that is not a flag or a flag's value, onto out, rewriting the long
+// ones of flags; it returns the index of that word. A flag's value is copied as it is,
+// as urfave (Go's flag package) takes the next word as the value whatever it looks like.
+func normalizeFlags(out *[]string, args []string, i int, flags map[string]bool) int {
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' {
+			return i
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takes, known := flags[name]
+		switch {
+		case a[1] == '-' || len(name) <= 1:
+		case known:
+			a = "-" + a
+		default:
+			// Combined short flags (`-dt`, `-tb /b`): urfave splits them and gives
+			// the next word to the last one if that takes a value.
+			takes = flags[name[len(name)-1:]]
+		}
+		*out = append(*out, a)
+		if takes && !hasValue && i+1 < len(args) {
+			i++
+			*out = append(*out, args[i])
+		}
 	}
-	longFlags["help"] = true
-	longFlags["version"] = true
+	return i
 }

@@ -68,3 +68,23 @@ func TestNoPivot(t *testing.T) {
 		t.Errorf("--no-pivot output %q, want the container's /marker and no host paths", r.stdout)
 	}
 }
+
+// TestCheckpointRestoreUnsupported: hull has no CRIU support yet, and a caller that
+// tries must be told so in words, not by a CLI library's "No help topic", whatever
+// flags of runc's it passes.
+func TestCheckpointRestoreUnsupported(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, args := range [][]string{
+		{"checkpoint", h.id},
+		{"checkpoint", "--image-path", h.outDir, "--leave-running", "--manage-cgroups-mode", "soft", h.id},
+		{"restore", h.id},
+		{"restore", "--bundle", h.bundle, "--image-path", h.outDir, "-d", h.id},
+	} {
+		r := h.do(args...)
+		want := args[0] + " is not supported by hull"
+		if r.exit == 0 || !strings.Contains(r.stderr, want) || strings.Contains(r.stderr, "help topic") {
+			t.Errorf("%s; want a failure saying %q", r, want)
+		}
+	}
+}

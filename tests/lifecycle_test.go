@@ -143,6 +143,35 @@ func TestKillCreated(t *testing.T) {
 	h.assertNothingLeft(true)
 }
 
+// TestKillZero: signal 0 only asks whether init exists, as kill(2) and runc have it:
+// success while the container is created or running (and nothing is signalled), a
+// failure once it has stopped or when there is no such container. Callers use it as
+// a liveness probe.
+func TestKillZero(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	cr := h.create(baseSpec(shell("trap 'echo got-signal' TERM USR1 HUP; echo ready; while :; do sleep 1; done")...))
+	mustExit(t, cr, 0)
+	mustExit(t, h.do("kill", h.id, "0"), 0)
+	mustExit(t, h.do("kill", "--all", h.id, "0"), 0)
+	mustExit(t, h.do("start", h.id), 0)
+	waitOutput(t, cr.stdoutPath, "ready", 10*time.Second)
+	mustExit(t, h.do("kill", h.id, "0"), 0)
+	mustExit(t, h.do("kill", "--all", h.id, "0"), 0)
+	time.Sleep(100 * time.Millisecond)
+	if st := h.mustState(h.id); st.Status != "running" || strings.Contains(cr.readStdout(), "got-signal") {
+		t.Errorf("after kill 0: status %s, output %q; want it running and unsignalled", st.Status, cr.readStdout())
+	}
+	mustExit(t, h.do("kill", h.id, "KILL"), 0)
+	h.waitStatus(h.id, "stopped", 10*time.Second)
+	if r := h.do("kill", h.id, "0"); r.exit == 0 || !strings.Contains(r.stderr, "container not running") {
+		t.Errorf("kill 0 of a stopped container: %s; want runc's \"container not running\"", r)
+	}
+	if r := h.do("kill", h.id+"-nosuch", "0"); r.exit == 0 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("kill 0 of no container: %s; want \"does not exist\"", r)
+	}
+}
+
 func TestDelete(t *testing.T) {
 	t.Parallel()
 	t.Run("created-without-force", func(t *testing.T) {

@@ -5,6 +5,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,6 +106,54 @@ func TestSpecRuns(t *testing.T) {
 	mustExit(t, r, 0)
 	if want := "spec-ok\n" + s.Hostname + "\n"; r.stdout != want {
 		t.Errorf("output %q, want %q", r.stdout, want)
+	}
+}
+
+// TestSpecIsClean: hull's own default config must be one hull has nothing to say
+// about: `hull check` finds it clean, and `hull run` of it (in the foreground, and
+// created then started) prints nothing on stderr. The default once listed ambient
+// capabilities with no inheritable set, which no runtime can grant, and every
+// container made from it logged a warning.
+func TestSpecIsClean(t *testing.T) {
+	t.Parallel()
+	for _, rootless := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rootless=%v", rootless), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			args := []string{"spec", "--bundle", h.bundle}
+			if rootless {
+				args = append(args, "--rootless")
+			}
+			mustExit(t, h.do(args...), 0)
+			r := h.do("check", "--bundle", h.bundle)
+			if r.exit != 0 || r.stdout != "" || r.stderr != "" {
+				t.Errorf("check of the default spec: %s; want exit 0 and no finding", r)
+			}
+			if rootless {
+				return // running it needs an unprivileged user: the check is what is asked of it
+			}
+			var s specs.Spec
+			if err := json.Unmarshal([]byte(readFile(filepath.Join(h.bundle, "config.json"))), &s); err != nil {
+				t.Fatal(err)
+			}
+			// Only what a test run needs: no terminal to hand out, a command that ends.
+			s.Process.Terminal = false
+			s.Process.Args = []string{"true"}
+			if os.Getenv("HULL_TEST_NO_RESOURCES") != "" {
+				s.Linux.Resources = nil
+			}
+			r = h.run(&s)
+			if r.exit != 0 || r.stderr != "" {
+				t.Errorf("run of the default spec: %s; want exit 0 and nothing on stderr", r)
+			}
+			r = h.create(&s)
+			if r.exit != 0 || r.stderr != "" {
+				t.Errorf("create of the default spec: %s; want exit 0 and nothing on stderr", r)
+			}
+			if r := h.do("start", h.id); r.exit != 0 || r.stderr != "" {
+				t.Errorf("start of the default spec: %s; want exit 0 and nothing on stderr", r)
+			}
+		})
 	}
 }
 

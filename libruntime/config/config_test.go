@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -67,13 +69,25 @@ func TestValidateID(t *testing.T) {
 	}
 }
 
-// TestDefaultMatchesRunc compares Default with what the installed runc writes;
-// hull spec is meant to be interchangeable with runc spec.
+// TestDefaultMatchesRunc compares Default with what runc writes ($REF_RUNC, as for
+// hack/runc-ref.sh, or the installed one); hull spec is meant to be interchangeable
+// with runc spec.
 func TestDefaultMatchesRunc(t *testing.T) {
-	runc, err := exec.LookPath("runc")
-	if err != nil {
-		t.Skip("runc not installed")
+	runc := os.Getenv("REF_RUNC")
+	if runc == "" {
+		var err error
+		if runc, err = exec.LookPath("runc"); err != nil {
+			t.Skip("runc not installed")
+		}
 	}
+	out, err := exec.Command(runc, "--version").Output()
+	if err != nil {
+		t.Fatalf("%s --version: %v", runc, err)
+	}
+	// runc before 1.2 (Debian 12 ships 1.1.5) listed ambient capabilities without
+	// inheritable ones, which it could not grant either (runc#4367): hull follows
+	// the fixed template, and compares the rest with an older runc's.
+	oldAmbient := regexp.MustCompile(`(?m)^runc version 1\.[01]\.`).Match(out)
 	for _, rootless := range []bool{false, true} {
 		dir := t.TempDir()
 		args := []string{"spec", "--bundle", dir}
@@ -92,6 +106,9 @@ func TestDefaultMatchesRunc(t *testing.T) {
 			t.Fatal(err)
 		}
 		want["ociVersion"] = "1.3.0"
+		if oldAmbient {
+			delete(want["process"].(map[string]any)["capabilities"].(map[string]any), "ambient")
+		}
 
 		ours, err := json.Marshal(Default(rootless))
 		if err != nil {
@@ -103,6 +120,25 @@ func TestDefaultMatchesRunc(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("Default(%v) differs from runc spec:\n got: %s\nwant: %s", rootless, ours, mustJSON(t, want))
+		}
+	}
+}
+
+// TestDefaultCapsGrantable: every capability the default spec lists must be one a
+// runtime can grant as listed (an ambient one only while also permitted and
+// inheritable), or every container made from it would start with a warning.
+func TestDefaultCapsGrantable(t *testing.T) {
+	for _, rootless := range []bool{false, true} {
+		c := Default(rootless).Process.Capabilities
+		for _, name := range c.Ambient {
+			if !slices.Contains(c.Permitted, name) || !slices.Contains(c.Inheritable, name) {
+				t.Errorf("Default(%v): ambient %s is not both permitted and inheritable", rootless, name)
+			}
+		}
+		for _, name := range c.Effective {
+			if !slices.Contains(c.Permitted, name) {
+				t.Errorf("Default(%v): effective %s is not permitted", rootless, name)
+			}
 		}
 	}
 }

@@ -12,8 +12,8 @@ import (
 // claim a version the validator has not been taught.
 const defaultVersion = "1.3.0"
 
-// Default returns the spec `hull spec` writes: the content of `runc spec`
-// (or `runc spec --rootless` when rootless is true) with ociVersion 1.3.0.
+// Default returns the spec `hull spec` writes: the content of runc 1.5's `runc
+// spec` (or `runc spec --rootless` when rootless is true) with ociVersion 1.3.0.
 // Every call returns a new value the caller may modify.
 //
 // The rootless variant adds a user namespace mapping root in the container to
@@ -38,7 +38,10 @@ func Default(rootless bool) *specs.Spec {
 				Bounding:  slices.Clone(caps),
 				Effective: slices.Clone(caps),
 				Permitted: slices.Clone(caps),
-				Ambient:   slices.Clone(caps),
+				// No ambient set, as in runc 1.2 and later: a capability can be
+				// ambient only while it is also inheritable, and this template has
+				// no inheritable set, so listing them gained nothing but a warning
+				// from every container made from it.
 			},
 			Rlimits: []specs.POSIXRlimit{
 				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},

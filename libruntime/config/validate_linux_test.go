@@ -125,7 +125,7 @@ func TestValidateAll(t *testing.T) {
 			s.Process.Capabilities.Permitted[0] = "SYS_ADMIN"
 		}, want: []string{"process.capabilities.permitted[0]"}, wantFix: `"CAP_SYS_ADMIN"`},
 		{name: "capability unknown in ambient", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Ambient[2] = ""
+			s.Process.Capabilities.Ambient = []string{"CAP_KILL", "CAP_CHOWN", ""}
 		}, want: []string{"process.capabilities.ambient[2]"}},
 		{name: "capabilities all known", mutate: func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = slices.Clone(capabilityNames)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -112,6 +113,15 @@ func (c *Container) Status() Status {
 		return Stopped
 	}
 	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		// Paused wins, as with runc: a frozen created container must not be started
+		// (init could not take the fifo) and reads as paused until it is resumed.
+		// cgroup.freeze is read directly: cgroups.Load would parse mountinfo on the
+		// path of every start, and the path came from the state hull wrote.
+		if c.p.CgroupPath != "" {
+			if b, err := os.ReadFile(filepath.Join(c.p.CgroupPath, "cgroup.freeze")); err == nil && strings.TrimSpace(string(b)) == "1" {
+				return Paused
+			}
+		}
 		return Created
 	}
 	if cg, err := c.cgroup(); err == nil {

@@ -17,7 +17,7 @@ var transitions = map[string][]Status{
 	"start":  {Created},
 	"kill":   {Created, Running, Paused},
 	"delete": {Created, Stopped, Creating},
-	"pause":  {Running},
+	"pause":  {Created, Running}, // as runc: a created container can be frozen before start
 	"resume": {Paused},
 	"exec":   {Created, Running},
 }

@@ -17,16 +17,21 @@ func TestTransitions(t *testing.T) {
 		{"start", Created, true, ""},
 		{"start", Stopped, false, "cannot start a container that has stopped"},
 		{"start", Running, false, "cannot start an already running container"},
-		{"start", Paused, false, "cannot start an already running container"},
-		{"start", Creating, false, "cannot start a container that is creating"},
+		{"start", Paused, false, "cannot start a container in the paused state"},
+		{"start", Creating, false, "cannot start a container in the creating state"},
 		{"delete", Stopped, true, ""},
 		{"delete", Created, true, ""},
 		{"delete", Running, false, "cannot delete a container that is running"},
 		{"kill", Running, true, ""},
 		{"kill", Stopped, false, "cannot kill a container that is stopped"},
 		{"pause", Running, true, ""},
-		{"pause", Created, false, "cannot pause a container that is created"},
+		{"pause", Created, true, ""},
+		{"pause", Paused, false, "container not running"},
+		{"pause", Stopped, false, "container not running"},
 		{"resume", Paused, true, ""},
+		{"resume", Running, false, "container not paused"},
+		{"resume", Created, false, "container not paused"},
+		{"resume", Stopped, false, "container not paused"},
 		{"exec", Stopped, false, "cannot exec a container that is stopped"},
 	} {
 		err := check(tc.op, tc.from)
@@ -40,6 +45,12 @@ func TestTransitions(t *testing.T) {
 	}
 	if err := check("start", Stopped); !errors.Is(err, ErrStopped) {
 		t.Errorf("start from stopped is not ErrStopped: %v", err)
+	}
+	if err := check("pause", Stopped); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("pause from stopped is not ErrNotRunning: %v", err)
+	}
+	if err := check("resume", Running); !errors.Is(err, ErrNotPaused) {
+		t.Errorf("resume from running is not ErrNotPaused: %v", err)
 	}
 }
 
