@@ -407,6 +407,12 @@ func chkCases() []chkCase {
 				s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"nosuchctl.max": "1"}}
 			},
 			field: `linux.resources.unified["nosuchctl.max"]`, severity: "error", msg: "nosuchctl controller not available in cgroup2 at "},
+		{name: "device-rule-without-access",
+			// runc refuses it too: read as "rwm", it would allow every device.
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true}}}
+			},
+			field: "linux.resources.devices[1].access", severity: "error", msg: "missing"},
 		{name: "cgroups-path-climbs-out",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Linux.CgroupsPath = "/../../x" },
 			field:  "linux.cgroupsPath", severity: "error", msg: "climbs out of the cgroup2 hierarchy"},

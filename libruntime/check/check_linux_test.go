@@ -337,6 +337,11 @@ func TestSpec(t *testing.T) {
 				}
 			},
 			want: []string{"error linux.cgroupsPath"}, msg: "climbs out"},
+		{name: "device-rule-without-access",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true}}}
+			},
+			want: []string{"error linux.resources.devices[1].access"}, msg: "missing"},
 		{name: "realtime-fix-from-message",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
 				rt := int64(10)
