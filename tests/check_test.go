@@ -297,6 +297,15 @@ func chkCases() []chkCase {
 		{name: "non-namespaced-sysctl",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} },
 			field:  `linux.sysctl."kernel.panic"`, severity: "error", msg: "not a namespaced sysctl"},
+		{name: "additional-gids-above-ngroups-max",
+			// Without the check this failed only in init, with every id in the error.
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Process.User.AdditionalGids = make([]uint32, 100000)
+				for i := range s.Process.User.AdditionalGids {
+					s.Process.User.AdditionalGids[i] = uint32(i)
+				}
+			},
+			field: "process.user.additionalGids", severity: "error", msg: "100000 groups, the kernel accepts at most 65536"},
 		{name: "bad-device-type",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
 				s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/weird", Type: "z", Major: 1, Minor: 3}}

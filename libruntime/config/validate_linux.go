@@ -250,6 +250,7 @@ func (v *validator) process(p *specs.Process) {
 			`add a "process" object with at least "args" and "cwd"`)
 		return
 	}
+	v.user(p.User)
 	if len(p.Args) == 0 {
 		v.add("process.args", "empty", `set the command to run, e.g. ["sh"]`)
 	}
@@ -290,6 +291,19 @@ func (v *validator) process(p *specs.Process) {
 	}
 	if p.SelinuxLabel != "" {
 		v.add("process.selinuxLabel", "not supported: hull has no LSM support", "remove process.selinuxLabel")
+	}
+}
+
+// ngroupsMax is the kernel's NGROUPS_MAX, the most supplementary groups
+// setgroups(2) takes.
+const ngroupsMax = 65536
+
+func (v *validator) user(u specs.User) {
+	// Refused here, before anything is created: otherwise setgroups fails in
+	// init, after the namespaces, cgroup and mounts are made.
+	if n := len(u.AdditionalGids); n > ngroupsMax {
+		v.add("process.user.additionalGids", fmt.Sprintf("%d groups, the kernel accepts at most %d (NGROUPS_MAX)", n, ngroupsMax),
+			fmt.Sprintf("keep at most %d supplementary groups: remove duplicates and the groups the process does not need", ngroupsMax))
 	}
 }
 

@@ -377,6 +377,12 @@ func TestValidateAll(t *testing.T) {
 		{name: "memoryPolicy refused", mutate: func(s *specs.Spec) {
 			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_BIND"}
 		}, want: []string{"linux.memoryPolicy"}},
+		{name: "additionalGids at NGROUPS_MAX", mutate: func(s *specs.Spec) {
+			s.Process.User.AdditionalGids = make([]uint32, 65536)
+		}},
+		{name: "additionalGids above NGROUPS_MAX", mutate: func(s *specs.Spec) {
+			s.Process.User.AdditionalGids = make([]uint32, 65537)
+		}, want: []string{"process.user.additionalGids"}, wantFix: "65536"},
 		{name: "seccomp and resources are not checked", mutate: func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}
 			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: intp64(-5)}
