@@ -26,6 +26,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // Access bits and device types as the kernel passes them in
@@ -115,7 +117,7 @@ func parseRule(r specs.LinuxDeviceCgroup) (rule, *ruleError) {
 	case "b":
 		c.typ = devBlock
 	default:
-		return rule{}, &ruleError{"type", fmt.Sprintf("%q is not one of a, c, b", r.Type)}
+		return rule{}, &ruleError{"type", fmt.Sprintf("%s is not one of a, c, b", clip.Quote(r.Type))}
 	}
 	var err error
 	if c.major, err = number("major", r.Major); err != nil {
@@ -142,7 +144,7 @@ func parseRule(r specs.LinuxDeviceCgroup) (rule, *ruleError) {
 		case 'm':
 			c.access |= accMknod
 		default:
-			return rule{}, &ruleError{"access", fmt.Sprintf("%q: %q is not one of r, w, m", r.Access, ch)}
+			return rule{}, &ruleError{"access", fmt.Sprintf("%s: %q is not one of r, w, m", clip.Quote(r.Access), ch)}
 		}
 	}
 	return c, nil
