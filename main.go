@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/nsenter"
@@ -135,15 +136,19 @@ func main() {
 // fatal reports err the way runc does: through the logger, and also on stderr when the
 // logger writes somewhere else, so both a human and containerd (which reads the last
 // error line of the json log) see it.
+//
+// The text is bounded: most errors cut the config values they quote, and this catches
+// the ones composed from many parts (a mount's paths, a hook's arguments).
 func fatal(err error) {
 	report(err)
 	os.Exit(1)
 }
 
 func report(err error) {
-	logs.Default().Errorf("%s", err)
+	msg := clip.Message(err.Error())
+	logs.Default().Errorf("%s", msg)
 	if logToFile {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(os.Stderr, msg)
 	}
 }
 

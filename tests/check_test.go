@@ -45,6 +45,10 @@ func chkCleanSpec() *specs.Spec {
 	return s
 }
 
+// chkMaxLine bounds every line check prints and every error create fails
+// with: a few values, cut, and the text around them.
+const chkMaxLine = 4096
+
 // chkRun runs `hull check` on the bundle in both formats, checks that they
 // agree and that the JSON parses, and returns the findings and exit status.
 func chkRun(t *testing.T, h *harness) ([]chkFinding, int) {
@@ -67,6 +71,9 @@ func chkRun(t *testing.T, h *harness) ([]chkFinding, int) {
 	var lines []string
 	for _, f := range fs {
 		lines = append(lines, f.line())
+		if n := len(f.line()); n > chkMaxLine {
+			t.Errorf("finding of %d bytes, want at most %d: %.300s...", n, chkMaxLine, f.line())
+		}
 		if f.Severity != "error" && f.Severity != "warning" {
 			t.Errorf("finding with severity %q: %+v", f.Severity, f)
 		}
@@ -297,11 +304,32 @@ func chkCases() []chkCase {
 		{name: "non-namespaced-sysctl",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} },
 			field:  `linux.sysctl."kernel.panic"`, severity: "error", msg: "not a namespaced sysctl"},
+		{name: "additional-gids-above-ngroups-max",
+			// Without the check this failed only in init, with every id in the error.
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Process.User.AdditionalGids = make([]uint32, 100000)
+				for i := range s.Process.User.AdditionalGids {
+					s.Process.User.AdditionalGids[i] = uint32(i)
+				}
+			},
+			field: "process.user.additionalGids", severity: "error", msg: "100000 groups, the kernel accepts at most 65536"},
 		{name: "bad-device-type",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
 				s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/weird", Type: "z", Major: 1, Minor: 3}}
 			},
 			field: "linux.devices[0].type", severity: "error", msg: `unknown device type "z"`},
+
+		// Huge values (a config may be 16 MiB) are cut: chkRun bounds every
+		// finding, TestCheckAgreesWithCreate create's error line.
+		{name: "huge-env-entry",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Process.Env[0] = strings.Repeat("x", 1<<20) },
+			field:  "process.env[0]", severity: "error", msg: "is not of the form NAME=value"},
+		{name: "huge-path-env",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Process.Args = []string{"no-such-binary"}
+				s.Process.Env = []string{"PATH=" + strings.Repeat("/nowhere:", 1<<12)}
+			},
+			field: "process.args[0]", severity: "error", msg: `exec: "no-such-binary": executable file not found in $PATH`},
 
 		// process.cwd and process.args[0] in the rootfs.
 		{name: "cwd-missing",
@@ -407,6 +435,12 @@ func chkCases() []chkCase {
 				s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"nosuchctl.max": "1"}}
 			},
 			field: `linux.resources.unified["nosuchctl.max"]`, severity: "error", msg: "nosuchctl controller not available in cgroup2 at "},
+		{name: "device-rule-without-access",
+			// runc refuses it too: read as "rwm", it would allow every device.
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true}}}
+			},
+			field: "linux.resources.devices[1].access", severity: "error", msg: "missing"},
 		{name: "cgroups-path-climbs-out",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Linux.CgroupsPath = "/../../x" },
 			field:  "linux.cgroupsPath", severity: "error", msg: "climbs out of the cgroup2 hierarchy"},
@@ -553,7 +587,7 @@ func TestCheck(t *testing.T) {
 			if got == nil {
 				t.Fatalf("no %s finding for %s with a message containing %q; got %q", tc.severity, tc.field, tc.msg, fs)
 			}
-			t.Logf("%s", got.line())
+			t.Logf("%.1000s", got.line())
 			if len(fs) != 1+len(tc.also) {
 				t.Errorf("got %d findings, want %d", len(fs), 1+len(tc.also))
 			}
@@ -596,11 +630,49 @@ func TestCheckAgreesWithCreate(t *testing.T) {
 				t.Fatalf("check reports %q, but create succeeded", first.line())
 			}
 			msg := chkLogMsg(r.stderr)
+			if len(r.stderr) > 2*chkMaxLine {
+				t.Fatalf("create wrote %d bytes to stderr, want at most %d: %.300s...", len(r.stderr), 2*chkMaxLine, r.stderr)
+			}
 			if !strings.Contains(msg, first.Field) || !strings.Contains(msg, first.Message) {
 				t.Errorf("create failed with\n  %q\nnot with check's field and message\n  %q", msg, first.line())
 			}
 			if want := strings.TrimPrefix(first.line(), "error: "); msg != want {
 				t.Errorf("create's error is not check's text exactly:\n  create: %q\n  check:  %q", msg, want)
+			}
+		})
+	}
+}
+
+// TestCreateLateErrorsBounded: for values check cannot judge, create fails
+// only in init, and its error line still cuts the value.
+func TestCreateLateErrorsBounded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(s *specs.Spec)
+		field  string // the error names it
+	}{
+		// Longer than PATH_MAX: check cannot tell (it may come from a mount),
+		// chdir(2) refuses it.
+		{name: "cwd-longer-than-path-max", field: "process.cwd",
+			mutate: func(s *specs.Spec) { s.Process.Cwd = strings.Repeat("/d", 1<<19) }},
+		{name: "hostname-longer-than-the-kernel-takes", field: "hostname",
+			mutate: func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 1<<20) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s := chkCleanSpec()
+			tc.mutate(s)
+			r := h.create(s)
+			if r.exit == 0 {
+				t.Fatalf("create succeeded")
+			}
+			msg := chkLogMsg(r.stderr)
+			if len(r.stderr) > 2*chkMaxLine || !strings.Contains(msg, tc.field) {
+				t.Errorf("create's error: %d bytes of stderr (want at most %d) naming %q: %.300s...",
+					len(r.stderr), 2*chkMaxLine, tc.field, r.stderr)
 			}
 		})
 	}

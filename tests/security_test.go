@@ -1358,8 +1358,10 @@ func TestSecurityBadIDs(t *testing.T) {
 	baseBefore := secListDir(t, base)
 	victimBefore := secTree(t, victim)
 
+	// Ids of 256 to 1024 bytes passed the id rule but cannot name the state
+	// directory (NAME_MAX is 255).
 	ids := []string{"../victim", "..", ".", "../x", "a/b", "/abs", ".hidden", "-", "_lead", "a b", " a", "a\tb", "a\nb", "a*", "ä",
-		strings.Repeat("a", 1025)}
+		strings.Repeat("a", 256), strings.Repeat("a", 1024), strings.Repeat("a", 1025)}
 	commands := [][]string{
 		{"create", "--bundle", h.bundle}, {"run", "--bundle", h.bundle}, {"start"}, {"state"},
 		{"kill"}, {"delete"}, {"delete", "--force"}, {"exec"}, {"pause"}, {"resume"}, {"ps"}, {"events", "--stats"},
@@ -1406,6 +1408,14 @@ func TestSecurityBadIDs(t *testing.T) {
 	if _, err := secHull(h, hullBinary, cmdOpts{}, "create", "--bundle", h.bundle, "a\x00b"); err == nil {
 		t.Errorf("an argument with a NUL byte reached hull")
 	}
+	// The longest id allowed does name a state directory: create, state and
+	// delete work.
+	longest := strings.Repeat("a", 255)
+	mustExit(t, h.do("create", "--bundle", h.bundle, longest), 0)
+	if r := h.do("state", longest); r.exit != 0 || !strings.Contains(r.stdout, `"created"`) {
+		t.Errorf("state of the container with a 255-byte id: %s", r)
+	}
+	mustExit(t, h.do("delete", "--force", longest), 0)
 	h.root = base
 	if got := secListDir(t, filepath.Join(base, "state")); len(got) != 0 {
 		t.Errorf("state root not empty: %v", got)

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/moby/sys/mountinfo"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // Mount returns where the cgroup2 hierarchy is mounted, read from
@@ -80,12 +82,12 @@ func Path(cgroupsPath, id string) (string, error) {
 // resolvePath is Path with the mount and the caller's own cgroup given.
 func resolvePath(mount, own, cgroupsPath, id string) (string, error) {
 	if strings.IndexByte(cgroupsPath, 0) >= 0 {
-		return "", fmt.Errorf("linux.cgroupsPath %q: contains a NUL byte", cgroupsPath)
+		return "", fmt.Errorf("linux.cgroupsPath %s: contains a NUL byte", clip.Quote(cgroupsPath))
 	}
 	rel := cgroupsPath
 	if rel == "" {
 		if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\x00") {
-			return "", fmt.Errorf("default cgroup path: container id %q is not a file name", id)
+			return "", fmt.Errorf("default cgroup path: container id %s is not a file name", clip.Quote(id))
 		}
 		rel = id
 	}
@@ -99,7 +101,7 @@ func resolvePath(mount, own, cgroupsPath, id string) (string, error) {
 		case "", ".":
 		case "..":
 			if len(parts) == 0 {
-				return "", fmt.Errorf("linux.cgroupsPath %q: climbs out of the cgroup2 hierarchy at %s", cgroupsPath, mount)
+				return "", fmt.Errorf("linux.cgroupsPath %s: climbs out of the cgroup2 hierarchy at %s", clip.Quote(cgroupsPath), mount)
 			}
 			parts = parts[:len(parts)-1]
 		default:
@@ -107,7 +109,7 @@ func resolvePath(mount, own, cgroupsPath, id string) (string, error) {
 		}
 	}
 	if len(parts) == 0 {
-		return "", fmt.Errorf("linux.cgroupsPath %q: names the root cgroup of %s, which hull cannot manage", cgroupsPath, mount)
+		return "", fmt.Errorf("linux.cgroupsPath %s: names the root cgroup of %s, which hull cannot manage", clip.Quote(cgroupsPath), mount)
 	}
 	return filepath.Join(append([]string{mount}, parts...)...), nil
 }

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/cgroups/devices"
 )
 
@@ -94,10 +95,15 @@ func Validate(r *specs.LinuxResources) (warnings []string, err error) {
 	}
 	for i, h := range r.HugepageLimits {
 		if !isPageSize(h.Pagesize) {
-			return warnings, fmt.Errorf("linux.resources.hugepageLimits[%d].pageSize: %q is not a size like 2MB or 1GB", i, h.Pagesize)
+			return warnings, fmt.Errorf("linux.resources.hugepageLimits[%d].pageSize: %s is not a size like 2MB or 1GB", i, clip.Quote(h.Pagesize))
 		}
 	}
 	for name, d := range r.Rdma {
+		// The name goes into the error's field: one that long is no device's
+		// (IB_DEVICE_NAME_MAX is 64), so the whole map is named instead.
+		if len(name) > unix.NAME_MAX {
+			return warnings, fmt.Errorf("linux.resources.rdma: device name %s is %d bytes, longer than any device's; use the RDMA device's name", clip.Quote(name), len(name))
+		}
 		if d.HcaHandles == nil && d.HcaObjects == nil {
 			return warnings, fmt.Errorf("linux.resources.rdma[%q]: set hcaHandles, hcaObjects or both", name)
 		}
@@ -109,6 +115,11 @@ func Validate(r *specs.LinuxResources) (warnings []string, err error) {
 		warn("network", "net_cls and net_prio do not exist in cgroup v2")
 	}
 	for k := range r.Unified {
+		// The key goes into the error's field: one longer than a file name
+		// can be is no cgroup file, so the whole map is named instead.
+		if len(k) > unix.NAME_MAX {
+			return warnings, fmt.Errorf("linux.resources.unified: key %s is %d bytes, longer than a cgroup file name can be (%d); use a file name of the cgroup such as \"memory.high\"", clip.Quote(k), len(k), unix.NAME_MAX)
+		}
 		if err := checkUnifiedKey(k); err != nil {
 			return warnings, fmt.Errorf("linux.resources.unified[%q]: %w", k, err)
 		}

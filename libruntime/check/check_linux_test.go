@@ -69,8 +69,13 @@ func fields(fs []Finding) []string {
 
 // TestSpec runs every check on the default spec with one change and a fake
 // host, and compares the findings' severities and fields, in order.
+// maxFindingLen bounds every finding: a few cut values and the text around
+// them.
+const maxFindingLen = 4096
+
 func TestSpec(t *testing.T) {
 	i := func(v int) *int { return &v }
+	huge := strings.Repeat("x", 1<<20)
 	tests := []struct {
 		name   string
 		mutate func(t *testing.T, s *specs.Spec, h *host, bundle string)
@@ -337,6 +342,74 @@ func TestSpec(t *testing.T) {
 				}
 			},
 			want: []string{"error linux.cgroupsPath"}, msg: "climbs out"},
+		{name: "device-rule-without-access",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true}}}
+			},
+			want: []string{"error linux.resources.devices[1].access"}, msg: "missing"},
+		// Huge values (a config may be 16 MiB) are cut in the findings; the
+		// loop below checks the length of every one.
+		{name: "huge-path-env",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Process.Args = []string{"nosuch"}
+				s.Process.Env = []string{"PATH=" + strings.Repeat("/nowhere:", 1<<12)}
+			},
+			want: []string{"error process.args[0]"}, msg: "executable file not found in $PATH"},
+		{name: "huge-hook-path",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/" + huge}}}
+			},
+			want: []string{"error hooks.createRuntime[0].path"}, msg: "file name too long"},
+		{name: "huge-namespace-path",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Namespaces[1].Path = "/" + huge
+			},
+			want: []string{"error linux.namespaces[1].path"}, msg: "file name too long"},
+		{name: "huge-mount-type",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				m := specs.LinuxIDMapping{ContainerID: 0, HostID: 1000, Size: 1}
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: huge, Source: "x",
+					Options: []string{"idmap"}, UIDMappings: []specs.LinuxIDMapping{m}, GIDMappings: []specs.LinuxIDMapping{m}})
+			},
+			want: []string{"error mounts[7].options[0]"}, msg: "only supported for bind mounts"},
+		{name: "huge-listener-path",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/" + huge,
+					Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}
+			},
+			want: []string{"error linux.seccomp.listenerPath"}, msg: "a unix socket path has at most 107"},
+		{name: "huge-seccomp-values",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.LinuxSeccompAction(huge)}
+			},
+			want: []string{"error linux.seccomp.defaultAction"}, msg: "unknown action"},
+		{name: "huge-unknown-syscall",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+					Syscalls: []specs.LinuxSyscall{{Names: []string{huge}, Action: specs.ActErrno}}}
+			},
+			want: []string{"warning linux.seccomp.syscalls[0].names[0]"}, msg: "unknown syscall"},
+		{name: "huge-unified-key",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"memory." + huge: "1"}}
+			},
+			want: []string{"error linux.resources.unified"}, msg: "longer than"},
+		{name: "huge-rdma-name",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				n := uint32(1)
+				s.Linux.Resources = &specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{huge: {HcaHandles: &n}}}
+			},
+			want: []string{"error linux.resources.rdma"}, msg: "longer than"},
+		{name: "huge-page-size",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: huge}}}
+			},
+			want: []string{"error linux.resources.hugepageLimits[0].pageSize"}, msg: "is not a size"},
+		{name: "huge-device-access",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Access: "rw" + huge}}}
+			},
+			want: []string{"error linux.resources.devices[0].access"}, msg: "is not one of r, w, m"},
 		{name: "realtime-fix-from-message",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
 				rt := int64(10)
@@ -354,14 +427,17 @@ func TestSpec(t *testing.T) {
 			}
 			got := newChecker(s, bundle, h).run()
 			if !slices.Equal(fields(got), tc.want) {
-				t.Fatalf("findings %q, want %q\n%v", fields(got), tc.want, got)
+				t.Fatalf("findings %.500q, want %q", fields(got), tc.want)
 			}
 			if tc.msg != "" && !strings.Contains(got[0].Message, tc.msg) {
-				t.Errorf("first finding %q does not contain %q", got[0].String(), tc.msg)
+				t.Errorf("first finding %.500q does not contain %q", got[0].String(), tc.msg)
 			}
 			for _, f := range got {
 				if f.Message == "" || f.Fix == "" {
-					t.Errorf("finding without message or fix: %#v", f)
+					t.Errorf("finding without message or fix: %.300s", f.String())
+				}
+				if n := len(f.String()); n > maxFindingLen {
+					t.Errorf("finding of %d bytes, want at most %d: %.300s...", n, maxFindingLen, f.String())
 				}
 			}
 		})

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -49,7 +50,7 @@ func (c *checker) mounts() {
 		}
 		if !bind {
 			c.errorf(field, `remove the id mapping, or bind-mount a host directory instead ("bind" or "rbind" in options)`,
-				"id-mapped mounts are only supported for bind mounts, not type %q", m.Type)
+				"id-mapped mounts are only supported for bind mounts, not type %s", clip.Quote(m.Type))
 			continue
 		}
 		switch {
@@ -116,7 +117,7 @@ func (c *checker) hooks() {
 			case errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.ENOTDIR):
 				why = "does not exist " + where
 			case err != nil:
-				why = fmt.Sprintf("cannot be accessed %s (%v)", where, err)
+				why = fmt.Sprintf("cannot be accessed %s (%v)", where, clip.PathError(err))
 			case !fi.Mode().IsRegular():
 				why = "is not a regular file " + where
 			case k.inRoot && fi.Mode().Perm()&0o111 == 0,
@@ -125,7 +126,7 @@ func (c *checker) hooks() {
 			default:
 				continue
 			}
-			c.add(k.sev, field, fmt.Sprintf("%s %s: %s", hk.Path, why, k.outcome),
+			c.add(k.sev, field, fmt.Sprintf("%s %s: %s", clip.String(hk.Path), why, k.outcome),
 				"install an executable hook program at this path, or correct the path")
 		}
 	}
@@ -184,24 +185,25 @@ func (c *checker) namespaces() {
 
 // joinable checks that ns.Path is a namespace file of type ns.Type.
 func (c *checker) joinable(field string, ns specs.LinuxNamespace) {
+	path := clip.String(ns.Path)
 	fix := fmt.Sprintf("point it at a %s namespace, such as /proc/<pid>/ns/%s of a running process, or remove path to get a new namespace", ns.Type, nsFiles[ns.Type])
 	var st unix.Statfs_t
 	err := unix.Statfs(ns.Path, &st)
 	switch {
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR):
-		c.errorf(field, fix, "%s does not exist", ns.Path)
+		c.errorf(field, fix, "%s does not exist", path)
 		return
 	case err != nil:
-		c.errorf(field, fix, "cannot access %s: %v", ns.Path, err)
+		c.errorf(field, fix, "cannot access %s: %v", path, err)
 		return
 	case st.Type != unix.NSFS_MAGIC:
-		c.errorf(field, fix, "%s is not a namespace file", ns.Path)
+		c.errorf(field, fix, "%s is not a namespace file", path)
 		return
 	}
 	// An nsfs file opens without side effects.
 	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		c.errorf(field, fix, "cannot open %s: %v", ns.Path, err)
+		c.errorf(field, fix, "cannot open %s: %v", path, err)
 		return
 	}
 	defer unix.Close(fd)
@@ -219,7 +221,7 @@ func (c *checker) joinable(field string, ns specs.LinuxNamespace) {
 			got = string(t)
 		}
 	}
-	c.errorf(field, fix, "%s is a namespace of type %s, not %s", ns.Path, got, ns.Type)
+	c.errorf(field, fix, "%s is a namespace of type %s, not %s", path, got, ns.Type)
 }
 
 // userNS reports a new user namespace that does not map the container's

@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/process"
 )
 
@@ -67,10 +68,10 @@ func (c *checker) cwd(cwd string) bool {
 	fi, err := os.Stat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.errorf(field, fix, "%s does not exist in the container's root filesystem", cwd)
+		c.errorf(field, fix, "%s does not exist in the container's root filesystem", clip.String(cwd))
 		return false
 	case errors.Is(err, unix.ENOTDIR) || (err == nil && !fi.IsDir()):
-		c.errorf(field, fix, "%s is not a directory in the container's root filesystem", cwd)
+		c.errorf(field, fix, "%s is not a directory in the container's root filesystem", clip.String(cwd))
 		return false
 	}
 	return true
@@ -103,9 +104,9 @@ func (c *checker) program(file, cwd string, env []string) {
 		case notFound:
 			// The wording callers match on (podman and docker map it to exit 127): keep
 			// runc's "no such file or directory" and "permission denied".
-			c.errorf(field, fix, "exec: %q: stat %s: no such file or directory (in the container's root filesystem)", file, file)
+			c.errorf(field, fix, "exec: %s: stat %s: no such file or directory (in the container's root filesystem)", clip.Quote(file), clip.String(file))
 		case notExec:
-			c.errorf(field, "make it executable (chmod +x) or run another program", "exec: %q: permission denied (%s)", file, why)
+			c.errorf(field, "make it executable (chmod +x) or run another program", "exec: %s: permission denied (%s)", clip.Quote(file), why)
 		}
 		return
 	}
@@ -129,10 +130,10 @@ func (c *checker) program(file, cwd string, env []string) {
 		}
 	}
 	if denied != "" {
-		c.errorf(field, "make it executable (chmod +x) or run another program", "exec: %q: permission denied (%s: %s)", file, denied, deniedWhy)
+		c.errorf(field, "make it executable (chmod +x) or run another program", "exec: %s: permission denied (%s: %s)", clip.Quote(file), clip.String(denied), deniedWhy)
 		return
 	}
-	c.errorf(field, fix, "exec: %q: executable file not found in $PATH (PATH %s in the container's root filesystem)", file, path)
+	c.errorf(field, fix, "exec: %s: executable file not found in $PATH (PATH %s in the container's root filesystem)", clip.Quote(file), clip.String(path))
 }
 
 // executable looks at the container path p in the rootfs.

@@ -12,6 +12,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
@@ -60,14 +61,15 @@ func (c *checker) seccomp() {
 	}
 	const field = "linux.seccomp.listenerPath"
 	const fix = "start the seccomp agent that listens on it before creating the container, or correct the path"
+	path := clip.String(sc.ListenerPath)
 	fi, err := os.Stat(sc.ListenerPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.errorf(field, fix, "%s does not exist: no seccomp agent listens there", sc.ListenerPath)
+		c.errorf(field, fix, "%s does not exist: no seccomp agent listens there", path)
 	case err != nil:
-		c.errorf(field, fix, "cannot access %s: %v", sc.ListenerPath, err)
+		c.errorf(field, fix, "cannot access %s: %v", path, clip.PathError(err))
 	case fi.Mode().Type() != fs.ModeSocket:
-		c.errorf(field, fix, "%s is not a unix socket", sc.ListenerPath)
+		c.errorf(field, fix, "%s is not a unix socket", path)
 	}
 }
 
@@ -145,7 +147,7 @@ func (c *checker) cgroup(r *specs.LinuxResources, resourcesOK bool) {
 	cgPath := c.s.Linux.CgroupsPath
 	path, err := c.h.cgroupPath(cgPath, probeID)
 	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("%s %q: ", field, cgPath))
+		msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("%s %s: ", field, clip.Quote(cgPath)))
 		c.add(SeverityError, field, msg, `use a path below the cgroup2 mount, such as "/hull/<id>", or leave it empty`)
 		return
 	}

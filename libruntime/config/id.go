@@ -6,14 +6,16 @@ import (
 )
 
 const (
-	// maxIDLen keeps the id usable as a single path component (NAME_MAX is
-	// 255 on most filesystems, but runc allows longer ids under its state dir
-	// and so do we, up to this bound).
-	maxIDLen  = 1024
+	// maxIDLen is NAME_MAX: the id is the name of the state directory
+	// (--root/<id>; state.json, exec.fifo and their temporary files live
+	// inside it, nothing beside it is named after the id) and of the default
+	// cgroup. A longer id passed this check and then failed in mkdir with
+	// ENAMETOOLONG.
+	maxIDLen  = 255
 	idPattern = `^[A-Za-z0-9][A-Za-z0-9_+.-]*$`
 )
 
-// ValidateID checks a container id: non-empty, at most 1024 bytes, and
+// ValidateID checks a container id: non-empty, at most 255 bytes, and
 // matching ^[A-Za-z0-9][A-Za-z0-9_+.-]*$. The id names the state directory, so
 // the rules exclude "/", "." and "..".
 func ValidateID(id string) error {
@@ -21,7 +23,8 @@ func ValidateID(id string) error {
 		return errors.New("container id cannot be empty")
 	}
 	if len(id) > maxIDLen {
-		return fmt.Errorf("invalid container id: %d bytes long, at most %d allowed", len(id), maxIDLen)
+		return fmt.Errorf("invalid container id: %d bytes long, at most %d allowed (it names a directory, whose name the kernel limits to %d bytes); use a shorter id",
+			len(id), maxIDLen, maxIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // MountOptions is what a mount's options list asks for, split by the system
@@ -164,7 +166,7 @@ func checkMountOption(opt string) error {
 		return errors.New("empty mount option")
 	}
 	if strings.IndexByte(opt, 0) >= 0 {
-		return fmt.Errorf("mount option %q contains a NUL byte", opt)
+		return fmt.Errorf("mount option %s contains a NUL byte", clip.Quote(opt))
 	}
 	return nil
 }

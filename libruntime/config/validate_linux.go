@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // Validate checks s the way `hull create` needs it and returns nil or the
@@ -143,11 +145,11 @@ func (v *validator) version(ver string) {
 	}
 	major, minor, err := parseSemver(ver)
 	if err != nil {
-		v.add("ociVersion", fmt.Sprintf("%q is not a semantic version: %v", ver, err), fix)
+		v.add("ociVersion", fmt.Sprintf("%s is not a semantic version: %v", clip.Quote(ver), err), fix)
 		return
 	}
 	if major != 1 || minor > 3 {
-		v.add("ociVersion", fmt.Sprintf("version %s is not supported", ver),
+		v.add("ociVersion", fmt.Sprintf("version %s is not supported", clip.String(ver)),
 			"hull supports runtime-spec 1.0.0 to 1.3.x; write the config for 1.3.0")
 	}
 }
@@ -175,11 +177,11 @@ func parseSemver(ver string) (major, minor uint64, err error) {
 	var nums [3]uint64
 	for i, p := range parts {
 		if !isNumeric(p) || (len(p) > 1 && p[0] == '0') {
-			return 0, 0, fmt.Errorf("%q is not a number without leading zeros", p)
+			return 0, 0, fmt.Errorf("%s is not a number without leading zeros", clip.Quote(p))
 		}
 		n, err := strconv.ParseUint(p, 10, 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("%q: %w", p, err)
+			return 0, 0, fmt.Errorf("%s: %w", clip.Quote(p), err)
 		}
 		nums[i] = n
 	}
@@ -195,11 +197,11 @@ func checkIdentifiers(s string, pre bool) error {
 		}
 		for i := 0; i < len(id); i++ {
 			if !isAlnum(id[i]) && id[i] != '-' {
-				return fmt.Errorf("invalid character %q in %q", id[i], id)
+				return fmt.Errorf("invalid character %q in %s", id[i], clip.Quote(id))
 			}
 		}
 		if pre && isNumeric(id) && len(id) > 1 && id[0] == '0' {
-			return fmt.Errorf("numeric identifier %q has a leading zero", id)
+			return fmt.Errorf("numeric identifier %s has a leading zero", clip.Quote(id))
 		}
 	}
 	return nil
@@ -233,13 +235,13 @@ func (v *validator) root(r *specs.Root) {
 	fi, err := os.Stat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		v.add("root.path", fmt.Sprintf("rootfs %s does not exist", p),
+		v.add("root.path", fmt.Sprintf("rootfs %s does not exist", clip.String(p)),
 			"create the directory (unpack an image into it) or correct root.path")
 	case err != nil:
-		v.add("root.path", fmt.Sprintf("cannot access rootfs: %v", err),
+		v.add("root.path", fmt.Sprintf("cannot access rootfs: %v", clip.PathError(err)),
 			"make the rootfs directory accessible to hull")
 	case !fi.IsDir():
-		v.add("root.path", fmt.Sprintf("rootfs %s is not a directory", p),
+		v.add("root.path", fmt.Sprintf("rootfs %s is not a directory", clip.String(p)),
 			"point root.path at a directory")
 	}
 }
@@ -250,6 +252,7 @@ func (v *validator) process(p *specs.Process) {
 			`add a "process" object with at least "args" and "cwd"`)
 		return
 	}
+	v.user(p.User)
 	if len(p.Args) == 0 {
 		v.add("process.args", "empty", `set the command to run, e.g. ["sh"]`)
 	}
@@ -266,7 +269,7 @@ func (v *validator) process(p *specs.Process) {
 	case p.Cwd == "":
 		v.add("process.cwd", "missing", `set an absolute path inside the container, e.g. "/"`)
 	case !filepath.IsAbs(p.Cwd):
-		v.add("process.cwd", fmt.Sprintf("%q is not absolute", p.Cwd),
+		v.add("process.cwd", fmt.Sprintf("%s is not absolute", clip.Quote(p.Cwd)),
 			`use an absolute path inside the container, e.g. "/"`)
 	}
 	for i, e := range p.Env {
@@ -274,7 +277,7 @@ func (v *validator) process(p *specs.Process) {
 		name, _, ok := strings.Cut(e, "=")
 		switch {
 		case !ok || name == "":
-			v.add(f, fmt.Sprintf("%q is not of the form NAME=value", e), `write it as "NAME=value"`)
+			v.add(f, fmt.Sprintf("%s is not of the form NAME=value", clip.Quote(e)), `write it as "NAME=value"`)
 		case strings.IndexByte(e, 0) >= 0:
 			v.add(f, "contains a NUL byte", "remove the NUL byte; execve(2) cannot pass it")
 		}
@@ -293,6 +296,19 @@ func (v *validator) process(p *specs.Process) {
 	}
 }
 
+// ngroupsMax is the kernel's NGROUPS_MAX, the most supplementary groups
+// setgroups(2) takes.
+const ngroupsMax = 65536
+
+func (v *validator) user(u specs.User) {
+	// Refused here, before anything is created: otherwise setgroups fails in
+	// init, after the namespaces, cgroup and mounts are made.
+	if n := len(u.AdditionalGids); n > ngroupsMax {
+		v.add("process.user.additionalGids", fmt.Sprintf("%d groups, the kernel accepts at most %d (NGROUPS_MAX)", n, ngroupsMax),
+			fmt.Sprintf("keep at most %d supplementary groups: remove duplicates and the groups the process does not need", ngroupsMax))
+	}
+}
+
 // rlimitNames are the resources of setrlimit(2) the runtime-spec names.
 var rlimitNames = []string{
 	"RLIMIT_AS", "RLIMIT_CORE", "RLIMIT_CPU", "RLIMIT_DATA", "RLIMIT_FSIZE",
@@ -306,7 +322,7 @@ func (v *validator) rlimits(rl []specs.POSIXRlimit) {
 	for i, r := range rl {
 		f := index("process.rlimits", i)
 		if !slices.Contains(rlimitNames, r.Type) {
-			v.add(f+".type", fmt.Sprintf("unknown rlimit %q", r.Type),
+			v.add(f+".type", fmt.Sprintf("unknown rlimit %s", clip.Quote(r.Type)),
 				"use one of "+strings.Join(rlimitNames, ", "))
 		} else if j, dup := first[r.Type]; dup {
 			v.add(f+".type", fmt.Sprintf("duplicate %s, already set by %s", r.Type, index("process.rlimits", j)),
@@ -369,7 +385,7 @@ func (v *validator) capabilities(c *specs.LinuxCapabilities) {
 			if knownCapability(norm) {
 				fix = fmt.Sprintf("write it as %q", norm)
 			}
-			v.add(index("process.capabilities."+set.name, i), fmt.Sprintf("unknown capability %q", name), fix)
+			v.add(index("process.capabilities."+set.name, i), fmt.Sprintf("unknown capability %s", clip.Quote(name)), fix)
 		}
 	}
 }
@@ -389,7 +405,7 @@ func (v *validator) hostnames(s *specs.Spec) {
 				fmt.Sprintf(`add {"type": "uts"} to linux.namespaces, or remove %s`, h.field))
 		case uts.path != "":
 			v.add(h.field, fmt.Sprintf("setting the %s needs a new uts namespace, but %s joins %s",
-				h.field, index("linux.namespaces", uts.index), uts.path),
+				h.field, index("linux.namespaces", uts.index), clip.String(uts.path)),
 				fmt.Sprintf("remove %s, or the path of the uts namespace to get a new one", h.field))
 		}
 	}
@@ -402,10 +418,10 @@ func (v *validator) mounts(ms []specs.Mount) {
 		case m.Destination == "":
 			v.add(f+".destination", "missing", "set the absolute path of the mount point inside the container")
 		case !filepath.IsAbs(m.Destination):
-			v.add(f+".destination", fmt.Sprintf("%q is not absolute", m.Destination),
+			v.add(f+".destination", fmt.Sprintf("%s is not absolute", clip.Quote(m.Destination)),
 				"use an absolute path inside the container")
 		case hasDotDot(m.Destination):
-			v.add(f+".destination", fmt.Sprintf("%q contains a \"..\" component", m.Destination),
+			v.add(f+".destination", fmt.Sprintf("%s contains a \"..\" component", clip.Quote(m.Destination)),
 				`write the path without ".."`)
 		}
 
@@ -475,7 +491,7 @@ func (v *validator) hooks(h *specs.Hooks) {
 			case hk.Path == "":
 				v.add(f+".path", "missing", "set the absolute path of the hook program")
 			case !filepath.IsAbs(hk.Path):
-				v.add(f+".path", fmt.Sprintf("%q is not absolute", hk.Path), "use the absolute path of the hook program")
+				v.add(f+".path", fmt.Sprintf("%s is not absolute", clip.Quote(hk.Path)), "use the absolute path of the hook program")
 			}
 			if hk.Timeout != nil && *hk.Timeout <= 0 {
 				v.add(f+".timeout", fmt.Sprintf("%d is not positive", *hk.Timeout),
@@ -503,7 +519,7 @@ func (v *validator) linux(l *specs.Linux) {
 	} {
 		for i, path := range p.paths {
 			if !filepath.IsAbs(path) {
-				v.add(index(p.field, i), fmt.Sprintf("%q is not absolute", path),
+				v.add(index(p.field, i), fmt.Sprintf("%s is not absolute", clip.Quote(path)),
 					"use an absolute path inside the container")
 			}
 		}
@@ -511,7 +527,7 @@ func (v *validator) linux(l *specs.Linux) {
 	switch l.RootfsPropagation {
 	case "", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable":
 	default:
-		v.add("linux.rootfsPropagation", fmt.Sprintf("unknown propagation %q", l.RootfsPropagation),
+		v.add("linux.rootfsPropagation", fmt.Sprintf("unknown propagation %s", clip.Quote(l.RootfsPropagation)),
 			"use one of private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable")
 	}
 	if l.MountLabel != "" {
@@ -539,7 +555,7 @@ func (v *validator) namespaces(l *specs.Linux) {
 	for i, n := range nss {
 		f := index("linux.namespaces", i)
 		if _, known := nsFile(n.Type); !known {
-			v.add(f+".type", fmt.Sprintf("unknown namespace type %q", n.Type), namespaceFix)
+			v.add(f+".type", fmt.Sprintf("unknown namespace type %s", clip.Quote(string(n.Type))), namespaceFix)
 		} else if j, dup := seen[n.Type]; dup {
 			v.add(f+".type", fmt.Sprintf("duplicate namespace type %q, already in %s", n.Type, index("linux.namespaces", j)),
 				"keep one entry per namespace type")
@@ -547,7 +563,7 @@ func (v *validator) namespaces(l *specs.Linux) {
 			seen[n.Type] = i
 		}
 		if n.Path != "" && !filepath.IsAbs(n.Path) {
-			v.add(f+".path", fmt.Sprintf("%q is not absolute", n.Path),
+			v.add(f+".path", fmt.Sprintf("%s is not absolute", clip.Quote(n.Path)),
 				"use the absolute path of the namespace file, e.g. /proc/<pid>/ns/net, or remove path for a new namespace")
 		}
 	}
@@ -647,13 +663,13 @@ func (v *validator) timeOffsets(offs map[string]specs.LinuxTimeOffset) {
 			`add {"type": "time"} to linux.namespaces, or remove linux.timeOffsets`)
 	case timens.path != "":
 		// Offsets can only be written before any process enters the namespace.
-		v.add("linux.timeOffsets", fmt.Sprintf("cannot set clock offsets of the time namespace joined from %s", timens.path),
+		v.add("linux.timeOffsets", fmt.Sprintf("cannot set clock offsets of the time namespace joined from %s", clip.String(timens.path)),
 			"remove linux.timeOffsets, or the path of the time namespace to get a new one")
 	}
 	for _, clock := range sortedKeys(offs) {
-		f := fmt.Sprintf("linux.timeOffsets.%q", clock)
+		f := "linux.timeOffsets." + clip.Quote(clock)
 		if clock != "monotonic" && clock != "boottime" {
-			v.add(f, fmt.Sprintf("unknown clock %q", clock), "use monotonic or boottime")
+			v.add(f, fmt.Sprintf("unknown clock %s", clip.Quote(clock)), "use monotonic or boottime")
 			continue
 		}
 		if ns := offs[clock].Nanosecs; ns >= 1e9 {
@@ -718,7 +734,7 @@ const sysctlFix = "only namespaced sysctls can be set per container: " +
 
 func (v *validator) sysctls(sc map[string]string) {
 	for _, key := range sortedKeys(sc) {
-		f := fmt.Sprintf("linux.sysctl.%q", key)
+		f := "linux.sysctl." + clip.Quote(key)
 		if !validSysctlName(key) {
 			v.add(f, "invalid sysctl name", `write it as dot-separated components, e.g. "net.ipv4.ip_forward"`)
 			continue
@@ -771,9 +787,9 @@ func (v *validator) devices(devs []specs.LinuxDevice) {
 		case d.Path == "":
 			v.add(f+".path", "missing", "set the device path inside the container, e.g. /dev/fuse")
 		case !filepath.IsAbs(d.Path):
-			v.add(f+".path", fmt.Sprintf("%q is not absolute", d.Path), "use an absolute path under /dev")
+			v.add(f+".path", fmt.Sprintf("%s is not absolute", clip.Quote(d.Path)), "use an absolute path under /dev")
 		case hasDotDot(d.Path) || !strings.HasPrefix(filepath.Clean(d.Path), "/dev/"):
-			v.add(f+".path", fmt.Sprintf("%q is not under /dev", d.Path), "put the device under /dev")
+			v.add(f+".path", fmt.Sprintf("%s is not under /dev", clip.Quote(d.Path)), "put the device under /dev")
 		}
 		switch d.Type {
 		case "c", "b", "u":
@@ -789,7 +805,7 @@ func (v *validator) devices(devs []specs.LinuxDevice) {
 			}
 		case "p":
 		default:
-			v.add(f+".type", fmt.Sprintf("unknown device type %q", d.Type),
+			v.add(f+".type", fmt.Sprintf("unknown device type %s", clip.Quote(d.Type)),
 				"use c (character), b (block), u (unbuffered character) or p (FIFO)")
 		}
 	}

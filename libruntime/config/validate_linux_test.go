@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // testBundle makes a bundle directory with an empty rootfs.
@@ -48,12 +50,17 @@ func removeNS(s *specs.Spec, t specs.LinuxNamespaceType) {
 	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == t })
 }
 
+// maxErrorLen bounds every validation error: a few cut values and the text
+// around them.
+const maxErrorLen = 4096
+
 func TestValidateAll(t *testing.T) {
 	bundle := testBundle(t)
 	if err := os.WriteFile(filepath.Join(bundle, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	selfNet := "/proc/self/ns/net"
+	huge := strings.Repeat("x", 1<<20)
 
 	tests := []struct {
 		name    string
@@ -377,10 +384,49 @@ func TestValidateAll(t *testing.T) {
 		{name: "memoryPolicy refused", mutate: func(s *specs.Spec) {
 			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_BIND"}
 		}, want: []string{"linux.memoryPolicy"}},
+		{name: "additionalGids at NGROUPS_MAX", mutate: func(s *specs.Spec) {
+			s.Process.User.AdditionalGids = make([]uint32, 65536)
+		}},
+		{name: "additionalGids above NGROUPS_MAX", mutate: func(s *specs.Spec) {
+			s.Process.User.AdditionalGids = make([]uint32, 65537)
+		}, want: []string{"process.user.additionalGids"}, wantFix: "65536"},
 		{name: "seccomp and resources are not checked", mutate: func(s *specs.Spec) {
 			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}
 			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: intp64(-5)}
 		}},
+
+		// Huge values (a config may be 16 MiB) are cut in the messages; the
+		// loop below checks the length of every error.
+		{name: "huge version", mutate: func(s *specs.Spec) { s.Version = huge }, want: []string{"ociVersion"}},
+		{name: "huge missing rootfs", mutate: func(s *specs.Spec) { s.Root.Path = "/" + huge }, want: []string{"root.path"}},
+		{name: "huge cwd", mutate: func(s *specs.Spec) { s.Process.Cwd = huge }, want: []string{"process.cwd"}},
+		{name: "huge env", mutate: func(s *specs.Spec) { s.Process.Env[0] = huge }, want: []string{"process.env[0]"}},
+		{name: "huge rlimit", mutate: func(s *specs.Spec) { s.Process.Rlimits[0].Type = huge }, want: []string{"process.rlimits[0].type"}},
+		{name: "huge capability", mutate: func(s *specs.Spec) { s.Process.Capabilities.Bounding[0] = huge },
+			want: []string{"process.capabilities.bounding[0]"}},
+		{name: "huge mount destination", mutate: func(s *specs.Spec) { s.Mounts[0].Destination = huge },
+			want: []string{"mounts[0].destination"}},
+		{name: "huge mount option", mutate: func(s *specs.Spec) { s.Mounts[0].Options = []string{huge + "\x00"} },
+			want: []string{"mounts[0].options[0]"}},
+		{name: "huge hook path", mutate: func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: huge}}} },
+			want: []string{"hooks.poststop[0].path"}},
+		{name: "huge namespace", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces[nsIPC].Type = specs.LinuxNamespaceType(huge)
+			s.Linux.Namespaces[nsNetwork].Path = huge
+		}, want: []string{"linux.namespaces[1].path", "linux.namespaces[2].type"}},
+		{name: "huge joined uts path", mutate: func(s *specs.Spec) { s.Linux.Namespaces[nsUTS].Path = "/" + huge },
+			want: []string{"hostname"}},
+		{name: "huge sysctl key", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{huge: "1"} },
+			want: []string{"linux.sysctl." + clip.Quote(huge)}},
+		{name: "huge clock", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{huge: {}}
+		}, want: []string{"linux.timeOffsets." + clip.Quote(huge)}},
+		{name: "huge device", mutate: func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: huge, Type: huge}}
+		}, want: []string{"linux.devices[0].path", "linux.devices[0].type"}},
+		{name: "huge masked path", mutate: func(s *specs.Spec) { s.Linux.MaskedPaths[0] = huge }, want: []string{"linux.maskedPaths[0]"}},
+		{name: "huge propagation", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = huge }, want: []string{"linux.rootfsPropagation"}},
 
 		// several problems at once are all reported, in config order
 		{name: "several problems", mutate: func(s *specs.Spec) {
@@ -401,6 +447,9 @@ func TestValidateAll(t *testing.T) {
 				t.Fatalf("fields = %q, want %q\nerrors: %v", got, tc.want, errs)
 			}
 			for _, e := range errs {
+				if n := len(e.Error()); n > maxErrorLen {
+					t.Errorf("error of %d bytes, want at most %d: %.300s...", n, maxErrorLen, e)
+				}
 				if e.Msg == "" || e.Fix == "" {
 					t.Errorf("error %q lacks a message or a fix", e)
 				}

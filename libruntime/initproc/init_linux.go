@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/console"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/process"
@@ -59,7 +60,7 @@ func Main() error {
 		err = i.run()
 	}
 	// Only failures get here.
-	_ = enc.Encode(Message{Type: MsgError, Error: err.Error()})
+	_ = enc.Encode(Message{Type: MsgError, Error: clip.Message(err.Error())})
 	return err
 }
 
@@ -117,12 +118,12 @@ func (i *initState) run() error {
 	if hasNewNS(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
 			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-				return fmt.Errorf("hostname %q: %w", spec.Hostname, os.NewSyscallError("sethostname", err))
+				return fmt.Errorf("hostname %s: %w", clip.Quote(spec.Hostname), os.NewSyscallError("sethostname", err))
 			}
 		}
 		if spec.Domainname != "" {
 			if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
-				return fmt.Errorf("domainname %q: %w", spec.Domainname, os.NewSyscallError("setdomainname", err))
+				return fmt.Errorf("domainname %s: %w", clip.Quote(spec.Domainname), os.NewSyscallError("setdomainname", err))
 			}
 		}
 	}
@@ -164,7 +165,7 @@ func (i *initState) run() error {
 	if spec.Linux != nil {
 		for k, v := range spec.Linux.Sysctl {
 			if err := process.WriteProcFile(i.proc, process.SysctlPath(k), v); err != nil {
-				return fmt.Errorf("linux.sysctl.%q: %w", k, err)
+				return fmt.Errorf("linux.sysctl.%s: %w", clip.Quote(k), err)
 			}
 		}
 	}
@@ -392,12 +393,12 @@ func (i *initState) setupProcess(p *specs.Process) (string, error) {
 	}
 	// As the container's user, so a cwd it may not enter is an error now, not after start.
 	if err := os.Chdir(p.Cwd); err != nil {
-		return "", fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+		return "", fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
 	}
 	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the
 	// container's root (CVE-2024-21626); the kernel then reports it "(unreachable)".
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return "", fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", p.Cwd)
+		return "", fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
 	}
 	if p.NoNewPrivileges {
 		if err := process.SetNoNewPrivs(); err != nil {
@@ -440,7 +441,7 @@ func (i *initState) loadSeccomp(sc *specs.LinuxSeccomp) error {
 func (i *initState) warnable(err error) error {
 	var ng *process.NotGrantedError
 	if errors.As(err, &ng) {
-		return i.enc.Encode(Message{Type: MsgWarning, Error: err.Error()})
+		return i.enc.Encode(Message{Type: MsgWarning, Error: clip.Message(err.Error())})
 	}
 	return err
 }

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // capNames maps capability numbers to their names in capabilities(7).
@@ -70,7 +72,7 @@ var capByName = func() map[string]int {
 func CapFromName(name string) (int, error) {
 	n, ok := capByName[name]
 	if !ok {
-		return 0, fmt.Errorf("unknown capability %q", name)
+		return 0, fmt.Errorf("unknown capability %s", clip.Quote(name))
 	}
 	return n, nil
 }

@@ -442,3 +442,22 @@ func TestSetUserErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSetGroupsErrorIsBounded: the kernel refuses more than NGROUPS_MAX
+// groups before it changes anything, so this runs in the test process; the
+// error names the first few ids, not all 100,000 (which made a 589 KB line).
+func TestSetGroupsErrorIsBounded(t *testing.T) {
+	gids := make([]uint32, 100000)
+	for i := range gids {
+		gids[i] = uint32(i)
+	}
+	err := setGroups(gids)
+	want := "process.user.additionalGids [0 1 2 3 4 5 6 7... (99992 more)]: setgroups: invalid argument"
+	if err == nil || err.Error() != want {
+		got := fmt.Sprint(err)
+		if len(got) > 200 {
+			got = fmt.Sprintf("%.200s... (%d bytes)", got, len(got))
+		}
+		t.Fatalf("setGroups(100000 ids) = %s, want %q", got, want)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // defaultPath is searched when the container's environment has no PATH.
@@ -28,12 +30,12 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 func LookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := checkExecutable(file); err != nil {
-			return "", &exec.Error{Name: file, Err: err}
+			return "", &exec.Error{Name: clip.String(file), Err: clip.PathError(err)}
 		}
 		return file, nil
 	}
 	if file == "" {
-		return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+		return "", &exec.Error{Name: clip.String(file), Err: exec.ErrNotFound}
 	}
 	path, ok := envPath(env)
 	if !ok {
@@ -58,9 +60,9 @@ func LookPath(file string, env []string) (string, error) {
 		}
 	}
 	if denied != nil {
-		return "", &exec.Error{Name: file, Err: denied}
+		return "", &exec.Error{Name: clip.String(file), Err: clip.PathError(denied)}
 	}
-	return "", &exec.Error{Name: file, Err: exec.ErrNotFound}
+	return "", &exec.Error{Name: clip.String(file), Err: exec.ErrNotFound}
 }
 
 // envPath returns the value of the last PATH in env, which is the one a
@@ -81,7 +83,7 @@ type notExecutableError struct {
 }
 
 func (e *notExecutableError) Error() string {
-	return e.path + ": permission denied (" + e.why + ")"
+	return clip.String(e.path) + ": permission denied (" + e.why + ")"
 }
 
 func (e *notExecutableError) Unwrap() error { return unix.EACCES }

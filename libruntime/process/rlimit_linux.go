@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // The numbers differ between architectures (mips, sparc), so they come from
@@ -36,7 +38,7 @@ var rlimits = map[string]int{
 func RlimitFromName(name string) (int, error) {
 	r, ok := rlimits[name]
 	if !ok {
-		return 0, fmt.Errorf("unknown rlimit type %q", name)
+		return 0, fmt.Errorf("unknown rlimit type %s", clip.Quote(name))
 	}
 	return r, nil
 }

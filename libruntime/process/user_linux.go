@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // noID is (uid_t)-1, which setres[ug]id read as "leave unchanged".
@@ -64,9 +66,9 @@ func setGroups(gids []uint32) error {
 		if len(gids) == 0 {
 			return nil
 		}
-		return fmt.Errorf("process.user.additionalGids %v: %w (setgroups is denied in this user namespace; remove additionalGids)", gids, err)
+		return fmt.Errorf("process.user.additionalGids %s: %w (setgroups is denied in this user namespace; remove additionalGids)", clip.List(gids), err)
 	}
-	return fmt.Errorf("process.user.additionalGids %v: %w", gids, err)
+	return fmt.Errorf("process.user.additionalGids %s: %w", clip.List(gids), err)
 }
 
 // setgroupsDenied reports whether /proc/self/setgroups says "deny", which

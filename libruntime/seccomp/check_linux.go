@@ -7,6 +7,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // checkStatic checks what needs no libseccomp filter: names, ranges and the
@@ -22,7 +24,7 @@ func checkStatic(s *specs.LinuxSeccomp) error {
 
 	for i, name := range s.Architectures {
 		if _, ok := archs[name]; !ok {
-			return &Error{Field: fieldf("architectures[%d]", i), Msg: fmt.Sprintf("unknown architecture %q", name),
+			return &Error{Field: fieldf("architectures[%d]", i), Msg: fmt.Sprintf("unknown architecture %s", clip.Quote(string(name))),
 				Fix: "use one of " + strings.Join(sortedKeys(archs), ", ")}
 		}
 		if !archSupported(name) {
@@ -43,7 +45,7 @@ func checkStatic(s *specs.LinuxSeccomp) error {
 	for i, fl := range s.Flags {
 		field := fieldf("flags[%d]", i)
 		if _, ok := flags[fl]; !ok {
-			return &Error{Field: field, Msg: fmt.Sprintf("unknown flag %q", fl), Fix: "use one of " + strings.Join(sortedKeys(flags), ", ")}
+			return &Error{Field: field, Msg: fmt.Sprintf("unknown flag %s", clip.Quote(string(fl))), Fix: "use one of " + strings.Join(sortedKeys(flags), ", ")}
 		}
 		if !slices.Contains(supported, string(fl)) {
 			return &Error{Field: field, Msg: fmt.Sprintf("%s is not supported by this kernel", fl), Fix: "remove it"}
@@ -73,7 +75,7 @@ func checkAction(a specs.LinuxSeccompAction, errnoRet *uint, field, errnoField s
 		return &Error{Field: field, Msg: "missing", Fix: "set it to one of " + strings.Join(sortedKeys(actions), ", ")}
 	}
 	if _, ok := actions[a]; !ok {
-		return &Error{Field: field, Msg: fmt.Sprintf("unknown action %q", a), Fix: "use one of " + strings.Join(sortedKeys(actions), ", ")}
+		return &Error{Field: field, Msg: fmt.Sprintf("unknown action %s", clip.Quote(string(a))), Fix: "use one of " + strings.Join(sortedKeys(actions), ", ")}
 	}
 	if errnoRet == nil {
 		return nil
@@ -123,7 +125,7 @@ func checkSyscall(i int, sc specs.LinuxSyscall) error {
 			return &Error{Field: af + ".op", Msg: "missing", Fix: "set it to one of " + strings.Join(sortedKeys(operators), ", ")}
 		}
 		if _, ok := operators[a.Op]; !ok {
-			return &Error{Field: af + ".op", Msg: fmt.Sprintf("unknown operator %q", a.Op), Fix: "use one of " + strings.Join(sortedKeys(operators), ", ")}
+			return &Error{Field: af + ".op", Msg: fmt.Sprintf("unknown operator %s", clip.Quote(string(a.Op))), Fix: "use one of " + strings.Join(sortedKeys(operators), ", ")}
 		}
 	}
 	return nil

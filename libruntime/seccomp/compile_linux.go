@@ -10,6 +10,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 const root = "linux.seccomp"
@@ -225,7 +227,7 @@ func compile(s *specs.LinuxSeccomp) (c *compiled, warnings []string, err error) 
 			field := fieldf("syscalls[%d].names[%d]", i, j)
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("%s: unknown syscall %q skipped (not known to libseccomp %s)", field, name, libVersion()))
+				warnings = append(warnings, fmt.Sprintf("%s: unknown syscall %s skipped (not known to libseccomp %s)", field, clip.Quote(name), libVersion()))
 				continue
 			}
 			if len(conds) == 0 {

@@ -26,6 +26,8 @@ import (
 	"github.com/cilium/ebpf/link"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // Access bits and device types as the kernel passes them in
@@ -84,25 +86,29 @@ type rule struct {
 }
 
 // Validate checks a rule list the way Program reads it and names the first
-// bad entry as linux.resources.devices[i].
+// bad member as linux.resources.devices[i].<member>.
 func Validate(rules []specs.LinuxDeviceCgroup) error {
 	_, err := parse(rules)
 	return err
 }
+
+// ruleError is a problem with one member (type, major, minor, access) of a
+// rule; parse adds where the rule is.
+type ruleError struct{ member, msg string }
 
 func parse(rules []specs.LinuxDeviceCgroup) ([]rule, error) {
 	out := make([]rule, 0, len(rules))
 	for i, r := range rules {
 		c, err := parseRule(r)
 		if err != nil {
-			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
+			return nil, fmt.Errorf("linux.resources.devices[%d].%s: %s", i, err.member, err.msg)
 		}
 		out = append(out, c)
 	}
 	return out, nil
 }
 
-func parseRule(r specs.LinuxDeviceCgroup) (rule, error) {
+func parseRule(r specs.LinuxDeviceCgroup) (rule, *ruleError) {
 	c := rule{allow: r.Allow, major: -1, minor: -1}
 	switch r.Type {
 	case "", "a":
@@ -111,20 +117,23 @@ func parseRule(r specs.LinuxDeviceCgroup) (rule, error) {
 	case "b":
 		c.typ = devBlock
 	default:
-		return rule{}, fmt.Errorf("type %q is not one of a, c, b", r.Type)
+		return rule{}, &ruleError{"type", fmt.Sprintf("%s is not one of a, c, b", clip.Quote(r.Type))}
 	}
 	var err error
 	if c.major, err = number("major", r.Major); err != nil {
-		return rule{}, err
+		return rule{}, &ruleError{"major", err.Error()}
 	}
 	if c.minor, err = number("minor", r.Minor); err != nil {
-		return rule{}, err
+		return rule{}, &ruleError{"minor", err.Error()}
 	}
-	// The spec makes access optional without a default; an unset access,
-	// like an unset type or number, means all of it.
+	// The spec gives access no default. Reading an unset one as "rwm" made
+	// {"allow": true} a rule that allows every device, so it is refused, for
+	// deny rules as well: runc 1.5 refuses an empty access in every rule
+	// ("device access at N field cannot be empty"), and JSON cannot tell an
+	// omitted access from "".
 	if r.Access == "" {
-		c.access = accAll
-		return c, nil
+		return rule{}, &ruleError{"access", `missing: a rule must say which accesses it allows or denies; ` +
+			`set it to r (read), w (write), m (mknod) or a combination, e.g. "rwm"`}
 	}
 	for _, ch := range r.Access {
 		switch ch {
@@ -135,7 +144,7 @@ func parseRule(r specs.LinuxDeviceCgroup) (rule, error) {
 		case 'm':
 			c.access |= accMknod
 		default:
-			return rule{}, fmt.Errorf("access %q: %q is not one of r, w, m", r.Access, ch)
+			return rule{}, &ruleError{"access", fmt.Sprintf("%s: %q is not one of r, w, m", clip.Quote(r.Access), ch)}
 		}
 	}
 	return c, nil
