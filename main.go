@@ -1,3 +1,10 @@
+// The runtime would keep the cgroup's CPU limit files open for its GOMAXPROCS updates:
+// in init, host cgroup files held while it waits for start (and visible through
+// /proc/1/fd). Init and exec's helper run with GOMAXPROCS=1 anyway.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command hull is an OCI container runtime with runc's command line.
 package main
 

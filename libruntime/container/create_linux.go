@@ -267,6 +267,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, err
 	}
 	idmapped.Pass(cmd)
+	cmd.Env = append(cmd.Env, initproc.EnvNumFds+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 	// A new time namespace is prepared here and joined by init at birth, unless a new
 	// user namespace is asked for too (Spawn cannot make one): then init unshares it
 	// itself, which takes effect at its execve only on recent kernels.

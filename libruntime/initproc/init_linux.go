@@ -36,6 +36,20 @@ func Main() error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return os.NewSyscallError("prctl PR_SET_DUMPABLE", err)
 	}
+	// Before anything is opened here: what the parent passed is 0..N-1, and anything
+	// above is a leftover of whoever started hull (a directory, a pipe), which a
+	// process of the container with CAP_SYS_PTRACE could reach through
+	// /proc/1/fd while init waits for start. The Go runtime holds no fd yet
+	// (containermaxprocs=0, see main.go).
+	if v := os.Getenv(EnvNumFds); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 3 {
+			return fmt.Errorf("init: bad %s %q", EnvNumFds, v)
+		}
+		if err := unix.CloseRange(uint(n), ^uint(0)>>32, 0); err != nil {
+			return fmt.Errorf("init: close inherited fds: %w", os.NewSyscallError("close_range", err))
+		}
+	}
 	sync, err := fdFromEnv(EnvSyncFd, "sync")
 	if err != nil {
 		return err
@@ -185,6 +199,17 @@ func (i *initState) run() error {
 			return err
 		}
 	}
+	// The host's procfs is done with: nothing of the host stays in init while it
+	// waits, where a process exec'd into the container (or a sibling sharing its pid
+	// namespace) with CAP_SYS_PTRACE could reach it through /proc/1/fd.
+	waitProc := i.proc
+	if cp, err := containerProcFor(fifo); err == nil {
+		waitProc = cp
+		i.proc.Close()
+		i.proc = nil
+	} else {
+		_ = i.enc.Encode(Message{Type: MsgWarning, Error: fmt.Sprintf("no procfs of the container's at /proc (%v): init holds the host's procfs while it waits for start; mount proc at /proc", err)})
+	}
 	path, err := i.setupProcess(p)
 	if err != nil {
 		return err
@@ -193,7 +218,7 @@ func (i *initState) run() error {
 		return err
 	}
 
-	w, err := waitForStart(i.proc, fifo)
+	w, err := waitForStart(waitProc, fifo)
 	if err != nil {
 		// Nobody listens any more; the exit status is all that is left.
 		os.Exit(1)
@@ -470,9 +495,33 @@ func (i *initState) state(status specs.ContainerState) *specs.State {
 	}
 }
 
+// containerProcFor opens the container's /proc (after pivot_root) if it is a procfs
+// root in which init's fd of the fifo is reachable: waitForStart then needs nothing of
+// the host. Nothing of the container has run yet, so /proc is what init mounted.
+func containerProcFor(fifo *os.File) (*os.File, error) {
+	proc, err := process.OpenProcRoot()
+	if err != nil {
+		return nil, err
+	}
+	var want, got unix.Stat_t
+	if err := unix.Fstat(int(fifo.Fd()), &want); err != nil {
+		proc.Close()
+		return nil, err
+	}
+	rel := "thread-self/fd/" + strconv.Itoa(int(fifo.Fd()))
+	if err := unix.Fstatat(int(proc.Fd()), rel, &got, 0); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+		proc.Close()
+		if err == nil {
+			err = errors.New("it shows another process's fds")
+		}
+		return nil, err
+	}
+	return proc, nil
+}
+
 // waitForStart blocks in open(2) of the exec fifo for writing until `hull start` opens
-// it for reading, and returns the write end. The fifo is reopened through the host's
-// procfs handle: init's own O_PATH fd needs no path in the container.
+// it for reading, and returns the write end. The fifo is reopened through a procfs
+// handle (the container's, see containerProcFor): init's own O_PATH fd needs no path.
 func waitForStart(proc, fifo *os.File) (int, error) {
 	rel := "thread-self/fd/" + strconv.Itoa(int(fifo.Fd()))
 	for {
@@ -484,6 +533,7 @@ func waitForStart(proc, fifo *os.File) (int, error) {
 			return -1, &os.PathError{Op: "open", Path: "exec fifo", Err: err}
 		}
 		fifo.Close()
+		proc.Close()
 		return fd, nil
 	}
 }

@@ -19,6 +19,9 @@ const (
 	// into it: EnvPidNSFd is that namespace; EnvNotifyFd, with a notify seccomp
 	// profile, the socket the process sends its listener fd over.
 	EnvPidNSFd  = "_HULL_PIDNS_FD"
+	// EnvNumFds is how many fds the parent passed (0..N-1): init closes every other
+	// one first thing, whatever hull's own caller left open without close-on-exec.
+	EnvNumFds = "_HULL_NFDS"
 	EnvNotifyFd = "_HULL_NOTIFY_FD"
 )
 
