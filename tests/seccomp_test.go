@@ -1202,3 +1202,52 @@ func TestSeccompUnknownSyscall(t *testing.T) {
 		}
 	}
 }
+
+// TestSeccompDeniesRuntimeSyscalls: a profile that denies what a runtime might call
+// after loading it (close_range, which allow-lists written before 2020 lack; getcwd,
+// which runtime-tools' own test profile denies) must not break the container: hull
+// marks fds close-on-exec and checks the cwd before the filter, and with
+// no_new_privs loads it as the last step before execve, in init and in exec.
+func TestSeccompDeniesRuntimeSyscalls(t *testing.T) {
+	t.Parallel()
+	requireAMD64(t)
+	eperm := errnoRet(uint(unix.EPERM))
+	profile := allowAll(specs.LinuxSyscall{Names: []string{"close_range", "getcwd"}, Action: specs.ActErrno, ErrnoRet: eperm})
+	for _, nnp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nnp=%v", nnp), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s := seccompSpec(profile, "sh", "-c", "echo ran; sleep 1001")
+			s.Process.NoNewPrivileges = nnp
+			s.Process.Cwd = "/tmp"
+			h.startContainer(s)
+			r := h.do("exec", h.id, "sh", "-c", "echo exec ran")
+			mustExit(t, r, 0)
+			if r.stdout != "exec ran\n" {
+				t.Errorf("exec stdout %q, stderr %q", r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// TestSeccompWithAddressSpaceLimit: with RLIMIT_AS well below what a Go runtime reserves
+// and a seccomp profile, create works: the filter is compiled before the limit is set
+// and loaded as plain BPF, with nothing to allocate.
+func TestSeccompWithAddressSpaceLimit(t *testing.T) {
+	t.Parallel()
+	requireAMD64(t)
+	for _, nnp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("nnp=%v", nnp), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s := seccompSpec(dockerDenyingMkdir(t), "sh", "-c", "grep 'Max address space' /proc/self/limits")
+			s.Process.NoNewPrivileges = nnp
+			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Soft: 1 << 30, Hard: 1 << 30})
+			r := h.run(s)
+			mustExit(t, r, 0)
+			if !strings.Contains(r.stdout, "1073741824") {
+				t.Errorf("limits: %q, stderr %q", r.stdout, r.stderr)
+			}
+		})
+	}
+}

@@ -1571,13 +1571,16 @@ func TestSecurityFuzzConfig(t *testing.T) {
 	for _, f := range []string{"go.mod", "go.sum"} {
 		secCopyFile(t, filepath.Join(repoRoot, f), filepath.Join(mod, f))
 	}
-	entries, err := os.ReadDir(filepath.Join(repoRoot, pkg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".go") {
-			secCopyFile(t, filepath.Join(repoRoot, pkg, e.Name()), filepath.Join(mod, pkg, e.Name()))
+	// The package and the packages of this module it imports.
+	for _, dir := range []string{pkg, "internal/clip"} {
+		entries, err := os.ReadDir(filepath.Join(repoRoot, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".go") {
+				secCopyFile(t, filepath.Join(repoRoot, dir, e.Name()), filepath.Join(mod, dir, e.Name()))
+			}
 		}
 	}
 	// Inputs found by this suite, added to the copy's corpus so that they are

@@ -210,7 +210,7 @@ func (i *initState) run() error {
 	} else {
 		_ = i.enc.Encode(Message{Type: MsgWarning, Error: fmt.Sprintf("no procfs of the container's at /proc (%v): init holds the host's procfs while it waits for start; mount proc at /proc", err)})
 	}
-	path, err := i.setupProcess(p)
+	path, late, err := i.setupProcess(p)
 	if err != nil {
 		return err
 	}
@@ -234,7 +234,7 @@ func (i *initState) run() error {
 	if _, err := unix.Write(w, []byte{0}); err != nil {
 		os.Exit(1)
 	}
-	execProcess(path, p, cfg.PreserveFDs)
+	execProcess(path, p, late)
 	return nil
 }
 
@@ -368,15 +368,24 @@ func (i *initState) ready() error {
 }
 
 // execProcess replaces init with the user's program. Past this point there is no parent
-// to report to: an error goes where the user looks, the container's stderr.
-func execProcess(path string, p *specs.Process, preserve int) {
-	if err := process.CloseExecFrom(3 + preserve); err != nil {
-		fmt.Fprintf(os.Stderr, "hull init: %v\n", err)
-		os.Exit(1)
+// to report to: an error goes where the user looks, the container's stderr. late, if
+// set, loads the seccomp filter: the one syscall before execve.
+func execProcess(path string, p *specs.Process, late *lateFilter) {
+	if late != nil {
+		if _, err := seccomp.Install(late.prog, late.flags); err != nil {
+			fmt.Fprintf(os.Stderr, "hull init: %v\n", err)
+			os.Exit(1)
+		}
 	}
 	err := unix.Exec(path, p.Args, p.Env)
 	fmt.Fprintf(os.Stderr, "hull init: exec %s: %v\n", path, err)
 	os.Exit(127)
+}
+
+// lateFilter is a compiled filter loaded right before execve (with no_new_privs).
+type lateFilter struct {
+	prog  []unix.SockFilter
+	flags uintptr
 }
 
 // Only the locked thread changes credentials here (per-thread syscalls): the Go
@@ -386,69 +395,87 @@ func execProcess(path string, p *specs.Process, preserve int) {
 //
 // setupProcess applies the process's rlimits, capabilities, user, cwd and no_new_privs on
 // this thread, in the order that keeps the capabilities each step needs, and resolves
-// the executable as the container's user sees it.
-func (i *initState) setupProcess(p *specs.Process) (string, error) {
+// the executable as the container's user sees it. With no_new_privs the seccomp filter
+// is returned compiled, for execProcess to load as the very last step, as runc does:
+// the fifo wait, startContainer hooks and execve's preparation run before it, so a
+// profile need not allow what hull does.
+func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) {
 	sc := i.cfg.Seccomp
 	if sc == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
 		sc = i.cfg.Spec.Linux.Seccomp
 	}
+	// Every fd but stdio and --preserve-fds is close-on-exec from here, before any
+	// filter: a profile that does not list close_range must not break the container.
+	if err := process.CloseExecFrom(3 + i.cfg.PreserveFDs); err != nil {
+		return "", nil, err
+	}
+	// Compiled before the rlimits: libseccomp allocates, and RLIMIT_AS may be set
+	// below what the Go runtime has reserved.
+	var prog []unix.SockFilter
+	var flags uintptr
+	if sc != nil {
+		var err error
+		if prog, flags, err = seccomp.Program(sc); err != nil {
+			return "", nil, err
+		}
+	}
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if p.User.Umask == nil {
 		// runc's default, so files the container creates are not world-writable by
 		// accident of whatever umask hull was started with.
 		unix.Umask(0o022)
 	}
-	if sc != nil && !p.NoNewPrivileges {
-		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user
-		// switch below may take away: load it now, as runc does.
-		if err := i.loadSeccomp(sc); err != nil {
-			return "", err
-		}
-	}
-	if err := process.SetUser(p.User); err != nil {
-		return "", err
-	}
-	if err := i.warnable(process.ApplyCaps(p.Capabilities)); err != nil {
-		return "", err
-	}
-	// As the container's user, so a cwd it may not enter is an error now, not after start.
+	// As root, as runc does, so a cwd only root may enter works; and before any
+	// filter, so a profile that denies getcwd cannot break the check.
 	if err := os.Chdir(p.Cwd); err != nil {
-		return "", fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
+		return "", nil, fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
 	}
 	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the
 	// container's root (CVE-2024-21626); the kernel then reports it "(unreachable)".
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return "", fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
+		return "", nil, fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
+	}
+	notify := seccomp.HasNotify(sc)
+	if sc != nil && (!p.NoNewPrivileges || notify) {
+		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user
+		// switch below may take away: load it now, as runc does. A notify filter's
+		// listener must reach the parent, which is gone after start.
+		if err := i.loadSeccomp(prog, flags); err != nil {
+			return "", nil, err
+		}
+		prog = nil
+	}
+	if err := process.SetUser(p.User); err != nil {
+		return "", nil, err
+	}
+	if err := i.warnable(process.ApplyCaps(p.Capabilities)); err != nil {
+		return "", nil, err
 	}
 	if p.NoNewPrivileges {
 		if err := process.SetNoNewPrivs(); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	path, err := process.LookPath(p.Args[0], p.Env)
 	if err != nil {
-		return "", fmt.Errorf("process.args[0]: %w", err)
+		return "", nil, fmt.Errorf("process.args[0]: %w", err)
 	}
-	if sc != nil && p.NoNewPrivileges {
-		// As late as possible, so the filter constrains as little of hull as it can.
-		if err := i.loadSeccomp(sc); err != nil {
-			return "", err
-		}
+	if prog != nil {
+		return path, &lateFilter{prog: prog, flags: flags}, nil
 	}
-	return path, nil
+	return path, nil, nil
 }
 
 // loadSeccomp loads the filter on this thread. A notify listener fd is announced to the
 // parent, which copies it out with pidfd_getfd and hands it to the listener: sending it
 // from here would need sendmsg, which the filter itself may trap.
-func (i *initState) loadSeccomp(sc *specs.LinuxSeccomp) error {
-	// Its warnings were already reported when the parent validated the profile.
-	fd, _, err := seccomp.Load(sc)
+func (i *initState) loadSeccomp(prog []unix.SockFilter, flags uintptr) error {
+	fd, err := seccomp.Install(prog, flags)
 	if err != nil {
 		return err
 	}

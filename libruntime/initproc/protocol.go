@@ -18,10 +18,10 @@ const (
 	// exec's helper runs outside the container's pid namespace and forks the process
 	// into it: EnvPidNSFd is that namespace; EnvNotifyFd, with a notify seccomp
 	// profile, the socket the process sends its listener fd over.
-	EnvPidNSFd  = "_HULL_PIDNS_FD"
+	EnvPidNSFd = "_HULL_PIDNS_FD"
 	// EnvNumFds is how many fds the parent passed (0..N-1): init closes every other
 	// one first thing, whatever hull's own caller left open without close-on-exec.
-	EnvNumFds = "_HULL_NFDS"
+	EnvNumFds   = "_HULL_NFDS"
 	EnvNotifyFd = "_HULL_NOTIFY_FD"
 )
 

@@ -92,6 +92,9 @@ func Load(s *specs.LinuxSeccomp) (notifyFd int, warnings []string, err error) {
 	return fd, warnings, nil
 }
 
+// Install loads a program from Program on the calling thread; see install.
+func Install(prog []unix.SockFilter, flags uintptr) (int, error) { return install(prog, flags) }
+
 // install loads prog on the calling thread with seccomp(2) and returns the
 // listener fd when flags ask for one, else -1.
 func install(prog []unix.SockFilter, flags uintptr) (int, error) {
