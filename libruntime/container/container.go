@@ -18,6 +18,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/hooks"
+	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
@@ -224,7 +225,8 @@ func (c *Container) releaseInit(t *phaseTimer) error {
 	defer unix.Close(fd)
 	got := 0
 	writerSeen := false
-	var buf [16]byte
+	var buf [512]byte
+	var report []byte // what init wrote: StartOK, or StartFailed and the error
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
 		_, err := unix.Poll(fds, -1)
@@ -247,6 +249,9 @@ func (c *Container) releaseInit(t *phaseTimer) error {
 					t.mark("exec fifo (init released, startContainer hooks)")
 				}
 				got += n
+				if len(report) < 8192 {
+					report = append(report, buf[:n]...)
+				}
 				writerSeen = true
 				continue
 			}
@@ -265,6 +270,13 @@ func (c *Container) releaseInit(t *phaseTimer) error {
 	}
 	if got == 0 {
 		return errors.New("cannot start container: init exited during start (see the container's stderr)")
+	}
+	// StartFailed comes first (a startContainer hook) or right after StartOK (the
+	// filter or execve).
+	for i := 0; i < len(report) && i < 2; i++ {
+		if report[i] == initproc.StartFailed {
+			return fmt.Errorf("cannot start container: %s", report[i+1:])
+		}
 	}
 	t.mark("execve")
 	// The process may already have exited: a short-lived one is not a failed start.

@@ -225,17 +225,32 @@ func (i *initState) run() error {
 	}
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
 		if err := hooks.Run("startContainer", spec.Hooks.StartContainer, i.state(specs.StateCreated)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+			failStart(w, err)
 		}
 	}
 	// The byte tells start that set-up is over; the fifo's close at execve (it is
 	// O_CLOEXEC) tells it the user's process runs, so poststart hooks run after it.
-	if _, err := unix.Write(w, []byte{0}); err != nil {
+	if _, err := unix.Write(w, []byte{StartOK}); err != nil {
 		os.Exit(1)
 	}
-	execProcess(path, p, late)
+	execProcess(path, p, late, w)
 	return nil
+}
+
+// failStart reports a failure after create returned to `hull start`, which reads the
+// exec fifo (StartFailed and the text), and to the container's stderr; init exits.
+func failStart(w int, err error) {
+	msg := clip.Message(err.Error())
+	fmt.Fprintf(os.Stderr, "hull init: %s\n", msg)
+	if w >= 0 {
+		// One write of at most PIPE_BUF bytes arrives whole.
+		b := append([]byte{StartFailed}, msg...)
+		if len(b) > 4096 {
+			b = b[:4096]
+		}
+		_, _ = unix.Write(w, b)
+	}
+	os.Exit(1)
 }
 
 // runExec prepares a process joining a running container. nsenter has put this helper
@@ -367,19 +382,17 @@ func (i *initState) ready() error {
 	return nil
 }
 
-// execProcess replaces init with the user's program. Past this point there is no parent
-// to report to: an error goes where the user looks, the container's stderr. late, if
-// set, loads the seccomp filter: the one syscall before execve.
-func execProcess(path string, p *specs.Process, late *lateFilter) {
+// execProcess replaces init with the user's program. Past this point the parent is gone:
+// an error goes to `hull start` through the fifo w (and to the container's stderr).
+// late, if set, loads the seccomp filter: the one syscall before execve.
+func execProcess(path string, p *specs.Process, late *lateFilter, w int) {
 	if late != nil {
 		if _, err := seccomp.Install(late.prog, late.flags); err != nil {
-			fmt.Fprintf(os.Stderr, "hull init: %v\n", err)
-			os.Exit(1)
+			failStart(w, err)
 		}
 	}
 	err := unix.Exec(path, p.Args, p.Env)
-	fmt.Fprintf(os.Stderr, "hull init: exec %s: %v\n", path, err)
-	os.Exit(127)
+	failStart(w, fmt.Errorf("exec %s: %w", clip.String(path), err))
 }
 
 // lateFilter is a compiled filter loaded right before execve (with no_new_privs).

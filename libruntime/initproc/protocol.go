@@ -61,6 +61,15 @@ type Config struct {
 	Hooks bool `json:"hooks,omitempty"`
 }
 
+// What init writes to the exec fifo once `hull start` opened it: StartOK when set-up is
+// over (the fifo's close at execve then says the process runs), or StartFailed and the
+// error's text when something failed after create returned (a startContainer hook, the
+// seccomp filter, execve): start fails with it.
+const (
+	StartOK     = 0
+	StartFailed = 1
+)
+
 // Message types sent over the sync socket.
 const (
 	MsgHooks   = "hooks"    // init -> parent: run prestart + createRuntime hooks now
