@@ -196,9 +196,14 @@ func (c *Container) Start() error {
 		return err
 	}
 	if h := c.p.Config.Hooks; h != nil && len(h.Poststart) > 0 {
-		// The spec: a failing poststart hook is logged, the container keeps running.
+		// Runtime-spec 1.3: a failing poststart hook is an error, and the container is
+		// stopped; `delete` then destroys it and runs the poststop hooks (runc does
+		// the same; 1.0 only asked for a warning).
 		if err := hooks.Run("poststart", h.Poststart, c.OCIState()); err != nil {
-			logs.Warnf("%v", err)
+			if kerr := c.killAndWait(); kerr != nil {
+				logs.Warnf("stop the container after its poststart hook failed: %v", kerr)
+			}
+			return err
 		}
 		t.mark("poststart hooks")
 	}
@@ -342,8 +347,8 @@ func (c *Container) Delete(force bool) error {
 	if c.p.Config != nil && c.p.Config.Hooks != nil && len(c.p.Config.Hooks.Poststop) > 0 {
 		st := c.OCIState()
 		st.Status = specs.StateStopped
-		if err := hooks.Run("poststop", c.p.Config.Hooks.Poststop, st); err != nil {
-			// The spec: a failing poststop hook is logged and deletion continues.
+		// The spec: a failing poststop hook is logged, and the others and deletion go on.
+		for _, err := range hooks.RunEach("poststop", c.p.Config.Hooks.Poststop, st) {
 			logs.Warnf("%v", err)
 		}
 	}

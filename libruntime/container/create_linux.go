@@ -161,6 +161,18 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	var cleanup undo
 	cleanup.add(func() { os.RemoveAll(dir) })
+	// Runs after every other undo step: the spec's lifecycle goes from a failed create
+	// (a prestart, createRuntime or createContainer hook, or any later step) to
+	// destroying the container and then its poststop hooks, as runc's destroy does.
+	initStarted := false
+	cleanup.add(func() {
+		if initStarted && spec.Hooks != nil && len(spec.Hooks.Poststop) > 0 {
+			st := &specs.State{Version: specs.Version, ID: id, Status: specs.StateStopped, Bundle: bundle, Annotations: spec.Annotations}
+			for _, err := range hooks.RunEach("poststop", spec.Hooks.Poststop, st) {
+				logs.Warnf("%v", err)
+			}
+		}
+	})
 	// The undo runs before the lock is released, so a command waiting for the lock never
 	// sees a half-built container.
 	defer func() {
@@ -299,6 +311,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
 	t.mark("clone init")
+	initStarted = true
 	cleanup.add(func() {
 		_ = proc.Kill()
 		_, _ = proc.Wait()

@@ -45,6 +45,26 @@ func Run(kind string, hs []specs.Hook, st *specs.State) error {
 	return nil
 }
 
+// RunEach runs every hook of hs in order, each whatever the ones before it did, and
+// returns the failures: poststop hooks, of which the spec wants each failure logged as
+// a warning and the rest run.
+func RunEach(kind string, hs []specs.Hook, st *specs.State) []error {
+	if len(hs) == 0 {
+		return nil
+	}
+	state, err := json.Marshal(st)
+	if err != nil {
+		return []error{fmt.Errorf("%s hooks: encode state: %w", kind, err)}
+	}
+	var errs []error
+	for i, h := range hs {
+		if err := runOne(h, state); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err))
+		}
+	}
+	return errs
+}
+
 // maxStderr bounds how much of a hook's stderr is kept for the error message.
 const maxStderr = 4096
 
