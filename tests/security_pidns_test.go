@@ -393,14 +393,16 @@ func TestSecurityPidnsExposure(t *testing.T) {
 		// Fixed: init is forked into the namespace by a relay running from the
 		// sealed binary (never a copy of the host's hull), and nothing of hull
 		// create's own fds (state dir, cgroup dir, the caller's leftovers)
-		// reaches it. Still open: init builds the rootfs inside the namespace,
-		// so until pivot_root its root, cwd and working fds are the host's
-		// (runc's init does the same); the fix is to build it outside and fork
+		// reaches it. Still open: init starts (the Go runtime reads the host's
+		// cgroup files) and builds the rootfs inside the namespace, so until
+		// pivot_root its root, cwd and working fds are the host's (runc's init
+		// does the same); the fix is to build it outside and fork
 		// into the namespace after pivot_root (docs/DESIGN.md, "Known gaps").
 		var hullFds []pwRec
 		for _, g := range [][]pwRec{f.hostDir, f.hostFile} {
 			for _, r := range g {
-				if strings.Contains(r.target, "/sys/fs/cgroup") || strings.HasPrefix(r.target, h.root) || strings.HasPrefix(r.target, sib.root) {
+				// The state dirs and the containers' cgroups: named by the ids.
+				if strings.Contains(r.target, sib.id) || strings.Contains(r.target, h.id) || strings.HasPrefix(r.target, h.root) || strings.HasPrefix(r.target, sib.root) {
 					hullFds = append(hullFds, r)
 				}
 			}
