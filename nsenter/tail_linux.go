@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -44,7 +45,21 @@ type Tail struct {
 	SeccompFlags uintptr
 	SeccompFirst bool
 	NotifySock   *os.File
+	// Wait is for a created container's process: it blocks opening the exec fifo
+	// for writing (FifoRel under FifoDir, the container's procfs root) until `hull
+	// start` reads it, writes StartOK, and reports any later failure through the
+	// fifo (StartFailed and the step). ForkTail returns once it waits, and forks
+	// with copied page tables: the caller goes on meanwhile.
+	Wait    bool
+	FifoDir *os.File
+	FifoRel string
 }
+
+// What the process writes to the exec fifo (initproc.StartOK, StartFailed).
+const (
+	startOK     = 0
+	startFailed = 1
+)
 
 // Steps of the tail, reported with the errno of the one that failed.
 const (
@@ -68,36 +83,86 @@ const noFd = ^uintptr(0)
 
 type tailArgs struct {
 	keep, rep, notify, maxFd uintptr
-	ctty                     bool
-	seccomp, seccompFirst    bool
-	seccompFlags             uintptr
-	fprog                    unix.SockFprog
-	msg                      unix.Msghdr
-	iov                      unix.Iovec
-	byte1                    [1]byte
-	cmsg                     [24]byte // CmsgSpace(4) on 64-bit
-	cmsgLen                  uintptr
-	setGroups                bool
-	groups                   *uint32
-	nGroups                  uintptr
-	uid, gid                 uintptr
-	capHdr                   unix.CapUserHeader
-	capData                  [2]unix.CapUserData
-	ambient                  *uintptr
-	nAmb                     uintptr
-	clearAmb                 bool
-	nnp                      bool
-	path                     *byte
-	argv, envv               **byte
-	dflAction                [4]uint64
-	oldMask                  uint64
-	vfork                    bool
+	// keeps are the fds above keep that stay open until execve (close-on-exec),
+	// ascending, noFd-padded.
+	keeps [4]uintptr
+	// wait: see Tail.Wait. w is the fifo's write end once open (in the child).
+	wait    bool
+	fifoDir uintptr
+	fifoRel *byte
+	w       uintptr
+	// names[step] is the step's text for a failure reported through the fifo;
+	// msg is where the child builds that report.
+	names                 [tailExec + 1][120]byte
+	nlen                  [tailExec + 1]uintptr
+	fmsg                  [160]byte
+	ctty                  bool
+	seccomp, seccompFirst bool
+	seccompFlags          uintptr
+	fprog                 unix.SockFprog
+	msg                   unix.Msghdr
+	iov                   unix.Iovec
+	byte1                 [1]byte
+	cmsg                  [24]byte // CmsgSpace(4) on 64-bit
+	cmsgLen               uintptr
+	setGroups             bool
+	groups                *uint32
+	nGroups               uintptr
+	uid, gid              uintptr
+	capHdr                unix.CapUserHeader
+	capData               [2]unix.CapUserData
+	ambient               *uintptr
+	nAmb                  uintptr
+	clearAmb              bool
+	nnp                   bool
+	path                  *byte
+	argv, envv            **byte
+	dflAction             [4]uint64
+	oldMask               uint64
+	vfork                 bool
 }
 
 //go:nosplit
 //go:norace
 func tailFail(a *tailArgs, step, idx uintptr, e syscall.Errno) {
-	rawReport(a.rep, step, idx, uintptr(e))
+	if a.w == noFd {
+		if a.rep != noFd {
+			rawReport(a.rep, step, idx, uintptr(e))
+		}
+		rawExit(1)
+	}
+	// After start opened the fifo: StartFailed, the step, ": errno N".
+	n := uintptr(0)
+	a.fmsg[n] = startFailed
+	n++
+	if step <= tailExec {
+		for i := uintptr(0); i < a.nlen[step] && n < 120; i++ {
+			a.fmsg[n] = a.names[step][i]
+			n++
+		}
+	}
+	const sep = ": errno "
+	for i := 0; i < len(sep); i++ {
+		a.fmsg[n] = sep[i]
+		n++
+	}
+	var d [8]byte
+	k := 0
+	v := uintptr(e)
+	for {
+		d[k] = byte('0' + v%10)
+		k++
+		v /= 10
+		if v == 0 || k == len(d) {
+			break
+		}
+	}
+	for k > 0 {
+		k--
+		a.fmsg[n] = d[k]
+		n++
+	}
+	syscall.RawSyscall6(unix.SYS_WRITE, a.w, uintptr(unsafe.Pointer(&a.fmsg[0])), n, 0, 0, 0)
 	rawExit(1)
 }
 
@@ -141,18 +206,20 @@ func tailLoadSeccomp(a *tailArgs) {
 //go:nosplit
 //go:norace
 func tailChild(a *tailArgs) {
-	// First, before anything else: only the process's fds and the two pipes stay.
-	lo, hi := a.rep, a.notify
-	if hi < lo {
-		lo, hi = hi, lo
+	// First, before anything else: only the process's fds and the ones kept stay.
+	next := a.keep
+	for i := 0; i < len(a.keeps); i++ {
+		k := a.keeps[i]
+		if k == noFd {
+			break
+		}
+		if k < next {
+			continue
+		}
+		tailCloseRange(a, next, k-1)
+		next = k + 1
 	}
-	tailCloseRange(a, a.keep, lo-1)
-	if hi != noFd {
-		tailCloseRange(a, lo+1, hi-1)
-		tailCloseRange(a, hi+1, ^uintptr(0)>>32)
-	} else {
-		tailCloseRange(a, lo+1, ^uintptr(0)>>32)
-	}
+	tailCloseRange(a, next, ^uintptr(0)>>32)
 	for sig := uintptr(1); sig <= 64; sig++ {
 		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
 			continue
@@ -170,6 +237,29 @@ func tailChild(a *tailArgs) {
 		// 0: never steal a terminal that is some other session's.
 		if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 0, 0, 0, 0); e != 0 {
 			tailFail(a, tailCtty, 0, e)
+		}
+	}
+	if a.wait {
+		// The caller reads its report pipe to its end: it learns that this process
+		// waits, and the rest goes to `hull start` through the fifo.
+		syscall.RawSyscall6(unix.SYS_CLOSE, a.rep, 0, 0, 0, 0, 0)
+		a.rep = noFd
+		var w uintptr
+		var e syscall.Errno
+		for {
+			w, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, a.fifoDir, uintptr(unsafe.Pointer(a.fifoRel)), unix.O_WRONLY|unix.O_CLOEXEC, 0, 0, 0)
+			if e != unix.EINTR {
+				break
+			}
+		}
+		if e != 0 {
+			rawExit(1)
+		}
+		syscall.RawSyscall6(unix.SYS_CLOSE, a.fifoDir, 0, 0, 0, 0, 0)
+		a.w = w
+		ok := [1]byte{startOK}
+		if _, _, e := syscall.RawSyscall6(unix.SYS_WRITE, w, uintptr(unsafe.Pointer(&ok[0])), 1, 0, 0, 0); e != 0 {
+			rawExit(1)
 		}
 	}
 	if a.seccomp && a.seccompFirst {
@@ -249,6 +339,30 @@ func ForkTail(t *Tail) (int, error) {
 	a := &tailArgs{keep: uintptr(t.Keep), notify: noFd, ctty: t.Ctty, uid: uintptr(t.UID), gid: uintptr(t.GID),
 		setGroups: t.SetGroups, capData: t.Caps, clearAmb: t.ClearAmb, nnp: t.NoNewPrivs, vfork: haveVfork && !spawnFork}
 	a.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	a.w = noFd
+	for i := range a.keeps {
+		a.keeps[i] = noFd
+	}
+	var keeps []uintptr
+	if t.Wait {
+		if t.FifoDir == nil {
+			return 0, errors.New("nsenter: Wait needs the container's procfs")
+		}
+		rel, err := syscall.BytePtrFromString(t.FifoRel)
+		if err != nil {
+			return 0, err
+		}
+		a.wait, a.fifoDir, a.fifoRel, a.vfork = true, t.FifoDir.Fd(), rel, false
+		keeps = append(keeps, a.fifoDir)
+		// The fifo's own fd is named in FifoRel: kept too.
+		var n int
+		if _, err := fmt.Sscanf(t.FifoRel, "thread-self/fd/%d", &n); err == nil {
+			keeps = append(keeps, uintptr(n))
+		}
+		for step := uint32(1); step <= tailExec; step++ {
+			a.nlen[step] = uintptr(copy(a.names[step][:], tailStepName(step, 0, t)))
+		}
+	}
 	a.maxFd = 1024
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 && rl.Cur < 1<<20 {
@@ -300,6 +414,12 @@ func ForkTail(t *Tail) (int, error) {
 	rd := os.NewFile(uintptr(p[0]), "tail-report")
 	defer rd.Close()
 	a.rep = uintptr(p[1])
+	keeps = append(keeps, a.rep)
+	if a.notify != noFd {
+		keeps = append(keeps, a.notify)
+	}
+	slices.Sort(keeps)
+	copy(a.keeps[:], keeps)
 
 	pid, e := tailForkLocked(a)
 	unix.Close(p[1])
@@ -307,6 +427,7 @@ func ForkTail(t *Tail) (int, error) {
 	runtime.KeepAlive(path)
 	runtime.KeepAlive(argv)
 	runtime.KeepAlive(envv)
+	runtime.KeepAlive(a)
 	if e != 0 {
 		return 0, fmt.Errorf("fork into the container: %w", os.NewSyscallError("clone", e))
 	}

@@ -167,3 +167,54 @@ func hostUptime(t *testing.T) float64 {
 	}
 	return v
 }
+
+// TestJoinPidNamespace: a container that joins another's pid namespace sees that
+// namespace's processes in its /proc (made for the joined namespace, not init's), runs
+// with its own pid there, exits with its status through start, and exec works into
+// it. Where the kernel allows it hull builds it from outside the namespace (see
+// TestSecurityPidnsExposure); either way the behaviour is the same.
+func TestJoinPidNamespace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	first := h.startContainer(baseSpec("sleep", "1001"))
+	sib := h.sibling(t)
+	s := baseSpec("sh", "-c", "ps -o pid,comm; echo ns=$(readlink /proc/self/ns/pid); exit 7")
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", first.Pid)
+		}
+	}
+	r := sib.run(s)
+	mustExit(t, r, 7)
+	wantNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", first.Pid))
+	if !strings.Contains(r.stdout, "ns="+wantNS) {
+		t.Errorf("the process is not in the joined pid namespace %s: %q", wantNS, r.stdout)
+	}
+	// The first container's sleep is pid 1 in the /proc the second one mounted.
+	if !strings.Contains(r.stdout, "    1 sleep") {
+		t.Errorf("/proc does not show the joined namespace (no pid 1 sleep): %q", r.stdout)
+	}
+	if strings.Contains(r.stdout, "hull") || strings.Contains(r.stdout, "init") {
+		t.Errorf("a runtime process is visible in the joined namespace: %q", r.stdout)
+	}
+
+	// Created, then exec'd into, then started.
+	s.Process.Args = []string{"sleep", "1002"}
+	sib2 := h.sibling(t)
+	sib2.writeSpec(s)
+	mustExit(t, sib2.do("create", "--bundle", sib2.bundle, sib2.id), 0)
+	st := sib2.waitStatus(sib2.id, "created", 10*time.Second)
+	if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.Pid)); ns != wantNS {
+		t.Errorf("the created container's process is in %s, want %s", ns, wantNS)
+	}
+	e := sib2.do("exec", sib2.id, "sh", "-c", "ps -o comm | grep -c sleep")
+	mustExit(t, e, 0)
+	if strings.TrimSpace(e.stdout) != "1" {
+		t.Errorf("exec into the created container: %d sleeps visible, want 1 (the first container's): %q", len(e.stdout), e.stdout)
+	}
+	mustExit(t, sib2.do("start", sib2.id), 0)
+	sib2.waitStatus(sib2.id, "running", 10*time.Second)
+	if cmd := readFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid)); cmd != "sleep\x001002\x00" {
+		t.Errorf("after start the container's pid %d runs %q, want sleep 1002", st.Pid, cmd)
+	}
+}

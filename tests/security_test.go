@@ -1604,7 +1604,10 @@ func TestSecurityFuzzConfig(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, goTool, "test", "-run", "^$", "-fuzz", "^"+target+"$", "-fuzztime", "10s", "-parallel", "2", "./"+pkg)
+			// Minimizing a new interesting input may take the engine tens of seconds
+			// (60 by default) during which it runs nothing else; past -fuzztime it
+			// then ends with "context deadline exceeded", a failure of its own.
+			cmd := exec.CommandContext(ctx, goTool, "test", "-run", "^$", "-fuzz", "^"+target+"$", "-fuzztime", "10s", "-fuzzminimizetime", "1s", "-parallel", "2", "./"+pkg)
 			cmd.Dir = mod
 			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 			out, err := cmd.CombinedOutput()

@@ -25,7 +25,7 @@ const masterName = "/dev/ptmx"
 // so nothing the container's image put under /dev can redirect either one
 // (CVE-2025-52565).
 func Setup(socket *os.File, size *specs.Box) error {
-	return setup(socket, size, true)
+	return setup(socket, size, true, true)
 }
 
 // SetupExec is Setup for a process exec'd into a running container: the same pty
@@ -33,10 +33,17 @@ func Setup(socket *os.File, size *specs.Box) error {
 // on fds 0, 1 and 2: the process makes it its controlling terminal itself (its own
 // session), see nsenter.Tail.
 func SetupExec(socket *os.File, size *specs.Box) error {
-	return setup(socket, size, false)
+	return setup(socket, size, false, false)
 }
 
-func setup(socket *os.File, size *specs.Box, mount bool) error {
+// SetupNoCtty is Setup for an init that forks the container's process instead of
+// becoming it (a joined pid namespace): /dev/console is mounted, and the peer goes
+// on fds 0, 1 and 2 only; the process makes it its controlling terminal itself.
+func SetupNoCtty(socket *os.File, size *specs.Box) error {
+	return setup(socket, size, true, false)
+}
+
+func setup(socket *os.File, size *specs.Box, mount, ctty bool) error {
 	dev, err := openNoEINTR(unix.AT_FDCWD, "/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -79,7 +86,7 @@ func setup(socket *os.File, size *specs.Box, mount bool) error {
 	if err != nil {
 		return fmt.Errorf("console: close pty master: %w", err)
 	}
-	if !mount {
+	if !ctty {
 		if err := peerToStdio(peer); err != nil {
 			return fmt.Errorf("console: %w", err)
 		}

@@ -29,6 +29,9 @@ type Container struct {
 	p    *persisted
 	// noCreator is set once no create can be running: this process holds the lock.
 	noCreator bool
+	// adopted is, during create, the container's process when init forked it into
+	// a pid namespace it joins instead of becoming it (see buildsOutside).
+	adopted int
 }
 
 func validID(id string) error { return config.ValidateID(id) }

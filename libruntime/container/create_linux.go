@@ -24,6 +24,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	hullrootfs "github.com/hull-runtime/hull/libruntime/rootfs"
+	"github.com/hull-runtime/hull/libruntime/seccomp"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -339,7 +340,24 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	if err := c.syncInit(parentSock, o, t, timeReady, cloned); err != nil {
+	err = c.syncInit(parentSock, o, t, timeReady, cloned)
+	if c.adopted != 0 {
+		// Init forked the container's process (our child) and exits on "go".
+		adopted, ferr := os.FindProcess(c.adopted)
+		if ferr == nil {
+			cleanup.add(func() {
+				_ = adopted.Kill()
+				_, _ = adopted.Wait()
+			})
+		} else if err == nil {
+			err = ferr
+		}
+		if err == nil {
+			_, _ = proc.Wait()
+			proc = adopted
+		}
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	return c, &Init{proc: proc}, nil
@@ -447,6 +465,15 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	attr := &syscall.SysProcAttr{}
 	var joins []nsenter.Join
 	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path != "" && buildsOutside(spec) {
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
+			}
+			cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			continue
+		}
 		if ns.Path != "" {
 			joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
 			continue
@@ -479,6 +506,29 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	return cmd, joins, nil
 }
 
+// buildsOutside reports whether init can build a container that joins an existing pid
+// namespace from outside that namespace, and fork only the container's process into
+// it (initproc's runOutside): a process appearing there is visible to every process
+// already in it, and init holds host handles until pivot_root. It needs procfs'
+// pidns= (Linux 6.18) for the container's /proc, and nothing that only a Go init
+// inside the namespace can do after start: startContainer hooks, or a seccomp notify
+// listener to hand over. Otherwise init is forked into the namespace by Spawn's relay.
+func buildsOutside(spec *specs.Spec) bool {
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		return false
+	}
+	if spec.Linux != nil && seccomp.HasNotify(spec.Linux.Seccomp) {
+		return false
+	}
+	hasProc := false
+	for _, m := range spec.Mounts {
+		if m.Type == "proc" && filepath.Clean(m.Destination) == "/proc" {
+			hasProc = true
+		}
+	}
+	return hasProc && hullrootfs.ProcPidNSSupported()
+}
+
 func or(f, def *os.File) *os.File {
 	if f != nil {
 		return f
@@ -489,6 +539,22 @@ func or(f, def *os.File) *os.File {
 // syncInit sends init its config and serves its requests until it is ready: running the
 // prestart and createRuntime hooks when asked, then writing state and the pid file before
 // letting init go on to wait for start.
+// adoptProcess makes pid, a child of this hull (checked, not trusted), the container's
+// process instead of init.
+func (c *Container) adoptProcess(pid int) error {
+	var si unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil || pid <= 0 {
+		return fmt.Errorf("init reported pid %d, which is not hull's child", pid)
+	}
+	_, start, err := procStat(pid)
+	if err != nil {
+		return fmt.Errorf("read the container process's start time: %w", err)
+	}
+	c.adopted = pid
+	c.p.InitPid, c.p.InitStartTime = pid, start
+	return nil
+}
+
 func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool, cloned time.Time) error {
 	spec := c.p.Config
 	cfg := &initproc.Config{
@@ -543,6 +609,13 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 		case initproc.MsgReady:
 			t.mark("init set-up")
 			t.sub(m.Phases)
+			if m.Pid != 0 {
+				// Init built the container outside the pid namespace it joins and
+				// forked the container's process into it: that one waits for start.
+				if err := c.adoptProcess(m.Pid); err != nil {
+					return err
+				}
+			}
 			if err := writeState(c.dir, c.p); err != nil {
 				return fmt.Errorf("write state: %w", err)
 			}

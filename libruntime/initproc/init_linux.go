@@ -142,7 +142,16 @@ func (i *initState) run() error {
 		}
 	}
 
-	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	// A pid namespace to join, handed over instead of joined: init builds the
+	// container outside it (where no process of it can see init's host handles) and
+	// forks the container's process into it at the end (runOutside).
+	var pidNS *os.File
+	if os.Getenv(EnvPidNSFd) != "" {
+		if pidNS, err = fdFromEnv(EnvPidNSFd, "pid namespace"); err != nil {
+			return err
+		}
+	}
+	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace), PidNS: pidNS}
 	i.mark("namespaces")
 	if err := rootfs.Prepare(rc); err != nil {
 		return err
@@ -171,7 +180,11 @@ func (i *initState) run() error {
 		if spec.Process.ConsoleSize != nil {
 			size = spec.Process.ConsoleSize
 		}
-		if err := console.Setup(consoleSock, size); err != nil {
+		setup := console.Setup
+		if pidNS != nil {
+			setup = console.SetupNoCtty
+		}
+		if err := setup(consoleSock, size); err != nil {
 			return fmt.Errorf("process.terminal: %w", err)
 		}
 		consoleSock.Close()
@@ -198,6 +211,9 @@ func (i *initState) run() error {
 		if err := process.JoinSessionKeyring("_ses." + cfg.ID); err != nil {
 			return err
 		}
+	}
+	if pidNS != nil {
+		return i.runOutside(p, fifo, pidNS, consoleSock != nil)
 	}
 	// The host's procfs is done with: nothing of the host stays in init while it
 	// waits, where a process exec'd into the container (or a sibling sharing its pid
@@ -311,11 +327,50 @@ func (i *initState) runExec() error {
 	return nil
 }
 
+// runOutside ends the set-up of a container that joins a pid namespace: init is not in
+// it, and forks the container's process into it (nsenter.ForkTail with Wait), which
+// waits there for start holding only its stdio, --preserve-fds, the fifo and the
+// container's procfs; init reports its pid with "ready" and exits on "go".
+func (i *initState) runOutside(p *specs.Process, fifo, pidNS *os.File, ctty bool) error {
+	proc, err := process.OpenProcRoot()
+	if err != nil {
+		return fmt.Errorf("init: the container's procfs at /proc, through which its process waits for start: %w", err)
+	}
+	i.proc.Close()
+	i.proc = nil
+	t, err := i.planTail(p)
+	if err != nil {
+		return err
+	}
+	t.Ctty = ctty
+	t.Wait, t.FifoDir, t.FifoRel = true, proc, "thread-self/fd/"+strconv.Itoa(int(fifo.Fd()))
+	if err := unix.Setns(int(pidNS.Fd()), unix.CLONE_NEWPID); err != nil {
+		return fmt.Errorf("linux.namespaces pid: join: %w", os.NewSyscallError("setns", err))
+	}
+	pidNS.Close()
+	pid, err := nsenter.ForkTail(t)
+	if err != nil {
+		return err
+	}
+	i.mark("process (rlimits, caps, user, seccomp), fork into the pid namespace")
+	if err := i.enc.Encode(Message{Type: MsgReady, Phases: i.phases, Pid: pid}); err != nil {
+		return fmt.Errorf("report ready: %w", err)
+	}
+	if err := i.expect(MsgGo); err != nil {
+		return err
+	}
+	os.Exit(0)
+	return nil
+}
+
 // planTail does, on this thread, what the exec'd process inherits (rlimits, bounding
 // set, umask, cwd) and prepares what it must do itself (user, capabilities,
 // no_new_privs, seccomp), in the order setupProcess follows.
 func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 	sc := i.cfg.Seccomp
+	if sc == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
+		sc = i.cfg.Spec.Linux.Seccomp
+	}
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
 		return nil, err
 	}

@@ -182,7 +182,12 @@ func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOpti
 		defer copyFrom.Close()
 	}
 
-	if err := mountOnto(source, fstype, flags, data, dst); err != nil {
+	if fstype == "proc" && p.c.PidNS != nil {
+		err = mountProcFor(p.c.PidNS, flags, data, dst)
+	} else {
+		err = mountOnto(source, fstype, flags, data, dst)
+	}
+	if err != nil {
 		return nil, err
 	}
 	top, err := p.mounted(dest, dst)

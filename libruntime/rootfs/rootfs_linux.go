@@ -32,6 +32,10 @@ type Config struct {
 	// Prepare takes those Pass handed to this process (EnvIDMapFds).
 	// Prepare attaches them and closes them all.
 	IDMapped *IDMapped
+	// PidNS, when set, is the pid namespace the container's procfs mounts show
+	// (procfs pidns=, Linux 6.18): init then builds the rootfs outside a pid
+	// namespace it joins, see ProcPidNSSupported.
+	PidNS *os.File
 }
 
 func (c *Config) linux() *specs.Linux {

@@ -2,9 +2,11 @@ package rootfs
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -159,4 +161,83 @@ func openat(dir *os.File, name string, flags int, mode uint32) (*os.File, error)
 		return nil, &os.PathError{Op: "openat", Path: dir.Name() + "/" + name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), dir.Name()+"/"+name), nil
+}
+
+// procMountAttrs maps mount(2) flags to fsmount(2) attributes, for a procfs made with
+// fsopen.
+var procMountAttrs = []struct {
+	flag uintptr
+	attr int
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+	{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+	{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
+	{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+}
+
+// mountProcFor mounts on dst a procfs that shows the pid namespace pidns, however far
+// the caller is from it: the fs_context's pidns= option (Linux 6.18) instead of the
+// caller's own pid namespace, which mount(2) would take.
+func mountProcFor(pidns *os.File, flags uintptr, data string, dst *os.File) error {
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("fsopen proc", err)
+	}
+	defer unix.Close(fs)
+	if err := unix.FsconfigSetFd(fs, "pidns", int(pidns.Fd())); err != nil {
+		return os.NewSyscallError("fsconfig proc pidns", err)
+	}
+	for opt := range strings.SplitSeq(data, ",") {
+		if opt == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(opt, "=")
+		if ok {
+			err = unix.FsconfigSetString(fs, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(fs, k)
+		}
+		if err != nil {
+			return fmt.Errorf("proc option %q: %w", opt, os.NewSyscallError("fsconfig", err))
+		}
+	}
+	if err := unix.FsconfigCreate(fs); err != nil {
+		return os.NewSyscallError("fsconfig proc create", err)
+	}
+	attrs := 0
+	for _, a := range procMountAttrs {
+		if flags&a.flag != 0 {
+			attrs |= a.attr
+		}
+	}
+	m, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return os.NewSyscallError("fsmount proc", err)
+	}
+	defer unix.Close(m)
+	err = unix.MoveMount(m, "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	runtime.KeepAlive(dst)
+	if err != nil {
+		return os.NewSyscallError("move_mount proc", err)
+	}
+	return nil
+}
+
+// ProcPidNSSupported reports whether procfs takes pidns= (Linux 6.18), tried on the
+// caller's own pid namespace.
+func ProcPidNSSupported() bool {
+	self, err := os.Open("/proc/self/ns/pid")
+	if err != nil {
+		return false
+	}
+	defer self.Close()
+	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fs)
+	return unix.FsconfigSetFd(fs, "pidns", int(self.Fd())) == nil
 }
