@@ -1059,3 +1059,41 @@ func TestExecStopped(t *testing.T) {
 		t.Skip("hull pause is not implemented yet: exec into a paused container (and --ignore-paused) cannot be tested")
 	})
 }
+
+// TestExecCgroupFailClosed: when the container's cgroup cannot be loaded, exec fails
+// instead of starting the process outside the cgroup (outside its limits, its device
+// filter and `kill --all`). The cgroup is made unloadable by pointing the state at a
+// missing one, and put back for the cleanup.
+func TestExecCgroupFailClosed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if cgroupPrefix == "" {
+		t.Skip("host limit: no cgroup2 hierarchy hull can use here")
+	}
+	h.startContainer(baseSpec("sleep", "1001"))
+	path := filepath.Join(h.root, h.id, "state.json")
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(orig, &st); err != nil {
+		t.Fatal(err)
+	}
+	cg, _ := st["cgroup_path"].(string)
+	if cg == "" {
+		t.Fatalf("state.json has no cgroup_path: %s", orig)
+	}
+	st["cgroup_path"] = cg + "-missing"
+	bad, _ := json.Marshal(st)
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := h.do("exec", h.id, "true")
+	if err := os.WriteFile(path, orig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r.exit == 0 || !strings.Contains(r.stderr, "cgroup") {
+		t.Errorf("exec with the container's cgroup unloadable: %s; want a failure naming the cgroup", r)
+	}
+}
