@@ -53,6 +53,13 @@ type Tail struct {
 	Wait    bool
 	FifoDir *os.File
 	FifoRel string
+	// ExecFd, if set, is executed (execveat) instead of Path; NoCreds leaves the
+	// user, groups and capabilities as they are; KeepFds stay open across the exec
+	// (the caller clears their close-on-exec flag). Together: a process that goes on
+	// as another stage of hull inside the namespace, not the user's program.
+	ExecFd  *os.File
+	NoCreds bool
+	KeepFds []*os.File
 }
 
 // What the process writes to the exec fifo (initproc.StartOK, StartFailed).
@@ -85,7 +92,10 @@ type tailArgs struct {
 	keep, rep, notify, maxFd uintptr
 	// keeps are the fds above keep that stay open until execve (close-on-exec),
 	// ascending, noFd-padded.
-	keeps [4]uintptr
+	keeps [6]uintptr
+	// execFd: execveat it instead of path; noCreds: skip the user and caps steps.
+	execFd  uintptr
+	noCreds bool
 	// wait: see Tail.Wait. w is the fifo's write end once open (in the child).
 	wait    bool
 	fifoDir uintptr
@@ -265,6 +275,9 @@ func tailChild(a *tailArgs) {
 	if a.seccomp && a.seccompFirst {
 		tailLoadSeccomp(a)
 	}
+	if a.noCreds {
+		tailExecFd(a)
+	}
 	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
 		tailFail(a, tailKeepCaps, 0, e)
 	}
@@ -304,7 +317,18 @@ func tailChild(a *tailArgs) {
 	if a.seccomp && !a.seccompFirst {
 		tailLoadSeccomp(a)
 	}
+	if a.execFd != noFd {
+		tailExecFd(a)
+	}
 	_, _, e := syscall.RawSyscall6(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), 0, 0, 0)
+	tailFail(a, tailExec, 0, e)
+}
+
+//go:nosplit
+//go:norace
+func tailExecFd(a *tailArgs) {
+	var empty [1]byte
+	_, _, e := syscall.RawSyscall6(unix.SYS_EXECVEAT, a.execFd, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), unix.AT_EMPTY_PATH, 0)
 	tailFail(a, tailExec, 0, e)
 }
 
@@ -340,10 +364,19 @@ func ForkTail(t *Tail) (int, error) {
 		setGroups: t.SetGroups, capData: t.Caps, clearAmb: t.ClearAmb, nnp: t.NoNewPrivs, vfork: haveVfork && !spawnFork}
 	a.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	a.w = noFd
+	a.execFd = noFd
+	a.noCreds = t.NoCreds
 	for i := range a.keeps {
 		a.keeps[i] = noFd
 	}
 	var keeps []uintptr
+	if t.ExecFd != nil {
+		a.execFd = t.ExecFd.Fd()
+		keeps = append(keeps, a.execFd)
+	}
+	for _, f := range t.KeepFds {
+		keeps = append(keeps, f.Fd())
+	}
 	if t.Wait {
 		if t.FifoDir == nil {
 			return 0, errors.New("nsenter: Wait needs the container's procfs")
@@ -418,6 +451,9 @@ func ForkTail(t *Tail) (int, error) {
 	if a.notify != noFd {
 		keeps = append(keeps, a.notify)
 	}
+	if len(keeps) > len(a.keeps) {
+		return 0, errors.New("nsenter: too many fds to keep")
+	}
 	slices.Sort(keeps)
 	copy(a.keeps[:], keeps)
 
@@ -483,6 +519,9 @@ func tailStepName(step, idx uint32, t *Tail) string {
 	case tailNNP:
 		return "process.noNewPrivileges: prctl"
 	case tailExec:
+		if t.ExecFd != nil {
+			return "exec " + t.ExecFd.Name()
+		}
 		return "exec " + t.Path
 	}
 	return fmt.Sprintf("step %d", step)

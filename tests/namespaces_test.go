@@ -184,19 +184,28 @@ func TestJoinPidNamespace(t *testing.T) {
 			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", first.Pid)
 		}
 	}
-	r := sib.run(s)
-	mustExit(t, r, 7)
 	wantNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", first.Pid))
-	if !strings.Contains(r.stdout, "ns="+wantNS) {
-		t.Errorf("the process is not in the joined pid namespace %s: %q", wantNS, r.stdout)
+	// Plain, and with a startContainer hook, which makes hull hand over to a second
+	// stage of init inside the namespace (on kernels without procfs pidns=, always).
+	for _, hook := range []bool{false, true} {
+		s.Hooks = nil
+		if hook {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+		}
+		r := sib.run(s)
+		mustExit(t, r, 7)
+		if !strings.Contains(r.stdout, "ns="+wantNS) {
+			t.Errorf("hook %v: the process is not in the joined pid namespace %s: %q", hook, wantNS, r.stdout)
+		}
+		// The first container's sleep is pid 1 in the /proc the second one mounted.
+		if !strings.Contains(r.stdout, "    1 sleep") {
+			t.Errorf("hook %v: /proc does not show the joined namespace (no pid 1 sleep): %q", hook, r.stdout)
+		}
+		if strings.Contains(r.stdout, "hull") || strings.Contains(r.stdout, "init") {
+			t.Errorf("hook %v: a runtime process is visible in the joined namespace: %q", hook, r.stdout)
+		}
 	}
-	// The first container's sleep is pid 1 in the /proc the second one mounted.
-	if !strings.Contains(r.stdout, "    1 sleep") {
-		t.Errorf("/proc does not show the joined namespace (no pid 1 sleep): %q", r.stdout)
-	}
-	if strings.Contains(r.stdout, "hull") || strings.Contains(r.stdout, "init") {
-		t.Errorf("a runtime process is visible in the joined namespace: %q", r.stdout)
-	}
+	s.Hooks = nil
 
 	// Created, then exec'd into, then started.
 	s.Process.Args = []string{"sleep", "1002"}

@@ -236,22 +236,6 @@ func pwWaiterAllowed(t *testing.T, mine func(pwRec) bool) func(pwRec) bool {
 	}
 }
 
-// pwProcPidNS reports whether procfs takes pidns= (Linux 6.18), which lets hull build
-// a container that joins a pid namespace from outside it.
-func pwProcPidNS() bool {
-	self, err := os.Open("/proc/self/ns/pid")
-	if err != nil {
-		return false
-	}
-	defer self.Close()
-	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fs)
-	return unix.FsconfigSetFd(fs, "pidns", int(self.Fd())) == nil
-}
-
 // pwIsExecFifo is the exec fifo a created container's init holds open until
 // start: the one host file the start protocol needs it to have.
 func pwIsExecFifo(r pwRec) bool {
@@ -410,31 +394,80 @@ func TestSecurityPidnsExposure(t *testing.T) {
 		pwFail(t, fmt.Sprintf("%d hull exec", done), f)
 	})
 
-	t.Run("join-pidns", func(t *testing.T) {
-		const creates = 20
-		h := newHarness(t)
-		initPid, stop := pwStartWatcher(t, h, hostExe)
-		sib := h.sibling(t)
-		s := baseSpec("sleep", "1001")
-		for i := range s.Linux.Namespaces {
-			if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", initPid)
+	// Both ways hull builds a container that joins a pid namespace: from outside it,
+	// forking only the container's process in (the default where procfs takes
+	// pidns=), and handing over to a second stage forked in after pivot_root (here
+	// forced by a startContainer hook, which needs a Go init inside).
+	for _, variant := range []string{"join-pidns", "join-pidns-handover"} {
+		t.Run(variant, func(t *testing.T) {
+			const creates = 20
+			h := newHarness(t)
+			initPid, stop := pwStartWatcher(t, h, hostExe)
+			sib := h.sibling(t)
+			s := baseSpec("sleep", "1001")
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+					s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", initPid)
+				}
 			}
-		}
-		sib.writeSpec(s)
-		for i := 0; i < creates; i++ {
-			mustExit(t, sib.do("create", "--bundle", sib.bundle, sib.id), 0)
-			mustExit(t, sib.do("delete", "--force", sib.id), 0)
-		}
-		res := stop()
-		// The waiting processes of the sibling: everything but the watcher's own
-		// container's init (pid 1) and the watcher.
-		f := pwClassify(res, pwWaiterAllowed(t, func(r pwRec) bool { return r.pid != 1 && !strings.Contains(r.cmd, "pidwatch") }))
-		outside := pwProcPidNS()
-		if outside {
-			// Init builds the container outside the namespace and forks only the
-			// container's process into it, after pivot_root: its root and cwd are
-			// the sibling's own root filesystem, nothing else.
+			if variant == "join-pidns-handover" {
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+			}
+			sib.writeSpec(s)
+			for i := 0; i < creates; i++ {
+				mustExit(t, sib.do("create", "--bundle", sib.bundle, sib.id), 0)
+				mustExit(t, sib.do("delete", "--force", sib.id), 0)
+			}
+			res := stop()
+			// The sibling's processes: everything but the watcher's own container's
+			// init (pid 1) and the watcher. Its root and cwd are the sibling's own
+			// root filesystem, nothing else; the second stage is started from hull's
+			// sealed executable (a read-only overlay: no way to write the binary).
+			// The second stage works in the sibling's own tree: its directories and
+			// the procfs and sysfs it mounted (not the host's) are the sibling's.
+			mine := func(r pwRec) bool { return r.pid != 1 && !strings.Contains(r.cmd, "pidwatch") }
+			waiter := pwWaiterAllowed(t, mine)
+			sibFiles := map[string]bool{}
+			_ = filepath.WalkDir(sib.rootfs, func(path string, d os.DirEntry, err error) error {
+				var st unix.Stat_t
+				if err == nil && unix.Lstat(path, &st) == nil {
+					sibFiles[fmt.Sprintf("%d:%d", st.Dev, st.Ino)] = true
+				}
+				return nil
+			})
+			// Every filesystem the host has mounted; the sibling's own procfs,
+			// sysfs and tmpfs instances are not among them.
+			hostDev := map[string]bool{}
+			for _, line := range strings.Split(readFile("/proc/self/mountinfo"), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 3 {
+					continue
+				}
+				if maj, min, ok := strings.Cut(f[2], ":"); ok {
+					a, _ := strconv.ParseUint(maj, 10, 32)
+					b, _ := strconv.ParseUint(min, 10, 32)
+					hostDev[fmt.Sprintf("%d", unix.Mkdev(uint32(a), uint32(b)))] = true
+				}
+			}
+			allowed := func(r pwRec) bool {
+				if waiter(r) {
+					return true
+				}
+				if !mine(r) {
+					return false
+				}
+				dev, _, _ := strings.Cut(r.id, ":")
+				switch {
+				case r.kind == "out-file" && r.fs == "overlay" && strings.HasSuffix(r.target, "/hull"):
+					return true
+				case sibFiles[r.id]:
+					return true
+				case (r.fs == "proc" || r.fs == "sysfs" || r.fs == "tmpfs") && !hostDev[dev]:
+					return true
+				}
+				return false
+			}
+			f := pwClassify(res, allowed)
 			sibRoot := pwDevIno(t, sib.rootfs)
 			var rootCwd []pwRec
 			for _, r := range f.rootCwd {
@@ -443,39 +476,15 @@ func TestSecurityPidnsExposure(t *testing.T) {
 				}
 			}
 			f.rootCwd = rootCwd
-		}
-		pwLog(t, res, f)
-		// Every create leaves an init waiting in this pid namespace until
-		// the delete: a watcher that missed many of them is not watching.
-		if pids, fds := res.count(t, "pids"), res.count(t, "fdopened"); pids < creates/2 || fds < creates/2 {
-			t.Fatalf("poller saw nothing: the test is broken: %d creates, the watcher saw %d new processes and read the fds of %d", creates, pids, fds)
-		}
-		if outside {
-			pwFail(t, fmt.Sprintf("%d hull create joining the pid namespace", creates), f)
-			return
-		}
-		// Older kernels: init is forked into the namespace by a relay running from the
-		// sealed binary (never a copy of the host's hull), and nothing of hull
-		// create's own fds (state dir, cgroup dir, the caller's leftovers)
-		// reaches it. Still open: init starts (the Go runtime reads the host's
-		// cgroup files) and builds the rootfs inside the namespace, so until
-		// pivot_root its root, cwd and working fds are the host's (runc's init
-		// does the same); the fix is to build it outside and fork
-		// into the namespace after pivot_root (docs/DESIGN.md, "Known gaps").
-		var hullFds []pwRec
-		for _, g := range [][]pwRec{f.hostDir, f.hostFile} {
-			for _, r := range g {
-				// The state dirs and the containers' cgroups: named by the ids.
-				if strings.Contains(r.target, sib.id) || strings.Contains(r.target, h.id) || strings.HasPrefix(r.target, h.root) || strings.HasPrefix(r.target, sib.root) {
-					hullFds = append(hullFds, r)
-				}
+			pwLog(t, res, f)
+			// Every create leaves a process waiting in this pid namespace until
+			// the delete: a watcher that missed many of them is not watching.
+			if pids, fds := res.count(t, "pids"), res.count(t, "fdopened"); pids < creates/2 || fds < creates/2 {
+				t.Fatalf("poller saw nothing: the test is broken: %d creates, the watcher saw %d new processes and read the fds of %d", creates, pids, fds)
 			}
-		}
-		pwFail(t, fmt.Sprintf("%d hull create joining the pid namespace", creates), pwFindings{hostExe: f.hostExe, hostDir: hullFds})
-		if n := len(f.rootCwd) + len(f.hostDir) + len(f.hostFile) - len(hullFds); n > 0 {
-			t.Skipf("KNOWN OPEN (issue 14), on kernels without procfs pidns= (before 6.18): init sets up the rootfs inside a joined pid namespace: %d root/cwd/working-fd sightings of the host (see docs/DESIGN.md, Known gaps)", n)
-		}
-	})
+			pwFail(t, fmt.Sprintf("%d hull create joining the pid namespace (%s)", creates, variant), f)
+		})
+	}
 
 	t.Run("created-init", func(t *testing.T) {
 		h := newHarness(t)

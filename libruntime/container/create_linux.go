@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -279,6 +280,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	if slices.Contains(cmd.Env, initproc.EnvPidNSMode+"="+initproc.PidNSHandover) {
+		// The second stage is started from it, inside the pid namespace.
+		cmd.Env = append(cmd.Env, initproc.EnvExeFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
+	}
 	idmapped.Pass(cmd)
 	cmd.Env = append(cmd.Env, initproc.EnvNumFds+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 	// A new time namespace is prepared here and joined by init at birth, unless a new
@@ -465,14 +471,16 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	attr := &syscall.SysProcAttr{}
 	var joins []nsenter.Join
 	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.PIDNamespace && ns.Path != "" && buildsOutside(spec) {
-			f, err := os.Open(ns.Path)
-			if err != nil {
-				return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
+		if ns.Type == specs.PIDNamespace && ns.Path != "" {
+			if mode := pidNSMode(spec); mode != "" {
+				f, err := os.Open(ns.Path)
+				if err != nil {
+					return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
+				}
+				cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)), initproc.EnvPidNSMode+"="+mode)
+				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+				continue
 			}
-			cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
-			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-			continue
 		}
 		if ns.Path != "" {
 			joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
@@ -506,27 +514,45 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	return cmd, joins, nil
 }
 
-// buildsOutside reports whether init can build a container that joins an existing pid
-// namespace from outside that namespace, and fork only the container's process into
-// it (initproc's runOutside): a process appearing there is visible to every process
-// already in it, and init holds host handles until pivot_root. It needs procfs'
-// pidns= (Linux 6.18) for the container's /proc, and nothing that only a Go init
-// inside the namespace can do after start: startContainer hooks, or a seccomp notify
-// listener to hand over. Otherwise init is forked into the namespace by Spawn's relay.
-func buildsOutside(spec *specs.Spec) bool {
-	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
-		return false
-	}
-	if spec.Linux != nil && seccomp.HasNotify(spec.Linux.Seccomp) {
-		return false
-	}
-	hasProc := false
+// pidNSMode says how init enters a pid namespace the container joins, so that no
+// process appearing there (visible at once to every process already in it) is ever a
+// copy of hull's host binary or holds a host handle, init's working fds and its root
+// before pivot_root included:
+//   - PidNSOutside: init builds the container outside the namespace and forks only the
+//     container's process into it (initproc's runOutside). It needs procfs' pidns=
+//     (Linux 6.18) for the container's /proc, and nothing that only a Go init inside
+//     the namespace can do after start: startContainer hooks, a seccomp notify
+//     listener to hand over.
+//   - PidNSHandover: otherwise, init builds it outside up to pivot_root and hands over
+//     to a second stage forked into the namespace, which mounts procfs there (one more
+//     Go start-up). Mounts inside a procfs mount would be covered by it: then
+//   - "": init is forked into the namespace by Spawn's relay and builds the rootfs
+//     there (its root and working fds are the host's until pivot_root, as runc's).
+func pidNSMode(spec *specs.Spec) string {
+	var procs []string
 	for _, m := range spec.Mounts {
-		if m.Type == "proc" && filepath.Clean(m.Destination) == "/proc" {
-			hasProc = true
+		if m.Type == "proc" {
+			procs = append(procs, filepath.Clean(m.Destination))
 		}
 	}
-	return hasProc && hullrootfs.ProcPidNSSupported()
+	for _, m := range spec.Mounts {
+		for _, p := range procs {
+			if strings.HasPrefix(filepath.Clean(m.Destination), p+"/") {
+				return ""
+			}
+		}
+	}
+	outside := len(procs) == 1 && procs[0] == "/proc" && hullrootfs.ProcPidNSSupported()
+	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
+		outside = false
+	}
+	if spec.Linux != nil && seccomp.HasNotify(spec.Linux.Seccomp) {
+		outside = false
+	}
+	if outside {
+		return initproc.PidNSOutside
+	}
+	return initproc.PidNSHandover
 }
 
 func or(f, def *os.File) *os.File {
@@ -605,6 +631,16 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 			}
 			if err := enc.Encode(initproc.Message{Type: initproc.MsgHooksOK}); err != nil {
 				return fmt.Errorf("tell init hooks ran: %w", err)
+			}
+		case initproc.MsgHandover:
+			// The first stage exits; the second, our child, takes its place.
+			t.sub(m.Phases)
+			if err := c.adoptProcess(m.Pid); err != nil {
+				return err
+			}
+			cfg.InitPid = m.Pid
+			if err := enc.Encode(cfg); err != nil {
+				return fmt.Errorf("send config to init's second stage: %w", err)
 			}
 		case initproc.MsgReady:
 			t.mark("init set-up")

@@ -104,6 +104,9 @@ func (i *initState) run() error {
 	runtime.LockOSThread()
 	cfg := i.cfg
 	spec := cfg.Spec
+	if os.Getenv(EnvStage2) != "" {
+		return i.runStage2()
+	}
 	// Relative bind-mount sources and hook paths are relative to the bundle.
 	if err := os.Chdir(cfg.Bundle); err != nil {
 		return fmt.Errorf("init: enter bundle: %w", err)
@@ -151,7 +154,13 @@ func (i *initState) run() error {
 			return err
 		}
 	}
-	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace), PidNS: pidNS}
+	handover := pidNS != nil && os.Getenv(EnvPidNSMode) == PidNSHandover
+	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	if handover {
+		rc.LateProc = true
+	} else {
+		rc.PidNS = pidNS
+	}
 	i.mark("namespaces")
 	if err := rootfs.Prepare(rc); err != nil {
 		return err
@@ -196,8 +205,12 @@ func (i *initState) run() error {
 			}
 		}
 	}
-	if err := rootfs.Finalize(rc); err != nil {
-		return err
+	if !handover {
+		// With a handover, masked and read-only paths (many under /proc) wait for
+		// the procfs mounts, made by the next stage inside the pid namespace.
+		if err := rootfs.Finalize(rc); err != nil {
+			return err
+		}
 	}
 	i.mark("console+sysctl+masked/readonly")
 
@@ -212,17 +225,31 @@ func (i *initState) run() error {
 			return err
 		}
 	}
+	if handover {
+		return i.handOver(fifo, pidNS, consoleSock != nil)
+	}
 	if pidNS != nil {
 		return i.runOutside(p, fifo, pidNS, consoleSock != nil)
 	}
+	return i.waitAndExec(p, fifo)
+}
+
+// waitAndExec ends init: the process's own set-up, "ready", the wait for start, the
+// startContainer hooks and execve.
+func (i *initState) waitAndExec(p *specs.Process, fifo *os.File) error {
+	spec := i.cfg.Spec
 	// The host's procfs is done with: nothing of the host stays in init while it
 	// waits, where a process exec'd into the container (or a sibling sharing its pid
 	// namespace) with CAP_SYS_PTRACE could reach it through /proc/1/fd.
 	waitProc := i.proc
 	if cp, err := containerProcFor(fifo); err == nil {
 		waitProc = cp
-		i.proc.Close()
+		if i.proc != nil {
+			i.proc.Close()
+		}
 		i.proc = nil
+	} else if waitProc == nil {
+		return fmt.Errorf("init: the container's procfs at /proc, through which init waits for start: %w", err)
 	} else {
 		_ = i.enc.Encode(Message{Type: MsgWarning, Error: fmt.Sprintf("no procfs of the container's at /proc (%v): init holds the host's procfs while it waits for start; mount proc at /proc", err)})
 	}
@@ -325,6 +352,83 @@ func (i *initState) runExec() error {
 	}
 	os.Exit(0)
 	return nil
+}
+
+// handOver ends the first stage of a container that joins a pid namespace where
+// runOutside cannot be used (no procfs pidns=, startContainer hooks, a notify
+// listener): after pivot_root, it forks hull's sealed binary into the namespace as the
+// second stage (runStage2) with only stdio, --preserve-fds, the sync socket and the
+// fifo, reports its pid to the parent, which then talks to it, and exits. Nothing of
+// the host is ever visible in the namespace: the second stage starts in the
+// container's root, and the first never enters.
+func (i *initState) handOver(fifo, pidNS *os.File, ctty bool) error {
+	exe, err := fdFromEnv(EnvExeFd, "executable")
+	if err != nil {
+		return err
+	}
+	i.proc.Close()
+	i.proc = nil
+	env := []string{
+		EnvSyncFd + "=" + strconv.Itoa(int(i.sync.Fd())),
+		EnvFifoFd + "=" + strconv.Itoa(int(fifo.Fd())),
+		EnvStage2 + "=1",
+		GoMaxProcs,
+	}
+	if ctty {
+		env = append(env, EnvCtty+"=1")
+	}
+	// They cross the execve; the second stage marks them close-on-exec again.
+	for _, f := range []*os.File{i.sync, fifo} {
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+			return os.NewSyscallError("fcntl F_SETFD", err)
+		}
+	}
+	if err := unix.Setns(int(pidNS.Fd()), unix.CLONE_NEWPID); err != nil {
+		return fmt.Errorf("linux.namespaces pid: join: %w", os.NewSyscallError("setns", err))
+	}
+	pidNS.Close()
+	pid, err := nsenter.ForkTail(&nsenter.Tail{
+		ExecFd: exe, Args: []string{"hull", "init"}, Env: env,
+		Keep: 3 + i.cfg.PreserveFDs, KeepFds: []*os.File{i.sync, fifo}, NoCreds: true,
+	})
+	if err != nil {
+		return err
+	}
+	i.mark("fork the second stage into the pid namespace")
+	if err := i.enc.Encode(Message{Type: MsgHandover, Pid: pid, Phases: i.phases}); err != nil {
+		return fmt.Errorf("report the handover: %w", err)
+	}
+	os.Exit(0)
+	return nil
+}
+
+// runStage2 is init's second stage for a container that joins a pid namespace (see
+// handOver): in the container's root and pid namespace, it mounts the procfs mounts,
+// the masked and read-only paths, makes the console its controlling terminal, and ends
+// as init does.
+func (i *initState) runStage2() error {
+	fifo, err := fdFromEnv(EnvFifoFd, "exec fifo")
+	if err != nil {
+		return err
+	}
+	spec := i.cfg.Spec
+	if err := rootfs.MountProcLate(spec); err != nil {
+		return err
+	}
+	rc := &rootfs.Config{Spec: spec, Rootfs: i.cfg.Rootfs, NoPivot: i.cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	if err := rootfs.Finalize(rc); err != nil {
+		return err
+	}
+	if os.Getenv(EnvCtty) != "" {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("process.terminal: %w", os.NewSyscallError("setsid", err))
+		}
+		if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+			return fmt.Errorf("process.terminal: set the controlling terminal: %w", err)
+		}
+	}
+	i.mark("stage 2: procfs, masked/readonly, console")
+	return i.waitAndExec(spec.Process, fifo)
 }
 
 // runOutside ends the set-up of a container that joins a pid namespace: init is not in

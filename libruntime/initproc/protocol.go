@@ -15,14 +15,25 @@ const (
 	EnvFifoFd    = "_HULL_FIFO_FD"
 	EnvConsoleFd = "_HULL_CONSOLE_FD"
 	EnvLogLevel  = "_HULL_DEBUG"
-	// exec's helper runs outside the container's pid namespace and forks the process
-	// into it: EnvPidNSFd is that namespace; EnvNotifyFd, with a notify seccomp
-	// profile, the socket the process sends its listener fd over.
+	// EnvPidNSFd is a pid namespace handed over instead of joined: exec's helper and
+	// a create that joins one work outside it and fork the process into it.
 	EnvPidNSFd = "_HULL_PIDNS_FD"
+	// EnvNotifyFd: with a notify seccomp profile, the socket exec's process sends its
+	// listener fd over.
+	EnvNotifyFd = "_HULL_NOTIFY_FD"
 	// EnvNumFds is how many fds the parent passed (0..N-1): init closes every other
 	// one first thing, whatever hull's own caller left open without close-on-exec.
-	EnvNumFds   = "_HULL_NFDS"
-	EnvNotifyFd = "_HULL_NOTIFY_FD"
+	EnvNumFds = "_HULL_NFDS"
+	// EnvPidNSMode says how init treats the pid namespace of EnvPidNSFd: build the
+	// container outside it and fork the process in (PidNSOutside, the default), or
+	// hand over to a second stage forked in after pivot_root (PidNSHandover, with
+	// EnvExeFd the sealed executable). EnvStage2 and EnvCtty are the second stage's.
+	EnvPidNSMode  = "_HULL_PIDNS_MODE"
+	PidNSOutside  = "outside"
+	PidNSHandover = "handover"
+	EnvExeFd      = "_HULL_EXE_FD"
+	EnvStage2     = "_HULL_STAGE2"
+	EnvCtty       = "_HULL_CTTY"
 )
 
 // GoMaxProcs is in init's (and exec's helper's) environment: from its first instruction
@@ -85,6 +96,9 @@ const (
 	// exec's helper -> parent, after MsgGo: the process has exec'd, as Pid (the
 	// parent's child; the helper then exits).
 	MsgPid = "pid"
+	// init's first stage -> parent: the second stage runs as Pid (the parent's
+	// child); the parent sends it the Config, and the protocol goes on with it.
+	MsgHandover = "handover"
 )
 
 // Message is one line of the sync protocol.

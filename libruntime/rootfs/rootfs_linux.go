@@ -36,6 +36,9 @@ type Config struct {
 	// (procfs pidns=, Linux 6.18): init then builds the rootfs outside a pid
 	// namespace it joins, see ProcPidNSSupported.
 	PidNS *os.File
+	// LateProc: the procfs mounts are left for MountProcLate, after pivot_root, in a
+	// process inside the pid namespace (their destinations are made here).
+	LateProc bool
 }
 
 func (c *Config) linux() *specs.Linux {
@@ -89,9 +92,17 @@ func Prepare(c *Config) error {
 		if err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
-		if wantsIDMap(m, o) {
+		switch {
+		case wantsIDMap(m, o):
 			err = p.mountIDMapped(m, o, idm.take(i))
-		} else {
+		case c.LateProc && m.Type == "proc":
+			var root, dst *os.File
+			if root, err = p.reopenRoot(); err == nil {
+				if dst, err = openPlainDir(root, c.Rootfs, cleanDest(m.Destination)); err == nil {
+					dst.Close()
+				}
+			}
+		default:
 			err = p.mountEntry(m, o)
 		}
 		if err != nil {
@@ -270,4 +281,35 @@ func devReadonly(mounts []specs.Mount) bool {
 		}
 	}
 	return ro
+}
+
+// MountProcLate mounts the spec's procfs mounts that Prepare left (LateProc), in order,
+// from a process already in the container's root and pid namespace, where procfs
+// shows that namespace. There is no /proc to name a descriptor by yet, so the new
+// mount API attaches each one; Prepare made the destinations, which must still be
+// plain directories.
+func MountProcLate(s *specs.Spec) error {
+	for i, m := range s.Mounts {
+		if m.Type != "proc" {
+			continue
+		}
+		o, err := config.ParseMountOptions(m.Options)
+		if err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		fd, err := unix.Openat2(unix.AT_FDCWD, m.Destination, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, os.NewSyscallError("openat2", err))
+		}
+		dst := os.NewFile(uintptr(fd), m.Destination)
+		err = mountProcFor(nil, o.Flags, o.Data, dst)
+		dst.Close()
+		if err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+	}
+	return nil
 }

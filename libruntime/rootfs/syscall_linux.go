@@ -180,15 +180,17 @@ var procMountAttrs = []struct {
 
 // mountProcFor mounts on dst a procfs that shows the pid namespace pidns, however far
 // the caller is from it: the fs_context's pidns= option (Linux 6.18) instead of the
-// caller's own pid namespace, which mount(2) would take.
+// caller's own pid namespace, which mount(2) would take. A nil pidns is the caller's.
 func mountProcFor(pidns *os.File, flags uintptr, data string, dst *os.File) error {
 	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return os.NewSyscallError("fsopen proc", err)
 	}
 	defer unix.Close(fs)
-	if err := unix.FsconfigSetFd(fs, "pidns", int(pidns.Fd())); err != nil {
-		return os.NewSyscallError("fsconfig proc pidns", err)
+	if pidns != nil {
+		if err := unix.FsconfigSetFd(fs, "pidns", int(pidns.Fd())); err != nil {
+			return os.NewSyscallError("fsconfig proc pidns", err)
+		}
 	}
 	for opt := range strings.SplitSeq(data, ",") {
 		if opt == "" {
