@@ -1650,3 +1650,64 @@ func secLastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestSecurityMaskedDuplicates: linux.maskedPaths may name one path more than
+// once, spelled differently. As with runc, each path is masked once, in the
+// order of its first entry: a second mask stacked on the first hid nothing more
+// and cost a mount (and, for a directory, a superblock) per repeat.
+func TestSecurityMaskedDuplicates(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/timer_list"); err != nil {
+		t.Skip("this kernel has no /proc/timer_list")
+	}
+	h := newHarness(t)
+	for _, d := range []string{"ma", "mb"} {
+		if err := os.MkdirAll(filepath.Join(h.rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.rootfs, d, "secret"), []byte("secret"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := baseSpec(shell(`cat /proc/self/mountinfo; echo @@
+echo "timer_list=$(stat -c '%t:%T %F' /proc/timer_list)"
+for d in /ma /mb; do echo "$d=$(ls -A $d)"; done`)...)
+	s.Linux.MaskedPaths = []string{
+		"/mb", "/proc/timer_list", "/ma",
+		"/mb/", "/proc/../proc/timer_list", "/ma/.", "//mb", "/proc/timer_list",
+	}
+	r := h.run(s)
+	mustExit(t, r, 0)
+	secs := sections(r.stdout)
+	if len(secs) != 2 {
+		t.Fatalf("unexpected output: %s", r)
+	}
+	var order []string
+	count := map[string]int{}
+	for _, m := range parseMountinfo(secs[0]) {
+		switch m.point {
+		case "/ma", "/mb", "/proc/timer_list":
+			if count[m.point] == 0 {
+				order = append(order, m.point)
+			}
+			count[m.point]++
+		}
+	}
+	for p, n := range count {
+		if n != 1 {
+			t.Errorf("%s is mounted %d times, want once", p, n)
+		}
+	}
+	if got, want := strings.Join(order, " "), "/mb /proc/timer_list /ma"; got != want {
+		t.Errorf("masks were mounted in the order %q, want the first entries' %q", got, want)
+	}
+	res := secResults(secs[1])
+	if res["timer_list"] != "1:3 character special file" {
+		t.Errorf("masked /proc/timer_list is %q, want the null device 1:3", res["timer_list"])
+	}
+	for _, d := range []string{"/ma", "/mb"} {
+		if res[d] != "" {
+			t.Errorf("masked %s lists %q, want nothing", d, res[d])
+		}
+	}
+}
