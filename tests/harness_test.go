@@ -668,7 +668,7 @@ func mountsUnder(dir string) []string {
 }
 
 type mountEntry struct {
-	root, point, opts, fstype, source, super string
+	dev, root, point, opts, fstype, source, super string // dev: the superblock's major:minor
 }
 
 // parseMountinfo parses /proc/PID/mountinfo text.
@@ -688,7 +688,7 @@ func parseMountinfo(text string) []mountEntry {
 			continue
 		}
 		out = append(out, mountEntry{
-			root: hosttest.UnescapeMount(f[3]), point: hosttest.UnescapeMount(f[4]), opts: f[5],
+			dev: f[2], root: hosttest.UnescapeMount(f[3]), point: hosttest.UnescapeMount(f[4]), opts: f[5],
 			fstype: f[sep+1], source: hosttest.UnescapeMount(f[sep+2]), super: f[sep+3],
 		})
 	}

@@ -24,8 +24,8 @@ func TestHelperParseMountinfo(t *testing.T) {
 		"garbage line\n"
 	got := parseMountinfo(text)
 	want := []mountEntry{
-		{root: "/mnt1", point: "/mnt/parent", opts: "rw,noatime", fstype: "ext3", source: "/dev/root", super: "rw,errors=continue"},
-		{root: "/", point: "/a b", opts: "rw", fstype: "tmpfs", source: "tmpfs", super: "rw,size=2048k"},
+		{dev: "98:0", root: "/mnt1", point: "/mnt/parent", opts: "rw,noatime", fstype: "ext3", source: "/dev/root", super: "rw,errors=continue"},
+		{dev: "0:5", root: "/", point: "/a b", opts: "rw", fstype: "tmpfs", source: "tmpfs", super: "rw,size=2048k"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d entries %+v, want %d", len(got), got, len(want))

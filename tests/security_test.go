@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1649,4 +1650,166 @@ func secLastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestSecurityMaskedDuplicates: linux.maskedPaths may name one path more than
+// once, spelled differently. As with runc, each path is masked once, in the
+// order of its first entry: a second mask stacked on the first hid nothing more
+// and cost a mount (and, for a directory, a superblock) per repeat.
+func TestSecurityMaskedDuplicates(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/timer_list"); err != nil {
+		t.Skip("this kernel has no /proc/timer_list")
+	}
+	h := newHarness(t)
+	for _, d := range []string{"ma", "mb"} {
+		if err := os.MkdirAll(filepath.Join(h.rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.rootfs, d, "secret"), []byte("secret"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := baseSpec(shell(`cat /proc/self/mountinfo; echo @@
+echo "timer_list=$(stat -c '%t:%T %F' /proc/timer_list)"
+for d in /ma /mb; do echo "$d=$(ls -A $d)"; done`)...)
+	s.Linux.MaskedPaths = []string{
+		"/mb", "/proc/timer_list", "/ma",
+		"/mb/", "/proc/../proc/timer_list", "/ma/.", "//mb", "/proc/timer_list",
+	}
+	r := h.run(s)
+	mustExit(t, r, 0)
+	secs := sections(r.stdout)
+	if len(secs) != 2 {
+		t.Fatalf("unexpected output: %s", r)
+	}
+	var order []string
+	count := map[string]int{}
+	for _, m := range parseMountinfo(secs[0]) {
+		switch m.point {
+		case "/ma", "/mb", "/proc/timer_list":
+			if count[m.point] == 0 {
+				order = append(order, m.point)
+			}
+			count[m.point]++
+		}
+	}
+	for p, n := range count {
+		if n != 1 {
+			t.Errorf("%s is mounted %d times, want once", p, n)
+		}
+	}
+	if got, want := strings.Join(order, " "), "/mb /proc/timer_list /ma"; got != want {
+		t.Errorf("masks were mounted in the order %q, want the first entries' %q", got, want)
+	}
+	res := secResults(secs[1])
+	if res["timer_list"] != "1:3 character special file" {
+		t.Errorf("masked /proc/timer_list is %q, want the null device 1:3", res["timer_list"])
+	}
+	for _, d := range []string{"/ma", "/mb"} {
+		if res[d] != "" {
+			t.Errorf("masked %s lists %q, want nothing", d, res[d])
+		}
+	}
+}
+
+// TestSecurityMaskedDirsShareTmpfs: like runc 1.5, every masked directory is
+// covered by a bind of one empty read-only tmpfs (source "tmpfs", one page,
+// one inode), not by a tmpfs each: a container masking many directories
+// (Kubernetes masks per-CPU sysfs ones) then holds one superblock for them,
+// not one per directory for the kernel to tear down at exit. Checked from the
+// host while the container waits for start, then from inside: the masks share
+// one device, are read-only at the mount and the superblock, hide what is
+// under them, and cannot be written.
+func TestSecurityMaskedDirsShareTmpfs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dirs := []string{"/m1", "/m2", "/m3"}
+	for _, d := range dirs {
+		if err := os.MkdirAll(filepath.Join(h.rootfs, d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(h.rootfs, d, "secret"), []byte("secret"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Masked by baseSpec too: directories of procfs and sysfs, where they exist.
+	for _, d := range []string{"/proc/acpi", "/sys/firmware"} {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	s := baseSpec(shell(`cat /proc/self/mountinfo; echo @@
+for d in ` + strings.Join(dirs, " ") + `; do
+	echo "$d.ls=$(ls -A $d 2>&1)"
+	echo "$d.touch=$(touch $d/x 2>&1 && echo SUCCEEDED)"
+	echo "$d.mkdir=$(mkdir $d/y 2>&1 && echo SUCCEEDED)"
+done
+echo "done=1"`)...)
+	s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/m1", "/m2", "/m3")
+
+	check := func(where, mountinfo string) {
+		t.Helper()
+		byPoint := map[string]mountEntry{}
+		for _, m := range parseMountinfo(mountinfo) {
+			byPoint[m.point] = m // the last one is on top
+		}
+		dev := ""
+		for _, d := range dirs {
+			m, ok := byPoint[d]
+			if !ok {
+				t.Errorf("%s: masked %s is not a mount point", where, d)
+				continue
+			}
+			if m.fstype != "tmpfs" || m.source != "tmpfs" || m.root != "/" {
+				t.Errorf("%s: masked %s is %s %s (root %s), want the root of a tmpfs named tmpfs", where, d, m.fstype, m.source, m.root)
+			}
+			if !strings.Contains(","+m.opts+",", ",ro,") || !strings.Contains(","+m.super+",", ",ro,") {
+				t.Errorf("%s: masked %s: mount options %q, superblock options %q; want both read-only", where, d, m.opts, m.super)
+			}
+			for _, o := range []string{fmt.Sprintf("size=%dk", os.Getpagesize()/1024), "nr_inodes=1"} {
+				if !strings.Contains(","+m.super+",", ","+o+",") {
+					t.Errorf("%s: masked %s: superblock options %q lack %s", where, d, m.super, o)
+				}
+			}
+			if dev == "" {
+				dev = m.dev
+			} else if m.dev != dev {
+				t.Errorf("%s: masked %s is on superblock %s, %s on %s; want one shared tmpfs", where, d, m.dev, dirs[0], dev)
+			}
+		}
+		for p, m := range byPoint {
+			if m.dev == dev && !slices.Contains(dirs, p) {
+				t.Errorf("%s: the masks' tmpfs %s is also mounted on %s", where, dev, p)
+			}
+		}
+	}
+
+	cr := h.create(s)
+	mustExit(t, cr, 0)
+	st := h.mustState(h.id)
+	check("host", readFile(fmt.Sprintf("/proc/%d/mountinfo", st.Pid)))
+	mustExit(t, h.do("start", h.id), 0)
+	out := waitOutput(t, cr.stdoutPath, "done=1", 10*time.Second)
+	secs := sections(out)
+	if len(secs) != 2 {
+		t.Fatalf("unexpected output: %q", out)
+	}
+	check("inside", secs[0])
+	res := secResults(secs[1])
+	for _, d := range dirs {
+		if res[d+".ls"] != "" {
+			t.Errorf("masked %s lists %q, want nothing", d, res[d+".ls"])
+		}
+		for _, op := range []string{"touch", "mkdir"} {
+			if got := res[d+"."+op]; !strings.Contains(got, "Read-only file system") {
+				t.Errorf("%s in masked %s: %q, want it refused as read-only", op, d, got)
+			}
+		}
+	}
+	for _, d := range []string{"/m1", "/m2", "/m3"} {
+		if b, err := os.ReadFile(filepath.Join(h.rootfs, d, "secret")); err != nil || string(b) != "secret" {
+			t.Errorf("host %s/secret now reads %q, %v", d, b, err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/internal/mountfd"
 )
 
 // After pivot_root /proc is the container's and anything under "/" may have
@@ -60,16 +61,30 @@ func remountReadonly(root *os.File, p string) error {
 	return mountSetattr(f, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }
 
-// masker hides masked paths: directories under an empty read-only tmpfs,
-// files under /dev/null.
+// masker hides masked paths: directories under binds of one empty
+// read-only tmpfs, files under /dev/null.
 type masker struct {
 	root    *os.File
 	devNull *os.File
+	// dirMask is the tmpfs every masked directory gets a bind of, made on
+	// the first one. As in runc 1.5, one superblock serves them all: the
+	// kernel tears down a superblock per tmpfs when the container exits,
+	// and Kubernetes masks a directory per CPU in sysfs.
+	dirMask *os.File
+	// dirMaskAttached: dirMask itself covers a masked directory (a kernel
+	// that cannot clone a detached mount); later binds are clones of it.
+	dirMaskAttached bool
 }
+
+// cloneDetachedMask is false in tests of the path older kernels take.
+var cloneDetachedMask = true
 
 func (m *masker) close() {
 	if m.devNull != nil {
 		m.devNull.Close()
+	}
+	if m.dirMask != nil {
+		m.dirMask.Close()
 	}
 }
 
@@ -84,13 +99,45 @@ func (m *masker) mask(p string) error {
 		return err
 	}
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return mountEmptyTmpfs(f)
+		return m.maskDir(f)
 	}
 	null, err := m.null()
 	if err != nil {
 		return err
 	}
 	return bindOnto(null, f, config.MountOptions{Flags: unix.MS_BIND, Bind: true})
+}
+
+// maskDir covers the directory dst with a bind of the shared mask tmpfs.
+func (m *masker) maskDir(dst *os.File) error {
+	if m.dirMask == nil {
+		// runc's options: read-only at the superblock and the mount, one
+		// block and one inode (the root) since nothing is ever written, and
+		// "tmpfs" as the source mountinfo shows.
+		mnt, err := mountfd.Tmpfs(unix.MOUNT_ATTR_RDONLY, "source=tmpfs", "nr_blocks=1", "nr_inodes=1", "ro")
+		if err != nil {
+			return err
+		}
+		m.dirMask = mnt
+	}
+	// Before Linux 6.15 open_tree cannot clone a mount that is in no
+	// namespace (EINVAL): the original then covers the first directory and
+	// is cloned from there for the others. Clones are not recursive, so
+	// nothing mounted on top of it since comes along.
+	var clone *os.File
+	err := error(unix.EINVAL)
+	if m.dirMaskAttached || cloneDetachedMask {
+		clone, err = openTree(m.dirMask, false)
+	}
+	if errors.Is(err, unix.EINVAL) && !m.dirMaskAttached {
+		m.dirMaskAttached = true
+		return moveMount(m.dirMask, dst)
+	}
+	if err != nil {
+		return err
+	}
+	defer clone.Close()
+	return moveMount(clone, dst)
 }
 
 // null returns a handle to the container's /dev/null after checking that it
@@ -123,27 +170,4 @@ func checkDevNull(f *os.File) error {
 			st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
 	}
 	return nil
-}
-
-// mountEmptyTmpfs covers the directory dst with a new, empty, read-only tmpfs.
-func mountEmptyTmpfs(dst *os.File) error {
-	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("fsopen tmpfs", err)
-	}
-	fs := os.NewFile(uintptr(fsfd), "fscontext:tmpfs")
-	defer fs.Close()
-	if err := unix.FsconfigSetFlag(fsfd, "ro"); err != nil {
-		return os.NewSyscallError("fsconfig ro", err)
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return os.NewSyscallError("fsconfig create", err)
-	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY)
-	if err != nil {
-		return os.NewSyscallError("fsmount", err)
-	}
-	mnt := os.NewFile(uintptr(mfd), "fsmount:tmpfs")
-	defer mnt.Close()
-	return moveMount(mnt, dst)
 }

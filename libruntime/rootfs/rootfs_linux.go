@@ -148,7 +148,16 @@ func Finalize(c *Config) error {
 	}
 	m := masker{root: root}
 	defer m.close()
+	// Like runc, a path named twice (however spelled, lexically) is masked
+	// once: a second mask on top of the first hides nothing more and costs a
+	// mount (for a directory, a superblock too).
+	masked := make(map[string]bool, len(l.MaskedPaths))
 	for _, p := range l.MaskedPaths {
+		clean := cleanDest(p)
+		if masked[clean] {
+			continue
+		}
+		masked[clean] = true
 		if err := m.mask(p); err != nil {
 			return fmt.Errorf("masked path %s: %w", p, err)
 		}

@@ -3,19 +3,32 @@
 package mountfd
 
 import (
+	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
 // Tmpfs returns a new, empty tmpfs mounted nowhere, with the MOUNT_ATTR_* flags
-// in attr. Closing the file unmounts it.
-func Tmpfs(attr int) (*os.File, error) {
+// in attr and the filesystem parameters in params, each "key=value" or the name
+// of a flag ("ro"). Closing the file unmounts it.
+func Tmpfs(attr int, params ...string) (*os.File, error) {
 	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, os.NewSyscallError("fsopen tmpfs", err)
 	}
 	defer unix.Close(ctx)
+	for _, p := range params {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			err = unix.FsconfigSetString(ctx, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(ctx, p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fsconfig tmpfs %s: %w", p, err)
+		}
+	}
 	if err := unix.FsconfigCreate(ctx); err != nil {
 		return nil, os.NewSyscallError("fsconfig create tmpfs", err)
 	}
