@@ -48,6 +48,25 @@ type CreateOpts struct {
 	Validated func()
 }
 
+// logCheckWarnings logs what `hull check` warns about, in its text, once: after
+// checkCreatable, so that a create refused for its own reasons says only why.
+// Two kinds are left out. Capabilities that cannot be granted are reported by init
+// from what it actually got (in a new user namespace it holds more than hull does),
+// and logging check's prediction as well would say it twice. A syscall listed under
+// two actions goes to the debug log only: podman's stock profile does that and
+// relays hull's stderr on every container, where runc is silent.
+func logCheckWarnings(warnings []bundlecheck.Finding) {
+	for _, w := range warnings {
+		switch {
+		case strings.HasPrefix(w.Field, "process.capabilities."):
+		case strings.HasPrefix(w.Field, "linux.seccomp.") && strings.Contains(w.Message, "already has its action"):
+			logs.Debugf("%s", w.Error())
+		default:
+			logs.Warnf("%s", w.Error())
+		}
+	}
+}
+
 // Init is the init process of a container created by this process: `hull run` waits on it.
 type Init struct {
 	proc *os.Process
@@ -108,16 +127,15 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	t.mark("config load")
 	// The same checks as `hull check`, so create fails with exactly the text check
-	// prints for the first error it finds.
-	if err := bundlecheck.Errors(spec, bundle); err != nil {
+	// prints for the first error it finds, and warns as check says it would.
+	warnings, err := bundlecheck.ForCreate(spec, bundle)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
 	}
-	if err := validateSeccomp(spec.Linux.Seccomp); err != nil {
-		return nil, nil, err
-	}
+	logCheckWarnings(warnings)
 	t.mark("validate")
 	if o.Validated != nil {
 		o.Validated()
