@@ -37,6 +37,11 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFDs   int
+	// ListenFDs are fds 3..3+ListenFDs-1 that systemd's socket activation handed to
+	// hull (LISTEN_FDS): as runc does, they go to the container's process ahead of
+	// the --preserve-fds ones, which then start at 3+ListenFDs, and the process is
+	// told with LISTEN_FDS and LISTEN_PID=1 (it is the one the fds are meant for).
+	ListenFDs int
 	// SystemdCgroup is --systemd-cgroup: hull has no systemd driver, so a systemd-style
 	// cgroupsPath is refused and any other is managed through cgroupfs.
 	SystemdCgroup bool
@@ -454,11 +459,27 @@ func dialConsole(path string) (*os.File, error) {
 	return f, nil
 }
 
+// passedFDs is how many fds from 3 on the container's process gets besides stdio.
+func (o *CreateOpts) passedFDs() int { return o.ListenFDs + o.PreserveFDs }
+
+// listenEnv is env with LISTEN_FDS=n and LISTEN_PID=1 in place of any the config
+// has: the process must see the count hull passes, and an application that checks
+// LISTEN_PID against its own pid would otherwise ignore the fds.
+func listenEnv(env []string, n int) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, e := range env {
+		if !strings.HasPrefix(e, "LISTEN_FDS=") && !strings.HasPrefix(e, "LISTEN_PID=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+}
+
 // initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
 func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
 	cmd := exec.Command("/proc/self/exe", "init")
 	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
-	for i := 0; i < o.PreserveFDs; i++ {
+	for i := 0; i < o.passedFDs(); i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
 	next := 3 + len(cmd.ExtraFiles)
@@ -575,14 +596,23 @@ func (c *Container) adoptProcess(pid int) error {
 
 func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool, cloned time.Time) error {
 	spec := c.p.Config
+	initSpec := spec
+	if o.ListenFDs > 0 {
+		// Init's copy only: the recorded config stays the bundle's, which exec and
+		// state read, as runc's does.
+		cp, proc := *spec, *spec.Process
+		proc.Env = listenEnv(proc.Env, o.ListenFDs)
+		cp.Process = &proc
+		initSpec = &cp
+	}
 	cfg := &initproc.Config{
 		ID:           c.p.ID,
 		Bundle:       c.p.Bundle,
 		Rootfs:       c.p.Rootfs,
-		Spec:         spec,
+		Spec:         initSpec,
 		NoPivot:      o.NoPivot,
 		NoNewKeyring: o.NoNewKeyring,
-		PreserveFDs:  o.PreserveFDs,
+		PreserveFDs:  o.passedFDs(),
 		InitPid:      c.p.InitPid,
 		Debug:        t != nil,
 		TimeNSReady:  timeReady,
