@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"strconv"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libruntime/container"
@@ -42,6 +45,22 @@ func createOpts(c *cli.Context) *container.CreateOpts {
 		NoPivot:       c.Bool("no-pivot"),
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   c.Int("preserve-fds"),
+		ListenFDs:     listenFDs(),
 		SystemdCgroup: c.Bool("systemd-cgroup"),
 	}
+}
+
+// listenFDs is how many fds systemd's socket activation passed to this process: none
+// unless LISTEN_PID names it, since a LISTEN_FDS inherited from an ancestor describes
+// fds that were meant for the ancestor (runc reads them the same way).
+func listenFDs() int {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }

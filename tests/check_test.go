@@ -37,12 +37,9 @@ func (f chkFinding) line() string {
 	return s
 }
 
-// chkCleanSpec is baseSpec without its ambient capabilities, which the kernel
-// cannot grant without inheritable ones (hull warns, and so does check).
+// chkCleanSpec is a bundle check finds nothing in.
 func chkCleanSpec() *specs.Spec {
-	s := baseSpec("sh", "-c", "true")
-	s.Process.Capabilities.Ambient = nil
-	return s
+	return baseSpec("sh", "-c", "true")
 }
 
 // chkMaxLine bounds every line check prints and every error create fails
@@ -795,5 +792,123 @@ func TestCheckCLI(t *testing.T) {
 				t.Errorf("want the unreadable bundle as an error finding: %s", r)
 			}
 		})
+	}
+}
+
+// chkWarnings returns the msg of every level=warning line of hull's text log.
+func chkWarnings(stderr string) []string {
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if i := strings.Index(l, `level=warning msg=`); i >= 0 {
+			if s, err := strconv.Unquote(l[i+len(`level=warning msg=`):]); err == nil {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// TestCreateLogsCheckWarnings: create goes on where check only warns, and
+// logs each of check's warnings once, in check's text, so that what check
+// predicts is what a user of create sees. Capabilities that cannot be
+// granted are reported by init instead, from what it actually got: those
+// must appear once, naming the field, and not a second time in check's words.
+func TestCreateLogsCheckWarnings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range chkCases() {
+		if tc.severity != "warning" {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.skip != nil {
+				if why := tc.skip(t); why != "" {
+					t.Skip(why)
+				}
+			}
+			h := newHarness(t)
+			chkPrepare(t, h, tc)
+			fs, exit := chkRun(t, h)
+			if exit != 2 || len(fs) == 0 {
+				t.Fatalf("check: exit %d, findings %q; want warnings only", exit, fs)
+			}
+			r := h.do("create", "--bundle", h.bundle, h.id)
+			if r.exit != 0 {
+				t.Fatalf("check only warns, but create failed: %s", r)
+			}
+			got := chkWarnings(r.stderr)
+			for _, f := range fs {
+				want := strings.TrimPrefix(f.line(), "warning: ")
+				if strings.HasPrefix(f.Field, "process.capabilities.") {
+					set := f.Field[:strings.LastIndexByte(f.Field, '[')]
+					n := 0
+					for _, w := range got {
+						if w == want {
+							t.Errorf("create logged check's capability warning, which init reports too: %q", w)
+						}
+						if strings.HasPrefix(w, "capabilities not granted") && strings.Contains(w, set+" ") {
+							n++
+						}
+					}
+					if n != 1 {
+						t.Errorf("init's warning about %s logged %d times, want once; stderr:\n%s", set, n, r.stderr)
+					}
+					continue
+				}
+				if n := slices.Index(got, want); n < 0 {
+					t.Errorf("create did not log check's warning\n  %q\nstderr:\n%s", want, r.stderr)
+				} else if slices.Contains(got[n+1:], want) {
+					t.Errorf("create logged check's warning more than once: %q", want)
+				}
+			}
+		})
+	}
+}
+
+// TestCreateWarnsCgroupV1Only: a cgroup-v1-only resource field is not
+// applied on cgroup v2; create says so in its --log, names the field, and
+// creates the container.
+func TestCreateWarnsCgroupV1Only(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := chkCleanSpec()
+	swappiness := uint64(10)
+	s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: &swappiness}}
+	log := filepath.Join(h.outDir, "hull.log")
+	h.writeSpec(s)
+	r := h.do("--log", log, "--log-format", "json", "create", "--bundle", h.bundle, h.id)
+	if r.exit != 0 {
+		t.Fatalf("create: %s", r)
+	}
+	var warnings []string
+	for _, l := range strings.Split(strings.TrimSpace(readFile(log)), "\n") {
+		if l == "" {
+			continue
+		}
+		var e struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if e.Level == "warning" {
+			warnings = append(warnings, e.Msg)
+		}
+	}
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "linux.resources.memory.swappiness: ") {
+		t.Fatalf("create's warnings: %q; want one about linux.resources.memory.swappiness", warnings)
+	}
+	if st := h.mustState(h.id); st.Status != "created" {
+		t.Errorf("status %q, want created", st.Status)
+	}
+}
+
+// TestCreateQuietOnBaseSpec: the bundle every test starts from gives no
+// warning, so that create's warnings mean something in any test's stderr.
+func TestCreateQuietOnBaseSpec(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	r := h.run(baseSpec("true"))
+	mustExit(t, r, 0)
+	if r.stderr != "" {
+		t.Errorf("hull run of baseSpec wrote to stderr:\n%s", r.stderr)
 	}
 }

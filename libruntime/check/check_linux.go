@@ -4,8 +4,9 @@
 // inside the rootfs) and against this host (namespaces, capabilities, cgroup
 // controllers, rlimits, oom_score_adj, id mappings, unsupported features).
 //
-// `hull check` prints every Finding; `hull create` calls Errors so that it
-// fails with the same text check prints for the first error.
+// `hull check` prints every Finding; `hull create` calls ForCreate so that it
+// fails with the same text check prints for the first error, and logs the
+// warnings in the same text.
 //
 // Every probe is read-only: check stats and reads files, reads its own
 // credentials and limits, and builds (but never loads) the seccomp filter in
@@ -87,17 +88,22 @@ func Spec(s *specs.Spec, bundle string) []Finding {
 	return newChecker(s, bundle, realHost()).run()
 }
 
-// Errors returns the first error-severity finding about s as a *Finding, or
-// nil. Its Error() is the text `hull check` prints after "error: ", so that
-// `hull create` fails exactly as check predicts. Warnings are not returned:
-// create reports those itself when it meets them.
-func Errors(s *specs.Spec, bundle string) error {
+// ForCreate returns what `hull create` acts on among the findings about s:
+// the first error-severity finding as a *Finding, whose Error() is the text
+// `hull check` prints after "error: ", so that create fails exactly as check
+// predicts; and, when there is no error, every warning, which create logs in
+// the same text before it goes on, so that a user of create learns what check
+// would have told them.
+func ForCreate(s *specs.Spec, bundle string) (warnings []Finding, err error) {
 	for _, f := range Spec(s, bundle) {
-		if f.Severity == SeverityError {
-			return &f
+		switch f.Severity {
+		case SeverityError:
+			return nil, &f
+		case SeverityWarning:
+			warnings = append(warnings, f)
 		}
 	}
-	return nil
+	return warnings, nil
 }
 
 // Status is `hull check`'s exit status for findings: 0 when there are none,

@@ -606,17 +606,24 @@ func TestLoadFailure(t *testing.T) {
 	}
 }
 
-func TestErrors(t *testing.T) {
+func TestForCreate(t *testing.T) {
 	bundle, s := testBundle(t)
-	if err := Errors(s, bundle); err != nil {
-		t.Fatalf("clean spec: %v", err)
+	if w, err := ForCreate(s, bundle); err != nil || len(w) != 0 {
+		t.Fatalf("clean spec: warnings %v, error %v", w, err)
+	}
+	s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+	w, err := ForCreate(s, bundle)
+	if err != nil || len(w) != 1 || w[0].Field != "process.capabilities.ambient[0]" || w[0].Severity != SeverityWarning {
+		t.Fatalf("got warnings %v, error %v; want the one ambient warning", w, err)
 	}
 	s.Process.Cwd = "/missing"
-	s.Process.Capabilities.Ambient = []string{"CAP_KILL"} // a warning, not returned
-	err := Errors(s, bundle)
+	w, err = ForCreate(s, bundle)
 	f, ok := err.(*Finding)
 	if !ok || f.Field != "process.cwd" {
 		t.Fatalf("got %#v, want the process.cwd finding", err)
+	}
+	if w != nil {
+		t.Errorf("warnings %v returned with an error: create logs none when it fails", w)
 	}
 	want := "process.cwd: /missing does not exist in the container's root filesystem; " + f.Fix
 	if err.Error() != want || f.String() != "error: "+want {

@@ -38,6 +38,11 @@ type CreateOpts struct {
 	NoPivot       bool
 	NoNewKeyring  bool
 	PreserveFDs   int
+	// ListenFDs are fds 3..3+ListenFDs-1 that systemd's socket activation handed to
+	// hull (LISTEN_FDS): as runc does, they go to the container's process ahead of
+	// the --preserve-fds ones, which then start at 3+ListenFDs, and the process is
+	// told with LISTEN_FDS and LISTEN_PID=1 (it is the one the fds are meant for).
+	ListenFDs int
 	// SystemdCgroup is --systemd-cgroup: hull has no systemd driver, so a systemd-style
 	// cgroupsPath is refused and any other is managed through cgroupfs.
 	SystemdCgroup bool
@@ -47,6 +52,25 @@ type CreateOpts struct {
 	// anything is made: `hull run` waits there until its signal handlers are in place,
 	// so a signal cannot kill it halfway and leave a half-made container behind.
 	Validated func()
+}
+
+// logCheckWarnings logs what `hull check` warns about, in its text, once: after
+// checkCreatable, so that a create refused for its own reasons says only why.
+// Two kinds are left out. Capabilities that cannot be granted are reported by init
+// from what it actually got (in a new user namespace it holds more than hull does),
+// and logging check's prediction as well would say it twice. A syscall listed under
+// two actions goes to the debug log only: podman's stock profile does that and
+// relays hull's stderr on every container, where runc is silent.
+func logCheckWarnings(warnings []bundlecheck.Finding) {
+	for _, w := range warnings {
+		switch {
+		case strings.HasPrefix(w.Field, "process.capabilities."):
+		case strings.HasPrefix(w.Field, "linux.seccomp.") && strings.Contains(w.Message, "already has its action"):
+			logs.Debugf("%s", w.Error())
+		default:
+			logs.Warnf("%s", w.Error())
+		}
+	}
 }
 
 // Init is the init process of a container created by this process: `hull run` waits on it.
@@ -109,16 +133,15 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	t.mark("config load")
 	// The same checks as `hull check`, so create fails with exactly the text check
-	// prints for the first error it finds.
-	if err := bundlecheck.Errors(spec, bundle); err != nil {
+	// prints for the first error it finds, and warns as check says it would.
+	warnings, err := bundlecheck.ForCreate(spec, bundle)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
 	}
-	if err := validateSeccomp(spec.Linux.Seccomp); err != nil {
-		return nil, nil, err
-	}
+	logCheckWarnings(warnings)
 	t.mark("validate")
 	if o.Validated != nil {
 		o.Validated()
@@ -442,11 +465,27 @@ func dialConsole(path string) (*os.File, error) {
 	return f, nil
 }
 
+// passedFDs is how many fds from 3 on the container's process gets besides stdio.
+func (o *CreateOpts) passedFDs() int { return o.ListenFDs + o.PreserveFDs }
+
+// listenEnv is env with LISTEN_FDS=n and LISTEN_PID=1 in place of any the config
+// has: the process must see the count hull passes, and an application that checks
+// LISTEN_PID against its own pid would otherwise ignore the fds.
+func listenEnv(env []string, n int) []string {
+	out := make([]string, 0, len(env)+2)
+	for _, e := range env {
+		if !strings.HasPrefix(e, "LISTEN_FDS=") && !strings.HasPrefix(e, "LISTEN_PID=") {
+			out = append(out, e)
+		}
+	}
+	return append(out, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+}
+
 // initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
 func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
 	cmd := exec.Command("/proc/self/exe", "init")
 	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
-	for i := 0; i < o.PreserveFDs; i++ {
+	for i := 0; i < o.passedFDs(); i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
 	next := 3 + len(cmd.ExtraFiles)
@@ -583,14 +622,23 @@ func (c *Container) adoptProcess(pid int) error {
 
 func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool, cloned time.Time) error {
 	spec := c.p.Config
+	initSpec := spec
+	if o.ListenFDs > 0 {
+		// Init's copy only: the recorded config stays the bundle's, which exec and
+		// state read, as runc's does.
+		cp, proc := *spec, *spec.Process
+		proc.Env = listenEnv(proc.Env, o.ListenFDs)
+		cp.Process = &proc
+		initSpec = &cp
+	}
 	cfg := &initproc.Config{
 		ID:           c.p.ID,
 		Bundle:       c.p.Bundle,
 		Rootfs:       c.p.Rootfs,
-		Spec:         spec,
+		Spec:         initSpec,
 		NoPivot:      o.NoPivot,
 		NoNewKeyring: o.NoNewKeyring,
-		PreserveFDs:  o.PreserveFDs,
+		PreserveFDs:  o.passedFDs(),
 		InitPid:      c.p.InitPid,
 		Debug:        t != nil,
 		TimeNSReady:  timeReady,

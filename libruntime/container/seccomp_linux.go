@@ -3,36 +3,12 @@ package container
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
-
-// validateSeccomp checks the profile before anything is made. Unknown syscall names are
-// warnings, as the issue and runc's users expect; a syscall listed under two actions
-// goes to the debug log only: podman's stock profile does that and relays hull's stderr
-// on every exec, where runc is silent. `hull check` shows both as warnings.
-func validateSeccomp(sc *specs.LinuxSeccomp) error {
-	if sc == nil {
-		return nil
-	}
-	warnings, err := seccomp.Validate(sc)
-	if err != nil {
-		return err
-	}
-	for _, w := range warnings {
-		if strings.Contains(w, "already has its action") {
-			logs.Debugf("%s", w)
-			continue
-		}
-		logs.Warnf("%s", w)
-	}
-	return nil
-}
 
 // passNotifyFd copies the seccomp notify fd that process pid announced and sends it,
 // with the container's state, to the listener the profile names.
