@@ -141,10 +141,17 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 		}
 		clone := func(s []string) []string { return append([]string(nil), s...) }
 		cp.Bounding, cp.Effective, cp.Permitted, cp.Inheritable, cp.Ambient = clone(cp.Bounding), clone(cp.Effective), clone(cp.Permitted), clone(cp.Inheritable), clone(cp.Ambient)
+		// runc's rule: a config that lists inheritable capabilities (even none) gets
+		// the added ones as ambient too, so they survive into a non-root user's
+		// program; the kernel raises only those also inheritable, the rest warn.
+		withAmbient := base.Capabilities != nil && base.Capabilities.Inheritable != nil
 		for _, name := range caps {
 			cp.Bounding = append(cp.Bounding, name)
 			cp.Effective = append(cp.Effective, name)
 			cp.Permitted = append(cp.Permitted, name)
+			if withAmbient {
+				cp.Ambient = append(cp.Ambient, name)
+			}
 		}
 		p.Capabilities = &cp
 	}
@@ -163,10 +170,9 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *sig
 		PreserveFDs:   c.Int("preserve-fds"),
 		IgnorePaused:  c.Bool("ignore-paused"),
 	}
-	if sigs != nil {
-		o.BeforeStart = sigs.StdCaught
-	}
 	var ttyRecv *os.File
+	var master *os.File
+	var masterErr error
 	if p.Terminal && o.ConsoleSocket == "" {
 		if detach {
 			return errors.New("cannot allocate tty if hull will detach without setting console socket")
@@ -179,6 +185,28 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *sig
 		defer ttyRecv.Close()
 		o.ConsoleConn = os.NewFile(uintptr(fds[1]), "tty-send")
 	}
+	// The helper has sent the master by the time the process is set up: taking it
+	// then lets ONLCR go before the process can write anything.
+	o.BeforeStart = func() {
+		if sigs != nil {
+			sigs.StdCaught()
+		}
+		if ttyRecv == nil {
+			return
+		}
+		conn, err := net.FileConn(ttyRecv)
+		if err == nil {
+			master, err = console.RecvMaster(conn.(*net.UnixConn))
+			conn.Close()
+		}
+		if err == nil {
+			if err = console.ClearONLCR(master); err != nil {
+				master.Close()
+				master = nil
+			}
+		}
+		masterErr = err
+	}
 	// Never stopped (signal.Stop takes over a millisecond, see run): hull exits once the
 	// process has.
 	if sigs != nil {
@@ -189,21 +217,21 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *sig
 		o.ConsoleConn.Close()
 	}
 	if err != nil {
+		if master != nil {
+			master.Close()
+		}
 		return err
 	}
 	if detach {
 		return nil
 	}
-	var master *os.File
 	if ttyRecv != nil {
-		conn, err := net.FileConn(ttyRecv)
-		if err == nil {
-			master, err = console.RecvMaster(conn.(*net.UnixConn))
-			conn.Close()
+		if master == nil && masterErr == nil {
+			masterErr = errors.New("the pty master was not received")
 		}
-		if err != nil {
+		if masterErr != nil {
 			_ = unix.Kill(proc.Pid(), unix.SIGKILL)
-			return err
+			return masterErr
 		}
 		defer master.Close()
 		restore := proxyTTY(master)

@@ -78,6 +78,10 @@ func run(c *cli.Context, id string) error {
 			master, err = console.RecvMaster(conn.(*net.UnixConn))
 			conn.Close()
 		}
+		if err == nil {
+			// Before start, so no output of the process is translated.
+			err = console.ClearONLCR(master)
+		}
 		if err != nil {
 			_ = ct.Delete(true)
 			return err

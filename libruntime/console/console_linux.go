@@ -16,6 +16,7 @@ const masterName = "/dev/ptmx"
 
 // Setup runs in the container's init after pivot_root. It allocates a pty from
 // the container's /dev/ptmx, sizes it, bind-mounts the peer onto /dev/console,
+// gives the peer to uid (the process's user, in the caller's user namespace),
 // sends the master over socket (a connected AF_UNIX stream socket) and closes
 // its own copy, then makes the peer the controlling terminal and stdin, stdout
 // and stderr of the calling process.
@@ -24,26 +25,26 @@ const masterName = "/dev/ptmx"
 // /dev/console only through a descriptor opened without following symlinks,
 // so nothing the container's image put under /dev can redirect either one
 // (CVE-2025-52565).
-func Setup(socket *os.File, size *specs.Box) error {
-	return setup(socket, size, true, true)
+func Setup(socket *os.File, size *specs.Box, uid uint32) error {
+	return setup(socket, size, uid, true, true)
 }
 
 // SetupExec is Setup for a process exec'd into a running container: the same pty
 // allocation and hand-over, but /dev/console stays the init's, and the peer only goes
 // on fds 0, 1 and 2: the process makes it its controlling terminal itself (its own
 // session), see nsenter.Tail.
-func SetupExec(socket *os.File, size *specs.Box) error {
-	return setup(socket, size, false, false)
+func SetupExec(socket *os.File, size *specs.Box, uid uint32) error {
+	return setup(socket, size, uid, false, false)
 }
 
 // SetupNoCtty is Setup for an init that forks the container's process instead of
 // becoming it (a joined pid namespace): /dev/console is mounted, and the peer goes
 // on fds 0, 1 and 2 only; the process makes it its controlling terminal itself.
-func SetupNoCtty(socket *os.File, size *specs.Box) error {
-	return setup(socket, size, true, false)
+func SetupNoCtty(socket *os.File, size *specs.Box, uid uint32) error {
+	return setup(socket, size, uid, true, false)
 }
 
-func setup(socket *os.File, size *specs.Box, mount, ctty bool) error {
+func setup(socket *os.File, size *specs.Box, uid uint32, mount, ctty bool) error {
 	dev, err := openNoEINTR(unix.AT_FDCWD, "/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
@@ -70,6 +71,9 @@ func setup(socket *os.File, size *specs.Box, mount, ctty bool) error {
 			return fmt.Errorf("console: set size %dx%d: %w", size.Width, size.Height, err)
 		}
 	}
+	if err := chownPeer(peer, uid); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
 	if mount {
 		if err := mountConsole(dev, peer); err != nil {
 			return fmt.Errorf("console: %w", err)
@@ -94,6 +98,61 @@ func setup(socket *os.File, size *specs.Box, mount, ctty bool) error {
 	}
 	if err := setControllingTerminal(peer); err != nil {
 		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
+// chownPeer makes uid the owner of the pty, which is created as init's (root):
+// a process of another user could not otherwise reopen its own terminal (through
+// /dev/tty or its /dev/pts path) nor change its modes with tools that do (stty,
+// mesg), as runc's fixStdioPermissions allows. The group stays the one devpts gave
+// (gid= of the mount, often tty). As with runc, an owner the kernel cannot map or
+// a read-only devpts leaves the pty as it is rather than fail the container.
+func chownPeer(peer *os.File, uid uint32) error {
+	var st unix.Stat_t
+	if err := fstat(int(peer.Fd()), &st); err != nil {
+		return fmt.Errorf("pty peer: %w", err)
+	}
+	if st.Uid == uid {
+		return nil
+	}
+	err := retry(func() error { return unix.Fchown(int(peer.Fd()), int(uid), -1) })
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+		return nil
+	}
+	return fmt.Errorf("give the pty to uid %d: %w", uid, os.NewSyscallError("fchown", err))
+}
+
+// ClearONLCR turns off the translation of "\n" into "\r\n" on output of the pty
+// whose master (or peer) is f. runc does this on the pty it proxies to its own
+// stdio (run or exec with -t and no --console-socket): the caller's terminal
+// already translates, and callers that capture the output get it byte for byte.
+// A pty handed over a console socket is left alone: its receiver decides, as with
+// runc.
+func ClearONLCR(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioErr error
+	if err := rc.Control(func(fd uintptr) {
+		var t *unix.Termios
+		if ioErr = retry(func() (err error) {
+			t, err = unix.IoctlGetTermios(int(fd), unix.TCGETS)
+			return err
+		}); ioErr != nil {
+			return
+		}
+		if t.Oflag&unix.ONLCR == 0 {
+			return
+		}
+		t.Oflag &^= unix.ONLCR
+		ioErr = retry(func() error { return unix.IoctlSetTermios(int(fd), unix.TCSETS, t) })
+	}); err != nil {
+		return err
+	}
+	if ioErr != nil {
+		return fmt.Errorf("clear ONLCR: %w", os.NewSyscallError("ioctl", ioErr))
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ const (
 	childEnv  = "HULL_CONSOLE_TEST_CHILD"
 	rootfsEnv = "HULL_CONSOLE_TEST_ROOTFS"
 	sizeEnv   = "HULL_CONSOLE_TEST_SIZE"
+	uidEnv    = "HULL_CONSOLE_TEST_UID"
 )
 
 func TestMain(m *testing.M) {
@@ -39,6 +40,7 @@ type childReport struct {
 	ConsoleRdev  uint64
 	ConsoleIsChr bool
 	StdioRdev    [3]uint64
+	StdioUID     [3]uint32
 	CttyIsStdin  bool
 	TargetMode   uint32
 	TargetData   string
@@ -83,7 +85,11 @@ func setupChild() int {
 		size = &specs.Box{Width: w, Height: h}
 	}
 
-	if err := Setup(socket, size); err != nil {
+	var uid uint32
+	if s := os.Getenv(uidEnv); s != "" {
+		fmt.Sscanf(s, "%d", &uid)
+	}
+	if err := Setup(socket, size, uid); err != nil {
 		rep.Err = err.Error()
 		return finish(2)
 	}
@@ -97,6 +103,7 @@ func setupChild() int {
 	for fd := range 3 {
 		if err := unix.Fstat(fd, &st); err == nil {
 			rep.StdioRdev[fd] = st.Rdev
+			rep.StdioUID[fd] = st.Uid
 		}
 	}
 	// TIOCGSID only answers for the caller's controlling terminal.
@@ -137,6 +144,7 @@ func TestSetup(t *testing.T) {
 		console func(dev string) error // prepares rootfs/dev/console
 		ptmx    string                 // target of the dev/ptmx symlink
 		size    *specs.Box
+		uid     uint32 // the process's user, who must own the pty
 		wantErr string
 		// notCreated is a rootfs path that following the symlink would create.
 		notCreated string
@@ -145,6 +153,11 @@ func TestSetup(t *testing.T) {
 			name:    "missing console with size",
 			console: func(string) error { return nil },
 			size:    &specs.Box{Width: 132, Height: 43},
+		},
+		{
+			name:    "owned by a non-root user",
+			console: func(string) error { return nil },
+			uid:     1000,
 		},
 		{
 			name:    "existing empty file",
@@ -202,7 +215,7 @@ func TestSetup(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			c := startChild(t, rootfs, tc.size)
+			c := startChild(t, rootfs, tc.size, tc.uid)
 			rep := c.readReport(t)
 
 			if tc.wantErr != "" {
@@ -261,6 +274,11 @@ func TestSetup(t *testing.T) {
 			for fd, rdev := range rep.StdioRdev {
 				if rdev != rep.ConsoleRdev {
 					t.Errorf("fd %d rdev = %d, want the console's %d", fd, rdev, rep.ConsoleRdev)
+				}
+			}
+			for fd, uid := range rep.StdioUID {
+				if uid != tc.uid {
+					t.Errorf("fd %d (the pty) is owned by uid %d, want the process's %d", fd, uid, tc.uid)
 				}
 			}
 			if !rep.CttyIsStdin {
@@ -324,7 +342,7 @@ type childProc struct {
 
 // startChild re-executes the test binary as setupChild in a new mount
 // namespace; the child is killed at the end of the test if still running.
-func startChild(t *testing.T, rootfs string, size *specs.Box) *childProc {
+func startChild(t *testing.T, rootfs string, size *specs.Box, uid uint32) *childProc {
 	t.Helper()
 	send, conn := socketPair(t)
 	pr, pw, err := os.Pipe()
@@ -336,7 +354,7 @@ func startChild(t *testing.T, rootfs string, size *specs.Box) *childProc {
 
 	c := &childProc{conn: conn, report: pr, done: make(chan error, 1)}
 	c.cmd = exec.Command(os.Args[0])
-	c.cmd.Env = append(os.Environ(), childEnv+"=1", rootfsEnv+"="+rootfs)
+	c.cmd.Env = append(os.Environ(), childEnv+"=1", rootfsEnv+"="+rootfs, fmt.Sprintf("%s=%d", uidEnv, uid))
 	if size != nil {
 		c.cmd.Env = append(c.cmd.Env, fmt.Sprintf("%s=%dx%d", sizeEnv, size.Width, size.Height))
 	}
@@ -436,4 +454,61 @@ func (r *ptyReader) expect(t *testing.T, want string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t.Fatalf("read %q from the pty master, want it to contain %q", r.buf.String(), want)
+}
+
+// TestClearONLCR checks that a new pty translates "\n" on output (the default a
+// terminal emulator relies on) until ClearONLCR, called on the master, stops it for
+// what the peer writes; and that a file that is no terminal is an error.
+func TestClearONLCR(t *testing.T) {
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no /dev/ptmx: %v", err)
+	}
+	master := os.NewFile(uintptr(mfd), "ptmx")
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	pfd, err := ioctlPeer(mfd, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := os.NewFile(uintptr(pfd), "peer")
+	defer peer.Close()
+
+	through := func(s string) string {
+		t.Helper()
+		if _, err := peer.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 64)
+		n, err := master.Read(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b[:n])
+	}
+	if got := through("a\n"); got != "a\r\n" {
+		t.Fatalf("a new pty wrote %q for %q, want %q (ONLCR on)", got, "a\n", "a\r\n")
+	}
+	if err := ClearONLCR(master); err != nil {
+		t.Fatal(err)
+	}
+	if got := through("b\nc\n"); got != "b\nc\n" {
+		t.Errorf("after ClearONLCR the pty wrote %q, want %q", got, "b\nc\n")
+	}
+	// Idempotent: a second call finds nothing to change.
+	if err := ClearONLCR(master); err != nil {
+		t.Errorf("second ClearONLCR: %v", err)
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if err := ClearONLCR(r); err == nil {
+		t.Error("ClearONLCR on a pipe succeeded, want an error")
+	}
 }

@@ -193,7 +193,7 @@ func (i *initState) run() error {
 		if pidNS != nil {
 			setup = console.SetupNoCtty
 		}
-		if err := setup(consoleSock, size); err != nil {
+		if err := setup(consoleSock, size, spec.Process.User.UID); err != nil {
 			return fmt.Errorf("process.terminal: %w", err)
 		}
 		consoleSock.Close()
@@ -325,7 +325,7 @@ func (i *initState) runExec() error {
 		if err != nil {
 			return err
 		}
-		if err := console.SetupExec(sock, p.ConsoleSize); err != nil {
+		if err := console.SetupExec(sock, p.ConsoleSize, p.User.UID); err != nil {
 			return fmt.Errorf("process.terminal: %w", err)
 		}
 		sock.Close()
@@ -475,6 +475,10 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 	if sc == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
 		sc = i.cfg.Spec.Linux.Seccomp
 	}
+	// The forked process inherits this thread's affinity and its environment from
+	// the plan; both are settled here, with the container's root in place.
+	process.ResetCPUAffinity()
+	p.Env = process.WithHome(p.Env, p.User.UID)
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
 		return nil, err
 	}
@@ -591,6 +595,10 @@ func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) 
 			return "", nil, err
 		}
 	}
+	// This thread execs the process: it passes on its affinity. HOME is read from
+	// the container's passwd while still root, as runc does.
+	process.ResetCPUAffinity()
+	p.Env = process.WithHome(p.Env, p.User.UID)
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
 		return "", nil, err
 	}
