@@ -99,11 +99,10 @@ func TestBadInput(t *testing.T) {
 		{name: "hostname-without-uts-namespace",
 			mutate: func(s *specs.Spec, _ *harness) { removeNamespace(s, specs.UTSNamespace); s.Hostname = "x" },
 			want:   []string{"hostname"}},
-		{name: "unknown-capability",
-			mutate: func(s *specs.Spec, _ *harness) {
-				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NO_SUCH_THING")
-			},
-			want: []string{"CAP_NO_SUCH_THING"}},
+		// An unknown capability is a warning, not bad input: TestUnknownCapabilityWarns.
+		{name: "hostname-and-its-sysctl",
+			mutate: func(s *specs.Spec, _ *harness) { s.Linux.Sysctl = map[string]string{"kernel.hostname": "other"} },
+			want:   []string{`kernel.hostname`}},
 		{name: "unknown-rlimit",
 			mutate: func(s *specs.Spec, _ *harness) {
 				s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS", Soft: 1, Hard: 1})

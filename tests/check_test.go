@@ -248,6 +248,9 @@ func chkCases() []chkCase {
 		{name: "bad-oci-version",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Version = "2.0.0" },
 			field:  "ociVersion", severity: "error", msg: "version 2.0.0 is not supported"},
+		{name: "newer-oci-minor",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Version = "1.4.0" },
+			field:  "ociVersion", severity: "warning", msg: "newer than runtime-spec 1.3"},
 		{name: "missing-rootfs",
 			mutate: func(_ *testing.T, _ *specs.Spec, h *harness) { os.RemoveAll(h.rootfs) },
 			field:  "root.path", severity: "error", msg: "does not exist"},
@@ -255,7 +258,12 @@ func chkCases() []chkCase {
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
 				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_NOPE")
 			},
-			field: "process.capabilities.bounding[3]", severity: "error", msg: `unknown capability "CAP_NOPE"`},
+			field: "process.capabilities.bounding[3]", severity: "warning", msg: `unknown capability "CAP_NOPE"`},
+		{name: "unknown-capability-lowercase",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "net_admin")
+			},
+			field: "process.capabilities.effective[3]", severity: "warning", msg: `unknown capability "net_admin"`},
 		{name: "unknown-rlimit",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
 				s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS", Soft: 1, Hard: 1})
@@ -288,6 +296,23 @@ func chkCases() []chkCase {
 		{name: "hostname-without-uts",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { removeNamespace(s, specs.UTSNamespace) },
 			field:  "hostname", severity: "error", msg: "needs a new uts namespace"},
+		{name: "hostname-joining-host-uts",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				removeNamespace(s, specs.UTSNamespace)
+				addNS(s, specs.LinuxNamespace{Type: specs.UTSNamespace, Path: "/proc/self/ns/uts"})
+			},
+			field: "hostname", severity: "error", msg: "joins the host's"},
+		{name: "hostname-and-sysctl",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Linux.Sysctl = map[string]string{"kernel.hostname": "other"}
+			},
+			field: `linux.sysctl."kernel.hostname"`, severity: "error", msg: `conflicts with "hostname"`},
+		{name: "domainname-and-sysctl",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				s.Domainname = "example.org"
+				s.Linux.Sysctl = map[string]string{"kernel/domainname": "other.org"}
+			},
+			field: `linux.sysctl."kernel/domainname"`, severity: "error", msg: `conflicts with "domainname"`},
 		{name: "relative-mount-destination",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "mnt/rel", Type: "tmpfs", Source: "tmpfs"})

@@ -200,6 +200,9 @@ func (c *checker) run() []Finding {
 	if s == nil {
 		return c.findings
 	}
+	if w := config.VersionWarning(s.Version); w != nil {
+		c.add(SeverityWarning, w.Field, w.Msg, w.Fix)
+	}
 	c.prepare()
 	c.process()
 	c.mounts()

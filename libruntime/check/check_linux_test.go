@@ -108,6 +108,18 @@ func TestSpec(t *testing.T) {
 				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_CHECKPOINT_RESTORE")
 			},
 			want: []string{"warning process.capabilities.bounding[3]"}, msg: "unknown to this kernel"},
+		{name: "newer-spec-minor",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) { s.Version = "1.4.0" },
+			want:   []string{"warning ociVersion"}, msg: "newer than runtime-spec 1.3"},
+		{name: "cap-unknown-name",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
+				s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_FOO")
+				s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "net_admin")
+				s.Process.Capabilities.Ambient = []string{huge}
+			},
+			want: []string{"warning process.capabilities.bounding[3]", "warning process.capabilities.effective[3]",
+				"warning process.capabilities.ambient[0]"},
+			msg: `unknown capability "CAP_FOO"`},
 		{name: "caps-in-new-userns-ignore-hull-sets",
 			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
 				h.capBnd, h.capPrm = 0, 0

@@ -172,9 +172,15 @@ func envPath(env []string) (string, bool) {
 }
 
 // capabilities reports the capabilities the container would not get, as
-// hull's init would warn about them (process.NotGrantedError): unknown to
-// the kernel, missing from hull's own sets, or refused by the kernel's rules
-// between the sets.
+// hull's init would warn about them (process.NotGrantedError): names hull does
+// not know, unknown to the kernel, missing from hull's own sets, or refused by
+// the kernel's rules between the sets.
+//
+// All of them are warnings. How we read config.md (process.capabilities): a
+// name that cannot be mapped to the kernel, or a capability that cannot be
+// granted, must be logged as a warning, and a runtime should not fail the
+// container for it; it runs with the rest. runc 1.5 does the same ("ignoring
+// unknown or unavailable capabilities").
 func (c *checker) capabilities(caps *specs.LinuxCapabilities) {
 	if caps == nil {
 		return
@@ -201,11 +207,12 @@ func (c *checker) capabilities(caps *specs.LinuxCapabilities) {
 		{"ambient", caps.Ambient},
 	} {
 		for i, name := range st.names {
+			field := index(prefix+st.name, i)
 			n, err := process.CapFromName(name)
 			if err != nil {
-				continue // config.ValidateAll reports it
+				c.warnf(field, unknownCapFix(name), "unknown capability %s: the container runs without it", clip.Quote(name))
+				continue
 			}
-			field := index(prefix+st.name, i)
 			bit := uint64(1) << uint(n)
 			// In a new user namespace init starts with every capability
 			// and a full bounding set: only the kernel's limits count.
@@ -228,6 +235,19 @@ func (c *checker) capabilities(caps *specs.LinuxCapabilities) {
 			}
 		}
 	}
+}
+
+// unknownCapFix suggests the name hull knows for a common slip, such as
+// "net_admin" or "NET_ADMIN" for CAP_NET_ADMIN.
+func unknownCapFix(name string) string {
+	norm := strings.ToUpper(name)
+	if !strings.HasPrefix(norm, "CAP_") {
+		norm = "CAP_" + norm
+	}
+	if _, err := process.CapFromName(norm); err == nil {
+		return fmt.Sprintf("write it as %q", norm)
+	}
+	return "use a capability name from capabilities(7), CAP_CHOWN to CAP_CHECKPOINT_RESTORE, or remove it"
 }
 
 // rlimits reports hard limits above hull's own that hull cannot raise.

@@ -38,7 +38,7 @@ func ValidateAll(s *specs.Spec, bundle string) []*Error {
 	if bundle == "" {
 		bundle = "."
 	}
-	v := &validator{bundle: bundle}
+	v := &validator{bundle: bundle, spec: s}
 	v.collectNamespaces(s.Linux)
 	v.version(s.Version)
 	v.root(s.Root)
@@ -58,6 +58,7 @@ type nsEntry struct {
 
 type validator struct {
 	bundle string
+	spec   *specs.Spec
 	errs   []*Error
 	// ns holds the first entry of each known namespace type; duplicates are
 	// reported by namespaces().
@@ -143,14 +144,38 @@ func (v *validator) version(ver string) {
 		v.add("ociVersion", "missing", fix)
 		return
 	}
-	major, minor, err := parseSemver(ver)
+	major, _, err := parseSemver(ver)
 	if err != nil {
 		v.add("ociVersion", fmt.Sprintf("%s is not a semantic version: %v", clip.Quote(ver), err), fix)
 		return
 	}
-	if major != 1 || minor > 3 {
+	// A newer minor is accepted: runtime-spec keeps compatibility within a major
+	// version, and refusing 1.4 would fail every container of an engine built on
+	// it. `hull check` warns about it (VersionWarning).
+	if major != 1 {
 		v.add("ociVersion", fmt.Sprintf("version %s is not supported", clip.String(ver)),
-			"hull supports runtime-spec 1.0.0 to 1.3.x; write the config for 1.3.0")
+			fmt.Sprintf("hull supports runtime-spec 1.x and implements it up to 1.%d.x; write the config for 1.%d.0", knownMinor, knownMinor))
+	}
+}
+
+// knownMinor is the newest minor version of runtime-spec 1 that hull implements.
+const knownMinor = 3
+
+// VersionWarning returns a note, to be logged rather than failed on, when ver
+// is a runtime-spec 1.x newer than hull implements: settings that version
+// added are not known to hull and are ignored. It returns nil for any other
+// version, valid or not (ValidateAll reports the invalid ones).
+func VersionWarning(ver string) *Error {
+	major, minor, err := parseSemver(ver)
+	if err != nil || major != 1 || minor <= knownMinor {
+		return nil
+	}
+	return &Error{
+		Field: "ociVersion",
+		Msg: fmt.Sprintf("%s is newer than runtime-spec 1.%d, the newest hull implements: settings added since are ignored",
+			clip.Quote(ver), knownMinor),
+		Fix: fmt.Sprintf("nothing, if the config uses nothing added after 1.%d; otherwise use a runtime that implements %s",
+			knownMinor, clip.String(ver)),
 	}
 }
 
@@ -283,7 +308,8 @@ func (v *validator) process(p *specs.Process) {
 		}
 	}
 	v.rlimits(p.Rlimits)
-	v.capabilities(p.Capabilities)
+	// Capability names are not checked here: unknown ones are warnings
+	// (libruntime/check), not errors.
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
 		v.add("process.oomScoreAdj", fmt.Sprintf("%d is out of range", *p.OOMScoreAdj),
 			"use a value from -1000 to 1000")
@@ -337,59 +363,6 @@ func (v *validator) rlimits(rl []specs.POSIXRlimit) {
 	}
 }
 
-// capabilityNames are the capabilities by number, CAP_CHOWN (0) to
-// CAP_CHECKPOINT_RESTORE (40).
-var capabilityNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
-	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
-	"CAP_CHECKPOINT_RESTORE",
-}
-
-func knownCapability(name string) bool {
-	return slices.Contains(capabilityNames, name)
-}
-
-func (v *validator) capabilities(c *specs.LinuxCapabilities) {
-	if c == nil {
-		return
-	}
-	sets := []struct {
-		name string
-		caps []string
-	}{
-		{"bounding", c.Bounding},
-		{"effective", c.Effective},
-		{"inheritable", c.Inheritable},
-		{"permitted", c.Permitted},
-		{"ambient", c.Ambient},
-	}
-	for _, set := range sets {
-		for i, name := range set.caps {
-			if knownCapability(name) {
-				continue
-			}
-			fix := "use a capability name from capabilities(7), CAP_CHOWN to CAP_CHECKPOINT_RESTORE"
-			// A common slip is "net_admin" or "NET_ADMIN" for CAP_NET_ADMIN.
-			norm := strings.ToUpper(name)
-			if !strings.HasPrefix(norm, "CAP_") {
-				norm = "CAP_" + norm
-			}
-			if knownCapability(norm) {
-				fix = fmt.Sprintf("write it as %q", norm)
-			}
-			v.add(index("process.capabilities."+set.name, i), fmt.Sprintf("unknown capability %s", clip.Quote(name)), fix)
-		}
-	}
-}
-
 func (v *validator) hostnames(s *specs.Spec) {
 	for _, h := range []struct{ field, value string }{
 		{"hostname", s.Hostname},
@@ -403,9 +376,12 @@ func (v *validator) hostnames(s *specs.Spec) {
 		case !ok:
 			v.add(h.field, fmt.Sprintf("setting the %s needs a new uts namespace, but the container shares the host's", h.field),
 				fmt.Sprintf(`add {"type": "uts"} to linux.namespaces, or remove %s`, h.field))
-		case uts.path != "":
-			v.add(h.field, fmt.Sprintf("setting the %s needs a new uts namespace, but %s joins %s",
-				h.field, index("linux.namespaces", uts.index), clip.String(uts.path)),
+		// A joined namespace gets the name, as with runc: the container
+		// shares it on purpose. Only the host's own is refused, which would
+		// rename the host (as a sharing container is refused above).
+		case uts.path != "" && v.isHostNS(specs.UTSNamespace, uts.path):
+			v.add(h.field, fmt.Sprintf("setting the %s would change the host's: %s joins the host's uts namespace",
+				h.field, index("linux.namespaces", uts.index)),
 				fmt.Sprintf("remove %s, or the path of the uts namespace to get a new one", h.field))
 		}
 	}
@@ -713,6 +689,26 @@ func sysctlNamespace(key string) specs.LinuxNamespaceType {
 	return ""
 }
 
+// utsNameField returns the config field that sets the same name as the sysctl
+// key, "hostname" or "domainname", or "" for any other key.
+func utsNameField(key string) string {
+	switch strings.ReplaceAll(key, "/", ".") {
+	case "kernel.hostname":
+		return "hostname"
+	case "kernel.domainname":
+		return "domainname"
+	}
+	return ""
+}
+
+// utsName returns the value of the config's field "hostname" or "domainname".
+func (v *validator) utsName(field string) string {
+	if field == "hostname" {
+		return v.spec.Hostname
+	}
+	return v.spec.Domainname
+}
+
 // validSysctlName reports whether key names a file under /proc/sys without
 // escaping it.
 func validSysctlName(key string) bool {
@@ -743,6 +739,12 @@ func (v *validator) sysctls(sc map[string]string) {
 		if t == "" {
 			v.add(f, "not a namespaced sysctl: setting it would change the host", sysctlFix)
 			continue
+		}
+		if field := utsNameField(key); field != "" && v.utsName(field) != "" {
+			// Both would be written, the sysctl last: refuse rather than let one
+			// silently win over the other.
+			v.add(f, fmt.Sprintf("conflicts with %q: both set the container's %s", field, field),
+				fmt.Sprintf("remove %q or this sysctl", field))
 		}
 		e, ok := v.ns[t]
 		switch {

@@ -77,7 +77,11 @@ func TestValidateAll(t *testing.T) {
 		{name: "version leading zero", mutate: func(s *specs.Spec) { s.Version = "1.02.0" }, want: []string{"ociVersion"}},
 		{name: "version major 2", mutate: func(s *specs.Spec) { s.Version = "2.0.0" }, want: []string{"ociVersion"}, wantFix: "1.3.x"},
 		{name: "version major 0", mutate: func(s *specs.Spec) { s.Version = "0.9.0" }, want: []string{"ociVersion"}},
-		{name: "version minor 4", mutate: func(s *specs.Spec) { s.Version = "1.4.0" }, want: []string{"ociVersion"}},
+		// 1.x keeps compatibility within the major version: a newer minor is
+		// accepted (check warns, see VersionWarning).
+		{name: "version minor 4", mutate: func(s *specs.Spec) { s.Version = "1.4.0" }},
+		{name: "version minor 17 prerelease", mutate: func(s *specs.Spec) { s.Version = "1.17.2-rc.1+build.5" }},
+		{name: "version major 2 prerelease", mutate: func(s *specs.Spec) { s.Version = "2.0.0-rc.1" }, want: []string{"ociVersion"}},
 		{name: "version empty prerelease", mutate: func(s *specs.Spec) { s.Version = "1.0.0-" }, want: []string{"ociVersion"}},
 		{name: "version bad build", mutate: func(s *specs.Spec) { s.Version = "1.0.0+a_b" }, want: []string{"ociVersion"}},
 		{name: "version 1.0.0", mutate: func(s *specs.Spec) { s.Version = "1.0.0" }},
@@ -119,23 +123,15 @@ func TestValidateAll(t *testing.T) {
 				s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: n, Soft: 1, Hard: 2})
 			}
 		}},
-		{name: "capability unknown in bounding", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_FOO")
-		}, want: []string{"process.capabilities.bounding[3]"}, wantFix: "capabilities(7)"},
-		{name: "capability lowercase in effective", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Effective[1] = "net_admin"
-		}, want: []string{"process.capabilities.effective[1]"}, wantFix: `"CAP_NET_ADMIN"`},
-		{name: "capability unknown in inheritable", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Inheritable = []string{"CAP_CHOWN", "CAP_41"}
-		}, want: []string{"process.capabilities.inheritable[1]"}},
-		{name: "capability unknown in permitted", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Permitted[0] = "SYS_ADMIN"
-		}, want: []string{"process.capabilities.permitted[0]"}, wantFix: `"CAP_SYS_ADMIN"`},
-		{name: "capability unknown in ambient", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Ambient = []string{"CAP_KILL", "CAP_CHOWN", ""}
-		}, want: []string{"process.capabilities.ambient[2]"}},
-		{name: "capabilities all known", mutate: func(s *specs.Spec) {
-			s.Process.Capabilities.Bounding = slices.Clone(capabilityNames)
+		// Unknown capability names are not errors: config.md wants them
+		// logged as warnings (libruntime/check) and the container to go on.
+		{name: "capability unknown in every set", mutate: func(s *specs.Spec) {
+			c := s.Process.Capabilities
+			c.Bounding = append(c.Bounding, "CAP_FOO")
+			c.Effective[1] = "net_admin"
+			c.Inheritable = []string{"CAP_CHOWN", "CAP_41"}
+			c.Permitted[0] = "SYS_ADMIN"
+			c.Ambient = []string{"CAP_KILL", "CAP_CHOWN", ""}
 		}},
 		{name: "oomScoreAdj too high", mutate: func(s *specs.Spec) { s.Process.OOMScoreAdj = intp(1001) },
 			want: []string{"process.oomScoreAdj"}},
@@ -150,8 +146,19 @@ func TestValidateAll(t *testing.T) {
 		// hostname, domainname
 		{name: "hostname without uts", mutate: func(s *specs.Spec) { removeNS(s, specs.UTSNamespace) },
 			want: []string{"hostname"}, wantFix: `{"type": "uts"}`},
-		{name: "hostname with joined uts", mutate: func(s *specs.Spec) { s.Linux.Namespaces[nsUTS].Path = "/proc/1/ns/uts" },
-			want: []string{"hostname"}},
+		// As runc: the names are set in the joined namespace, unless that is
+		// the host's (which would rename the host).
+		{name: "hostname with joined uts", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces[nsUTS].Path = "/nonexistent/ns/uts"
+			s.Domainname = "example.org"
+		}},
+		{name: "hostname with the host's uts", mutate: func(s *specs.Spec) { s.Linux.Namespaces[nsUTS].Path = "/proc/self/ns/uts" },
+			want: []string{"hostname"}, wantFix: "remove hostname"},
+		{name: "domainname with the host's uts", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces[nsUTS].Path = "/proc/self/ns/uts"
+			s.Hostname = ""
+			s.Domainname = "example.org"
+		}, want: []string{"domainname"}},
 		{name: "domainname without uts", mutate: func(s *specs.Spec) {
 			removeNS(s, specs.UTSNamespace)
 			s.Hostname = ""
@@ -315,6 +322,17 @@ func TestValidateAll(t *testing.T) {
 				"fs.mqueue.msg_max": "10", "net.ipv4.ip_forward": "1", "net/ipv4/conf/eth0.100/forwarding": "1",
 				"kernel.hostname": "x", "kernel.domainname": "y",
 			}
+			s.Hostname = ""
+		}},
+		{name: "sysctl kernel.hostname with hostname", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"kernel.hostname": "x"}
+		}, want: []string{`linux.sysctl."kernel.hostname"`}, wantFix: `"hostname"`},
+		{name: "sysctl kernel/domainname with domainname", mutate: func(s *specs.Spec) {
+			s.Domainname = "example.org"
+			s.Linux.Sysctl = map[string]string{"kernel/domainname": "y", "kernel.hostname": "x"}
+		}, want: []string{`linux.sysctl."kernel.hostname"`, `linux.sysctl."kernel/domainname"`}, wantFix: `"hostname"`},
+		{name: "sysctl kernel.domainname without domainname", mutate: func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"kernel.domainname": "y"}
 		}},
 		{name: "sysctl net without network namespace", mutate: func(s *specs.Spec) {
 			removeNS(s, specs.NetworkNamespace)
@@ -402,8 +420,6 @@ func TestValidateAll(t *testing.T) {
 		{name: "huge cwd", mutate: func(s *specs.Spec) { s.Process.Cwd = huge }, want: []string{"process.cwd"}},
 		{name: "huge env", mutate: func(s *specs.Spec) { s.Process.Env[0] = huge }, want: []string{"process.env[0]"}},
 		{name: "huge rlimit", mutate: func(s *specs.Spec) { s.Process.Rlimits[0].Type = huge }, want: []string{"process.rlimits[0].type"}},
-		{name: "huge capability", mutate: func(s *specs.Spec) { s.Process.Capabilities.Bounding[0] = huge },
-			want: []string{"process.capabilities.bounding[0]"}},
 		{name: "huge mount destination", mutate: func(s *specs.Spec) { s.Mounts[0].Destination = huge },
 			want: []string{"mounts[0].destination"}},
 		{name: "huge mount option", mutate: func(s *specs.Spec) { s.Mounts[0].Options = []string{huge + "\x00"} },
@@ -414,8 +430,10 @@ func TestValidateAll(t *testing.T) {
 			s.Linux.Namespaces[nsIPC].Type = specs.LinuxNamespaceType(huge)
 			s.Linux.Namespaces[nsNetwork].Path = huge
 		}, want: []string{"linux.namespaces[1].path", "linux.namespaces[2].type"}},
-		{name: "huge joined uts path", mutate: func(s *specs.Spec) { s.Linux.Namespaces[nsUTS].Path = "/" + huge },
-			want: []string{"hostname"}},
+		{name: "huge hostname and sysctl", mutate: func(s *specs.Spec) {
+			s.Hostname = huge
+			s.Linux.Sysctl = map[string]string{"kernel.hostname": huge}
+		}, want: []string{`linux.sysctl."kernel.hostname"`}},
 		{name: "huge sysctl key", mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{huge: "1"} },
 			want: []string{"linux.sysctl." + clip.Quote(huge)}},
 		{name: "huge clock", mutate: func(s *specs.Spec) {
@@ -646,6 +664,31 @@ func BenchmarkLoadValidate(b *testing.B) {
 		}
 		if err := Validate(s, bundle); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestVersionWarning(t *testing.T) {
+	tests := []struct {
+		ver  string
+		warn bool
+	}{
+		{"1.0.0", false}, {"1.3.0", false}, {"1.3.7-dev", false},
+		{"1.4.0", true}, {"1.12.0-rc.1+git.abc", true},
+		// Errors, reported by ValidateAll, not warnings.
+		{"2.0.0", false}, {"1.4", false}, {"", false},
+	}
+	for _, tc := range tests {
+		e := VersionWarning(tc.ver)
+		if (e != nil) != tc.warn {
+			t.Errorf("VersionWarning(%q) = %v, want a warning: %v", tc.ver, e, tc.warn)
+			continue
+		}
+		if e == nil {
+			continue
+		}
+		if e.Field != "ociVersion" || !strings.Contains(e.Msg, tc.ver) || !strings.Contains(e.Msg, "1.3") || e.Fix == "" {
+			t.Errorf("VersionWarning(%q) = %+v, want it to name ociVersion, the version and 1.3, with a fix", tc.ver, e)
 		}
 	}
 }

@@ -138,6 +138,12 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	// Debug, not a warning: a config from an engine built on a newer runtime-spec
+	// 1.x is normal, and warning on every container of it would be noise. `hull
+	// check` reports it as a warning.
+	if w := config.VersionWarning(spec.Version); w != nil {
+		logs.Debugf("%v", w)
+	}
 	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
 	}

@@ -66,10 +66,22 @@ func TestOCIVersions(t *testing.T) {
 			t.Errorf("config.Validate refuses ociVersion %s, which features claims: %v", v, errs)
 		}
 	}
-	// Just past the maximum must be refused, or ociVersionMax is not the maximum.
+	// ociVersionMax is the newest version hull recognizes, not the newest it
+	// runs: a newer 1.x is accepted (runtime-spec keeps compatibility within a
+	// major version) with a warning, which is what marks it as not recognized.
 	s.Version = "1.4.0"
+	if errs := fieldErrors(s, bundle, "ociVersion"); len(errs) > 0 {
+		t.Errorf("config.Validate refuses ociVersion 1.4.0, a newer minor of the same major: %v", errs)
+	}
+	if config.VersionWarning(s.Version) == nil {
+		t.Error("no warning for ociVersion 1.4.0, above ociVersionMax")
+	}
+	if config.VersionWarning(d.OCIVersionMax) != nil {
+		t.Errorf("a warning for ociVersion %s, which features claims", d.OCIVersionMax)
+	}
+	s.Version = "2.0.0"
 	if errs := fieldErrors(s, bundle, "ociVersion"); len(errs) == 0 {
-		t.Error("config.Validate accepts ociVersion 1.4.0, above ociVersionMax")
+		t.Error("config.Validate accepts ociVersion 2.0.0, a newer major")
 	}
 }
 

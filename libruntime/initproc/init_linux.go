@@ -132,7 +132,9 @@ func (i *initState) run() error {
 			return err
 		}
 	}
-	if hasNewNS(spec, specs.UTSNamespace) {
+	// In a joined uts namespace too, as runc does: validation refuses only the
+	// host's own.
+	if hasNS(spec, specs.UTSNamespace) {
 		if spec.Hostname != "" {
 			if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 				return fmt.Errorf("hostname %s: %w", clip.Quote(spec.Hostname), os.NewSyscallError("sethostname", err))

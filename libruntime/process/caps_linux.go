@@ -131,18 +131,17 @@ func supportedCaps() capSet {
 	return capSet(1)<<uint(last+1) - 1
 }
 
-// parseCaps turns the names of one config set into a capSet. field is the
-// set's JSON path, used in errors.
-func parseCaps(field string, names []string) (capSet, error) {
+// parseCaps turns the names of one config set into a capSet. Names hull does
+// not know are left out: notGranted reports them, as config.md wants for any
+// capability that cannot be mapped to the kernel.
+func parseCaps(names []string) capSet {
 	var s capSet
-	for i, name := range names {
-		n, err := CapFromName(name)
-		if err != nil {
-			return 0, fmt.Errorf("%s[%d]: %w", field, i, err)
+	for _, name := range names {
+		if n, err := CapFromName(name); err == nil {
+			s |= 1 << uint(n)
 		}
-		s |= 1 << uint(n)
 	}
-	return s, nil
+	return s
 }
 
 // NotGranted is one capability that had to be left out of one set.
@@ -176,21 +175,29 @@ func (e *NotGrantedError) Error() string {
 }
 
 // notGranted collects, in config order and without repeats, the names of
-// a set that are missing from granted.
+// a set that are missing from granted, and those hull does not know.
 func notGranted(out []NotGranted, field string, names []string, granted capSet, reason func(n int) string) []NotGranted {
-	seen := map[int]bool{}
+	seen := map[string]bool{}
 	for _, name := range names {
-		n, err := CapFromName(name)
-		if err != nil || seen[n] || granted.has(n) {
+		if seen[name] {
 			continue
 		}
-		seen[n] = true
-		out = append(out, NotGranted{Field: field, Name: name, Reason: reason(n)})
+		seen[name] = true
+		n, err := CapFromName(name)
+		switch {
+		case err != nil:
+			out = append(out, NotGranted{Field: field, Name: clip.String(name), Reason: unknownName})
+		case !granted.has(n):
+			out = append(out, NotGranted{Field: field, Name: name, Reason: reason(n)})
+		}
 	}
 	return out
 }
 
-const unknownToKernel = "this kernel does not know it"
+const (
+	unknownToKernel = "this kernel does not know it"
+	unknownName     = "not a capability name hull knows"
+)
 
 // readBounding returns the calling thread's bounding set.
 func readBounding() (capSet, error) {
@@ -218,10 +225,7 @@ func DropBounding(c *specs.LinuxCapabilities) error {
 	if c != nil {
 		names = c.Bounding
 	}
-	keep, err := parseCaps(field, names)
-	if err != nil {
-		return err
-	}
+	keep := parseCaps(names)
 	last := LastCap()
 	for n := 0; n <= last; n++ {
 		if keep.has(n) {
@@ -361,22 +365,8 @@ func planCaps(c *specs.LinuxCapabilities) (want capState, amb capSet, ambientOK 
 		c = &specs.LinuxCapabilities{}
 	}
 	const prefix = "process.capabilities."
-	var req capState
-	var reqAmb capSet
-	for _, s := range []struct {
-		name  string
-		names []string
-		dst   *capSet
-	}{
-		{"effective", c.Effective, &req.eff},
-		{"permitted", c.Permitted, &req.perm},
-		{"inheritable", c.Inheritable, &req.inh},
-		{"ambient", c.Ambient, &reqAmb},
-	} {
-		if *s.dst, err = parseCaps(prefix+s.name, s.names); err != nil {
-			return want, 0, false, nil, err
-		}
-	}
+	req := capState{eff: parseCaps(c.Effective), perm: parseCaps(c.Permitted), inh: parseCaps(c.Inheritable)}
+	reqAmb := parseCaps(c.Ambient)
 
 	cur, err := capget()
 	if err != nil {
