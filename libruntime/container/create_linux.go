@@ -65,6 +65,10 @@ func logCheckWarnings(warnings []bundlecheck.Finding) {
 	for _, w := range warnings {
 		switch {
 		case strings.HasPrefix(w.Field, "process.capabilities."):
+		case w.Field == "ociVersion":
+			// A newer 1.x runs as what hull knows; `hull check` warns, create tells
+			// only at --debug (every container of a newer engine would warn).
+			logs.Debugf("%s", w.Error())
 		case strings.HasPrefix(w.Field, "linux.seccomp.") && strings.Contains(w.Message, "already has its action"):
 			logs.Debugf("%s", w.Error())
 		default:
