@@ -1240,13 +1240,18 @@ func TestSeccompWithAddressSpaceLimit(t *testing.T) {
 		t.Run(fmt.Sprintf("nnp=%v", nnp), func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
-			s := seccompSpec(dockerDenyingMkdir(t), "sh", "-c", "grep 'Max address space' /proc/self/limits")
+			s := seccompSpec(dockerDenyingMkdir(t), "sh", "-c", "grep 'Max address space' /proc/self/limits; sleep 1001")
 			s.Process.NoNewPrivileges = nnp
 			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_AS", Soft: 1 << 30, Hard: 1 << 30})
-			r := h.run(s)
+			st := h.startContainer(s)
+			if l := readFile(fmt.Sprintf("/proc/%d/limits", st.Pid)); !strings.Contains(l, "Max address space         1073741824") {
+				t.Errorf("the container's limits: %q", l)
+			}
+			// exec's helper applies the same limit before it plans the process.
+			r := h.do("exec", h.id, "sh", "-c", "grep 'Max address space' /proc/self/limits")
 			mustExit(t, r, 0)
 			if !strings.Contains(r.stdout, "1073741824") {
-				t.Errorf("limits: %q, stderr %q", r.stdout, r.stderr)
+				t.Errorf("exec limits: %q, stderr %q", r.stdout, r.stderr)
 			}
 		})
 	}

@@ -481,6 +481,16 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 	// the plan; both are settled here, with the container's root in place.
 	process.ResetCPUAffinity()
 	p.Env = process.WithHome(p.Env, p.User.UID)
+	// Compiled before the rlimits: libseccomp allocates, and RLIMIT_AS may be set
+	// below what the Go runtime has reserved.
+	var prog []unix.SockFilter
+	var flags uintptr
+	if sc != nil {
+		var err error
+		if prog, flags, err = seccomp.Program(sc); err != nil {
+			return nil, err
+		}
+	}
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
 		return nil, err
 	}
@@ -521,10 +531,6 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 		NoNewPrivs: p.NoNewPrivileges,
 	}
 	if sc != nil {
-		prog, flags, err := seccomp.Program(sc)
-		if err != nil {
-			return nil, err
-		}
 		// Without no_new_privs, loading needs CAP_SYS_ADMIN, which the user switch
 		// may take away: first then, as runc does; else last, right before execve.
 		t.Seccomp, t.SeccompFlags, t.SeccompFirst = prog, flags, !p.NoNewPrivileges
