@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +188,14 @@ func TestJoinPidNamespace(t *testing.T) {
 	wantNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", first.Pid))
 	// Plain, and with a startContainer hook, which makes hull hand over to a second
 	// stage of init inside the namespace (on kernels without procfs pidns=, always).
+	// An lxcfs-style file over /proc/uptime: inside a procfs that, handed over, only
+	// the second stage mounts.
+	uptime := filepath.Join(t.TempDir(), "uptime")
+	if err := os.WriteFile(uptime, []byte("4242.00 1.00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/uptime", Type: "bind", Source: uptime, Options: []string{"bind", "ro"}})
+	s.Process.Args = []string{"sh", "-c", "ps -o pid,comm; echo ns=$(readlink /proc/self/ns/pid); echo uptime=$(cat /proc/uptime); exit 7"}
 	for _, hook := range []bool{false, true} {
 		s.Hooks = nil
 		if hook {
@@ -194,6 +203,9 @@ func TestJoinPidNamespace(t *testing.T) {
 		}
 		r := sib.run(s)
 		mustExit(t, r, 7)
+		if !strings.Contains(r.stdout, "uptime=4242.00 1.00") {
+			t.Errorf("hook %v: the bind over /proc/uptime is not there: %q", hook, r.stdout)
+		}
 		if !strings.Contains(r.stdout, "ns="+wantNS) {
 			t.Errorf("hook %v: the process is not in the joined pid namespace %s: %q", hook, wantNS, r.stdout)
 		}

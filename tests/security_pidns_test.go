@@ -413,6 +413,15 @@ func TestSecurityPidnsExposure(t *testing.T) {
 			if variant == "join-pidns-handover" {
 				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 			}
+			// An lxcfs-style file over /proc/uptime: handed to the second stage as
+			// a detached mount, the one host file it holds, which the container
+			// reads through /proc/uptime anyway.
+			uptime := filepath.Join(t.TempDir(), "uptime")
+			if err := os.WriteFile(uptime, []byte("4242.00 1.00\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc/uptime", Type: "bind", Source: uptime, Options: []string{"bind", "ro"}})
+			uptimeID := pwDevIno(t, uptime)
 			sib.writeSpec(s)
 			for i := 0; i < creates; i++ {
 				mustExit(t, sib.do("create", "--bundle", sib.bundle, sib.id), 0)
@@ -460,7 +469,7 @@ func TestSecurityPidnsExposure(t *testing.T) {
 				switch {
 				case r.kind == "out-file" && r.fs == "overlay" && strings.HasSuffix(r.target, "/hull"):
 					return true
-				case sibFiles[r.id]:
+				case sibFiles[r.id], r.id == uptimeID:
 					return true
 				case (r.fs == "proc" || r.fs == "sysfs" || r.fs == "tmpfs") && !hostDev[dev]:
 					return true

@@ -228,7 +228,7 @@ func (i *initState) run() error {
 		}
 	}
 	if handover {
-		return i.handOver(fifo, pidNS, consoleSock != nil)
+		return i.handOver(fifo, pidNS, consoleSock != nil, rc.LateTrees)
 	}
 	if pidNS != nil {
 		return i.runOutside(p, fifo, pidNS, consoleSock != nil)
@@ -363,7 +363,7 @@ func (i *initState) runExec() error {
 // fifo, reports its pid to the parent, which then talks to it, and exits. Nothing of
 // the host is ever visible in the namespace: the second stage starts in the
 // container's root, and the first never enters.
-func (i *initState) handOver(fifo, pidNS *os.File, ctty bool) error {
+func (i *initState) handOver(fifo, pidNS *os.File, ctty bool, trees map[int]*os.File) error {
 	exe, err := fdFromEnv(EnvExeFd, "executable")
 	if err != nil {
 		return err
@@ -379,8 +379,17 @@ func (i *initState) handOver(fifo, pidNS *os.File, ctty bool) error {
 	if ctty {
 		env = append(env, EnvCtty+"=1")
 	}
+	keep := []*os.File{i.sync, fifo}
+	var pairs []string
+	for idx, t := range trees {
+		pairs = append(pairs, strconv.Itoa(idx)+"="+strconv.Itoa(int(t.Fd())))
+		keep = append(keep, t)
+	}
+	if len(pairs) > 0 {
+		env = append(env, EnvLateTrees+"="+strings.Join(pairs, ","))
+	}
 	// They cross the execve; the second stage marks them close-on-exec again.
-	for _, f := range []*os.File{i.sync, fifo} {
+	for _, f := range keep {
 		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
 			return os.NewSyscallError("fcntl F_SETFD", err)
 		}
@@ -391,7 +400,7 @@ func (i *initState) handOver(fifo, pidNS *os.File, ctty bool) error {
 	pidNS.Close()
 	pid, err := nsenter.ForkTail(&nsenter.Tail{
 		ExecFd: exe, Args: []string{"hull", "init"}, Env: env,
-		Keep: 3 + i.cfg.PreserveFDs, KeepFds: []*os.File{i.sync, fifo}, NoCreds: true,
+		Keep: 3 + i.cfg.PreserveFDs, KeepFds: keep, NoCreds: true,
 	})
 	if err != nil {
 		return err
@@ -414,7 +423,11 @@ func (i *initState) runStage2() error {
 		return err
 	}
 	spec := i.cfg.Spec
-	if err := rootfs.MountProcLate(spec); err != nil {
+	trees, err := lateTreesFromEnv()
+	if err != nil {
+		return err
+	}
+	if err := rootfs.MountProcLate(spec, trees); err != nil {
 		return err
 	}
 	rc := &rootfs.Config{Spec: spec, Rootfs: i.cfg.Rootfs, NoPivot: i.cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
@@ -800,4 +813,25 @@ func fdFromEnv(name, what string) (*os.File, error) {
 	}
 	unix.CloseOnExec(fd)
 	return os.NewFile(uintptr(fd), what), nil
+}
+
+// lateTreesFromEnv takes the detached mounts the first stage handed over
+// (EnvLateTrees: "index=fd,...").
+func lateTreesFromEnv() (map[int]*os.File, error) {
+	v := os.Getenv(EnvLateTrees)
+	if v == "" {
+		return nil, nil
+	}
+	trees := map[int]*os.File{}
+	for pair := range strings.SplitSeq(v, ",") {
+		is, fs, ok := strings.Cut(pair, "=")
+		idx, ierr := strconv.Atoi(is)
+		fd, ferr := strconv.Atoi(fs)
+		if !ok || ierr != nil || ferr != nil || idx < 0 || fd < 3 {
+			return nil, fmt.Errorf("init: bad %s %q", EnvLateTrees, v)
+		}
+		unix.CloseOnExec(fd)
+		trees[idx] = os.NewFile(uintptr(fd), "mounts["+is+"]")
+	}
+	return trees, nil
 }

@@ -34,6 +34,8 @@ const (
 	EnvExeFd      = "_HULL_EXE_FD"
 	EnvStage2     = "_HULL_STAGE2"
 	EnvCtty       = "_HULL_CTTY"
+	// EnvLateTrees: the second stage's detached bind mounts for inside /proc.
+	EnvLateTrees = "_HULL_LATE_TREES"
 )
 
 // GoMaxProcs is in init's (and exec's helper's) environment: from its first instruction

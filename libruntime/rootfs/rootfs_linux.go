@@ -37,8 +37,11 @@ type Config struct {
 	// namespace it joins, see ProcPidNSSupported.
 	PidNS *os.File
 	// LateProc: the procfs mounts are left for MountProcLate, after pivot_root, in a
-	// process inside the pid namespace (their destinations are made here).
-	LateProc bool
+	// process inside the pid namespace (their destinations are made here). Bind
+	// mounts inside them (lxcfs-style files over /proc entries) are prepared here as
+	// detached trees, LateTrees by mount index, which MountProcLate attaches.
+	LateProc  bool
+	LateTrees map[int]*os.File
 }
 
 func (c *Config) linux() *specs.Linux {
@@ -95,6 +98,8 @@ func Prepare(c *Config) error {
 		switch {
 		case wantsIDMap(m, o):
 			err = p.mountIDMapped(m, o, idm.take(i))
+		case c.LateProc && insideProc(c.Spec, m):
+			err = p.lateTree(c, i, m, o)
 		case c.LateProc && m.Type == "proc":
 			var root, dst *os.File
 			if root, err = p.reopenRoot(); err == nil {
@@ -292,13 +297,62 @@ func devReadonly(mounts []specs.Mount) bool {
 	return ro
 }
 
+// insideProc reports whether m goes inside one of s's procfs mounts.
+func insideProc(s *specs.Spec, m specs.Mount) bool {
+	dest := cleanDest(m.Destination)
+	for _, pm := range s.Mounts {
+		if pm.Type == "proc" && strings.HasPrefix(dest, cleanDest(pm.Destination)+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// lateTree prepares bind mount i, which goes inside a procfs that only the next stage
+// mounts, as a detached tree (its flags already set), for MountProcLate to attach.
+// Only the files lxcfs emulates may be covered inside /proc, as in Prepare.
+func (p *preparer) lateTree(c *Config, i int, m specs.Mount, o config.MountOptions) error {
+	if !isBind(m, o) {
+		return fmt.Errorf("%s: only bind mounts may go inside /proc of a container that joins a pid namespace", m.Destination)
+	}
+	if dest := cleanDest(m.Destination); !procFileMounts[dest] {
+		return fmt.Errorf("%s cannot be mounted because it is inside /proc", dest)
+	}
+	src, err := os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	defer src.Close()
+	tree, err := openTree(src, o.Recursive)
+	if err != nil {
+		return err
+	}
+	if o.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || o.ClearFlags != 0 {
+		if err := setBindFlags(tree, o.Flags, o.ClearFlags); err != nil {
+			tree.Close()
+			return err
+		}
+	}
+	if c.LateTrees == nil {
+		c.LateTrees = map[int]*os.File{}
+	}
+	c.LateTrees[i] = tree
+	return nil
+}
+
 // MountProcLate mounts the spec's procfs mounts that Prepare left (LateProc), in order,
 // from a process already in the container's root and pid namespace, where procfs
 // shows that namespace. There is no /proc to name a descriptor by yet, so the new
 // mount API attaches each one; Prepare made the destinations, which must still be
 // plain directories.
-func MountProcLate(s *specs.Spec) error {
+func MountProcLate(s *specs.Spec, trees map[int]*os.File) error {
 	for i, m := range s.Mounts {
+		if tree := trees[i]; tree != nil {
+			if err := attachLate(m, tree); err != nil {
+				return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+			}
+			continue
+		}
 		if m.Type != "proc" {
 			continue
 		}
@@ -321,4 +375,27 @@ func MountProcLate(s *specs.Spec) error {
 		}
 	}
 	return nil
+}
+
+// attachLate attaches a tree lateTree prepared on its destination, a plain file or
+// directory inside a procfs MountProcLate mounted.
+func attachLate(m specs.Mount, tree *os.File) error {
+	defer tree.Close()
+	o, err := config.ParseMountOptions(m.Options)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Openat2(unix.AT_FDCWD, cleanDest(m.Destination), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return os.NewSyscallError("openat2", err)
+	}
+	dst := os.NewFile(uintptr(fd), m.Destination)
+	defer dst.Close()
+	if err := moveMount(tree, dst); err != nil {
+		return err
+	}
+	return applyPropagation(tree, o)
 }
