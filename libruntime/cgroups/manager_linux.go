@@ -324,28 +324,7 @@ func (m *Manager) Destroy() error {
 	if err := removeTree(m.path); err != nil {
 		return fmt.Errorf("destroy cgroup %s: %w", m.path, err)
 	}
-	for dir := filepath.Dir(m.path); strings.HasPrefix(dir, m.mount+"/"); dir = filepath.Dir(dir) {
-		ours, err := m.hullMade(dir)
-		if errors.Is(err, unix.ENOENT) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("destroy cgroup %s: %w", m.path, err)
-		}
-		if !ours {
-			return nil
-		}
-		err = rmdir(dir)
-		switch {
-		case err == nil, errors.Is(err, unix.ENOENT):
-		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.ENOTEMPTY):
-			// Another container still lives below it.
-			return nil
-		default:
-			return fmt.Errorf("destroy cgroup %s: remove parent: %w", m.path, err)
-		}
-	}
-	return nil
+	return m.removeAncestors()
 }
 
 // removeTree removes dir and its child cgroups, deepest first.
@@ -378,4 +357,41 @@ func removeTree(dir string) error {
 		time.Sleep(delay)
 		delay = min(2*delay, 250*time.Millisecond)
 	}
+}
+
+// removeAncestors removes each ancestor of the cgroup that hull made and that is now
+// empty, from the nearest up, stopping at the first one still in use or not hull's.
+func (m *Manager) removeAncestors() error {
+	for dir := filepath.Dir(m.path); strings.HasPrefix(dir, m.mount+"/"); dir = filepath.Dir(dir) {
+		ours, err := m.hullMade(dir)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("destroy cgroup %s: %w", m.path, err)
+		}
+		if !ours {
+			return nil
+		}
+		err = rmdir(dir)
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+		case errors.Is(err, unix.EBUSY), errors.Is(err, unix.ENOTEMPTY):
+			// Another container still lives below it.
+			return nil
+		default:
+			return fmt.Errorf("destroy cgroup %s: remove parent: %w", m.path, err)
+		}
+	}
+	return nil
+}
+
+// RemoveMadeAncestors is Destroy's second half for a container whose own cgroup was
+// never made: a `hull create` killed after it made (and marked) an ancestor of path.
+func RemoveMadeAncestors(path string) error {
+	m, err := manager(path)
+	if err != nil {
+		return err
+	}
+	return m.removeAncestors()
 }

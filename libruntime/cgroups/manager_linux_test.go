@@ -334,3 +334,39 @@ func TestControllerUnavailable(t *testing.T) {
 	}
 	t.Logf("%d of %d unavailable controllers checked", ran, len(tests))
 }
+
+// TestRemoveMadeAncestors: a create killed after it made ancestors of its cgroup but
+// before the cgroup itself leaves them marked as hull's; `delete` removes the empty
+// ones from the nearest up, and never the test's own parent (not made by hull) nor one
+// another container still uses.
+func TestRemoveMadeAncestors(t *testing.T) {
+	parent := testParent(t)
+	leaf := filepath.Join(parent, "a", "b", "ctr")
+	m, err := New(leaf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the killed create left: the marked ancestors, no cgroup.
+	if err := rmdir(m.Path()); err != nil {
+		t.Fatal(err)
+	}
+	other, err := New(filepath.Join(parent, "a", "other"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveMadeAncestors(leaf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "a", "b")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the empty ancestor hull made is left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(parent, "a")); err != nil {
+		t.Errorf("the ancestor another cgroup uses was removed: %v", err)
+	}
+	if err := other.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(parent); err != nil {
+		t.Errorf("the test's parent, not hull's, was removed: %v", err)
+	}
+}

@@ -345,6 +345,12 @@ func (c *Container) Delete(force bool) error {
 		if err := cg.Destroy(); err != nil {
 			return err
 		}
+	} else if _, serr := os.Lstat(c.p.CgroupPath); c.p.CgroupPath != "" && errors.Is(serr, os.ErrNotExist) {
+		// Its create was killed after making (and marking) ancestors of the
+		// cgroup, before the cgroup itself.
+		if err := cgroups.RemoveMadeAncestors(c.p.CgroupPath); err != nil {
+			logs.Warnf("%v", err)
+		}
 	}
 	t.mark("cgroup kill+remove")
 	if c.p.Config != nil && c.p.Config.Hooks != nil && len(c.p.Config.Hooks.Poststop) > 0 {
