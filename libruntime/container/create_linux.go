@@ -574,10 +574,9 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 //     listener to hand over.
 //   - PidNSHandover: otherwise, init builds it outside up to pivot_root and hands over
 //     to a second stage forked into the namespace, which mounts procfs there (one more
-//     Go start-up); bind mounts inside it (lxcfs files) are handed over detached.
-//     Other mounts inside a procfs mount, which it would cover, leave only:
-//   - "": init is forked into the namespace by Spawn's relay and builds the rootfs
-//     there (its root and working fds are the host's until pivot_root, as runc's).
+//     Go start-up); mounts inside it (lxcfs files) are handed over detached.
+//   - "": options the mount parser refuses (create then fails on them anyway): init
+//     is forked into the namespace by Spawn's relay.
 func pidNSMode(spec *specs.Spec) string {
 	var procs []string
 	for _, m := range spec.Mounts {
@@ -590,10 +589,9 @@ func pidNSMode(spec *specs.Spec) string {
 			if !strings.HasPrefix(filepath.Clean(m.Destination), p+"/") {
 				continue
 			}
-			// Binds inside procfs are prepared detached for the second stage;
-			// anything else would be covered by the procfs mounted after it.
-			o, err := config.ParseMountOptions(m.Options)
-			if err != nil || !(o.Bind || m.Type == "bind") || slices.Contains(m.Options, "idmap") || slices.Contains(m.Options, "ridmap") {
+			// Mounts inside procfs are prepared detached for the second stage
+			// (rootfs.Config.LateTrees); options it cannot parse leave the relay.
+			if _, err := config.ParseMountOptions(m.Options); err != nil {
 				return ""
 			}
 		}

@@ -96,10 +96,14 @@ func Prepare(c *Config) error {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 		switch {
+		case c.LateProc && insideProc(c.Spec, m):
+			var idmapped *os.File
+			if wantsIDMap(m, o) {
+				idmapped = idm.take(i)
+			}
+			err = p.lateTree(c, i, m, o, idmapped)
 		case wantsIDMap(m, o):
 			err = p.mountIDMapped(m, o, idm.take(i))
-		case c.LateProc && insideProc(c.Spec, m):
-			err = p.lateTree(c, i, m, o)
 		case c.LateProc && m.Type == "proc":
 			var root, dst *os.File
 			if root, err = p.reopenRoot(); err == nil {
@@ -308,24 +312,32 @@ func insideProc(s *specs.Spec, m specs.Mount) bool {
 	return false
 }
 
-// lateTree prepares bind mount i, which goes inside a procfs that only the next stage
-// mounts, as a detached tree (its flags already set), for MountProcLate to attach.
-// Only the files lxcfs emulates may be covered inside /proc, as in Prepare.
-func (p *preparer) lateTree(c *Config, i int, m specs.Mount, o config.MountOptions) error {
-	if !isBind(m, o) {
-		return fmt.Errorf("%s: only bind mounts may go inside /proc of a container that joins a pid namespace", m.Destination)
-	}
-	if dest := cleanDest(m.Destination); !procFileMounts[dest] {
+// lateTree prepares mount i, which goes inside a procfs that only the next stage
+// mounts, as a detached mount with its flags set (a clone of the bind source, or the
+// id-mapped clone made on the host), for MountProcLate to attach. Only binds over the
+// files lxcfs emulates may go inside /proc, as in Prepare.
+func (p *preparer) lateTree(c *Config, i int, m specs.Mount, o config.MountOptions, idmapped *os.File) error {
+	dest := cleanDest(m.Destination)
+	var tree *os.File
+	switch {
+	case !isBind(m, o) || !procFileMounts[dest]:
+		// As Prepare's checkProcDest: inside /proc only binds over those files.
+		if idmapped != nil {
+			idmapped.Close()
+		}
 		return fmt.Errorf("%s cannot be mounted because it is inside /proc", dest)
-	}
-	src, err := os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
-	}
-	defer src.Close()
-	tree, err := openTree(src, o.Recursive)
-	if err != nil {
-		return err
+	case idmapped != nil:
+		tree = idmapped
+	default:
+		src, err := os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("bind source: %w", err)
+		}
+		tree, err = openTree(src, o.Recursive)
+		src.Close()
+		if err != nil {
+			return err
+		}
 	}
 	if o.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || o.ClearFlags != 0 {
 		if err := setBindFlags(tree, o.Flags, o.ClearFlags); err != nil {

@@ -163,8 +163,8 @@ func openat(dir *os.File, name string, flags int, mode uint32) (*os.File, error)
 	return os.NewFile(uintptr(fd), dir.Name()+"/"+name), nil
 }
 
-// procMountAttrs maps mount(2) flags to fsmount(2) attributes, for a procfs made with
-// fsopen.
+// procMountAttrs maps mount(2) flags to fsmount(2) attributes, for a filesystem made
+// with fsopen.
 var procMountAttrs = []struct {
 	flag uintptr
 	attr int
@@ -182,14 +182,36 @@ var procMountAttrs = []struct {
 // the caller is from it: the fs_context's pidns= option (Linux 6.18) instead of the
 // caller's own pid namespace, which mount(2) would take. A nil pidns is the caller's.
 func mountProcFor(pidns *os.File, flags uintptr, data string, dst *os.File) error {
-	fs, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	m, err := newDetached("proc", "", pidns, flags, data)
 	if err != nil {
-		return os.NewSyscallError("fsopen proc", err)
+		return err
+	}
+	defer m.Close()
+	err = unix.MoveMount(int(m.Fd()), "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	runtime.KeepAlive(dst)
+	if err != nil {
+		return os.NewSyscallError("move_mount "+"proc", err)
+	}
+	return nil
+}
+
+// newDetached makes a new fstype filesystem mounted nowhere (fsopen, fsconfig,
+// fsmount), with mount(2)'s data as its options and flags as mount attributes; for
+// procfs, pidns (if set) is the pid namespace it shows.
+func newDetached(fstype, source string, pidns *os.File, flags uintptr, data string) (*os.File, error) {
+	fs, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("fsopen "+fstype, err)
 	}
 	defer unix.Close(fs)
 	if pidns != nil {
 		if err := unix.FsconfigSetFd(fs, "pidns", int(pidns.Fd())); err != nil {
-			return os.NewSyscallError("fsconfig proc pidns", err)
+			return nil, os.NewSyscallError("fsconfig "+fstype+" pidns", err)
+		}
+	}
+	if source != "" {
+		if err := unix.FsconfigSetString(fs, "source", source); err != nil {
+			return nil, os.NewSyscallError("fsconfig "+fstype+" source", err)
 		}
 	}
 	for opt := range strings.SplitSeq(data, ",") {
@@ -203,11 +225,11 @@ func mountProcFor(pidns *os.File, flags uintptr, data string, dst *os.File) erro
 			err = unix.FsconfigSetFlag(fs, k)
 		}
 		if err != nil {
-			return fmt.Errorf("proc option %q: %w", opt, os.NewSyscallError("fsconfig", err))
+			return nil, fmt.Errorf("%s option %q: %w", fstype, opt, os.NewSyscallError("fsconfig", err))
 		}
 	}
 	if err := unix.FsconfigCreate(fs); err != nil {
-		return os.NewSyscallError("fsconfig proc create", err)
+		return nil, os.NewSyscallError("fsconfig "+fstype+" create", err)
 	}
 	attrs := 0
 	for _, a := range procMountAttrs {
@@ -217,15 +239,9 @@ func mountProcFor(pidns *os.File, flags uintptr, data string, dst *os.File) erro
 	}
 	m, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
 	if err != nil {
-		return os.NewSyscallError("fsmount proc", err)
+		return nil, os.NewSyscallError("fsmount "+fstype, err)
 	}
-	defer unix.Close(m)
-	err = unix.MoveMount(m, "", int(dst.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
-	runtime.KeepAlive(dst)
-	if err != nil {
-		return os.NewSyscallError("move_mount proc", err)
-	}
-	return nil
+	return os.NewFile(uintptr(m), fstype), nil
 }
 
 // ProcPidNSSupported reports whether procfs takes pidns= (Linux 6.18), tried on the
