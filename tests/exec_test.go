@@ -1055,7 +1055,26 @@ func TestExecStopped(t *testing.T) {
 		}
 	})
 	t.Run("paused", func(t *testing.T) {
-		t.Skip("hull pause is not implemented yet: exec into a paused container (and --ignore-paused) cannot be tested")
+		t.Parallel()
+		h := newHarness(t)
+		if cgroupPrefix == "" {
+			t.Skip("host limit: no cgroup2 hierarchy hull can use here, so no pause")
+		}
+		h.startContainer(baseSpec("sleep", "1001"))
+		mustExit(t, h.do("pause", h.id), 0)
+		defer h.do("resume", h.id)
+		r := h.do("exec", h.id, "true")
+		if r.exit == 0 || !strings.Contains(r.stderr, "paused") || !strings.Contains(r.stderr, "--ignore-paused") {
+			t.Errorf("exec into a paused container: %s; want a failure naming --ignore-paused", r)
+		}
+		// Refused at once, never a hang in the frozen cgroup (the harness's
+		// command timeout would report one as exit -1).
+		r = h.do("exec", "--ignore-paused", h.id, "true")
+		if r.exit == 0 || r.timedOut || !strings.Contains(r.stderr, "resume") {
+			t.Errorf("exec --ignore-paused into a paused container: %s; want a prompt refusal saying to resume", r)
+		}
+		mustExit(t, h.do("resume", h.id), 0)
+		mustExit(t, h.do("exec", h.id, "true"), 0)
 	})
 }
 

@@ -239,6 +239,12 @@ func TestList(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 
+	// A --root that does not exist is an error, as with runc 1.5, not an empty list.
+	missing := filepath.Join(t.TempDir(), "missing")
+	if r := h.hullOpts(cmdOpts{noRoot: true}, "--root", missing, "list"); r.exit == 0 || !strings.Contains(r.stderr, "no such file or directory") {
+		t.Errorf("list with a missing --root: %s; want runc's \"open ROOT: no such file or directory\"", r)
+	}
+
 	// Empty root first.
 	if r := h.do("list", "-q"); r.exit != 0 || r.stdout != "" {
 		t.Errorf("list -q with no containers: %s", r)

@@ -67,11 +67,10 @@ func Load(root, id string) (*Container, error) {
 
 // List returns every container under root, sorted by id.
 func List(root string) ([]*Container, error) {
+	// A missing root is an error, as with runc 1.5 ("open ROOT: no such file or
+	// directory"): a mistyped --root must not look like a host with no containers.
 	ents, err := os.ReadDir(root)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, err
 	}
 	var out []*Container

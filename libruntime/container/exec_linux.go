@@ -50,6 +50,12 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if s == Paused && !o.IgnorePaused {
 		return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 	}
+	if s == Paused {
+		// The helper is born in the container's cgroup, frozen with it, and would
+		// wait there for ever; started outside, the process would run unfrozen and
+		// outside the cgroup until moved in. Neither is acceptable: refuse.
+		return nil, errors.New("cannot exec in a paused container even with --ignore-paused: hull starts the process inside the container's frozen cgroup; resume the container first (hull resume)")
+	}
 	if s == Stopped || s == Creating {
 		return nil, errors.New("cannot exec in a stopped container")
 	}
