@@ -6,7 +6,8 @@
 // Semantics: the rules are read in the listed order and, for every access bit
 // (r, w, m) the request asks for, the last rule that matches the device and
 // names that bit decides it. A request is allowed only if every bit it asks
-// for is allowed; a bit no rule mentions is denied. This is what the v1
+// for is allowed; a bit no rule mentions is denied. A request for no bit
+// (access(2) with F_OK) is decided by the last rule that matches the device. This is what the v1
 // controller does with the same list written in the same order, without its
 // quirks (v1 cannot punch a hole into a wildcard exception).
 package devices
@@ -210,8 +211,19 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		if r.minor >= 0 {
 			b = append(b, asm.JNE.Imm(asm.R6, int32(r.minor), next))
 		}
+		// A request for no access bit (access(2) with F_OK, which the kernel
+		// checks with an empty mask) is decided by the last matching rule, as
+		// runc's filter and the v1 controller decide it: found, not denied.
+		decide := asm.Mov.Imm(asm.R0, 0)
+		if r.allow {
+			decide = asm.Mov.Imm(asm.R0, 1)
+		}
+		acc := fmt.Sprintf("acc%d", i)
 		b = append(b,
-			asm.Mov.Reg(asm.R7, asm.R4),
+			asm.JNE.Imm(asm.R4, 0, acc),
+			decide,
+			asm.Return(),
+			asm.Mov.Reg(asm.R7, asm.R4).WithSymbol(acc),
 			asm.And.Imm(asm.R7, r.access),
 			asm.JEq.Imm(asm.R7, 0, next),
 		)

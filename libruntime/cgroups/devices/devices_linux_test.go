@@ -47,6 +47,9 @@ func runProbes(args []string) int {
 			if err == nil {
 				unix.Close(fd)
 			}
+		case "exists":
+			// access(2) with F_OK: the device filter is asked with no access bit.
+			err = unix.Access(f[1], unix.F_OK)
 		case "mknod":
 			mode := uint32(unix.S_IFCHR)
 			if f[2] == "b" {
@@ -173,7 +176,7 @@ func freeMajor(t *testing.T) int64 {
 type probe struct {
 	typ          string // "c" or "b"
 	major, minor int64
-	access       string // "r", "w", "rw" or "m"
+	access       string // "r", "w", "rw", "m", or "" for access(2) with F_OK
 	allowed      bool
 }
 
@@ -235,6 +238,10 @@ func TestFilter(t *testing.T) {
 		}},
 		{"mknod only", []specs.LinuxDeviceCgroup{rule(true, "c", ptr(A), nil, "m")}, []probe{
 			{"c", A, 4, "m", true}, {"c", A, 4, "r", false},
+		}},
+		// access(F_OK) asks for no bit: allowed where the last matching rule allows.
+		{"access F_OK", []specs.LinuxDeviceCgroup{denyAll, rule(true, "c", ptr(A), ptr(1), "rw"), rule(false, "c", ptr(A), ptr(2), "r")}, []probe{
+			{"c", A, 1, "", true}, {"c", A, 2, "", false}, {"c", A, 3, "", false},
 		}},
 	}
 	for _, tc := range tests {
@@ -315,6 +322,10 @@ func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCg
 		err := unix.Mknod(node, mode|0o600, int(unix.Mkdev(uint32(p.major), uint32(p.minor))))
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			t.Fatalf("mknod %s: %v", node, err)
+		}
+		if p.access == "" {
+			args = append(args, "exists "+node)
+			continue
 		}
 		args = append(args, fmt.Sprintf("open %s %s", node, p.access))
 	}
