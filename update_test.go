@@ -43,10 +43,21 @@ func TestUpdatedResources(t *testing.T) {
 		t.Errorf("the resources in force were changed in place: %d", *cur.Pids.Limit)
 	}
 
+	// runc 1.2's --cpu-burst and --cpu-idle, alone: they must not be dropped with the
+	// rest of an otherwise empty cpu section.
+	r, err = updatedResources(updateContext(t, "--cpu-burst", "20000", "--cpu-idle", "1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.CPU == nil || r.CPU.Burst == nil || *r.CPU.Burst != 20000 || r.CPU.Idle == nil || *r.CPU.Idle != 1 {
+		t.Errorf("--cpu-burst 20000 --cpu-idle 1: cpu %+v", r.CPU)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--cpu-burst", "-1"}, `--cpu-burst: invalid value "-1"`},
 		{[]string{"--cpu-share", "abc"}, `--cpu-share: invalid value "abc"`},
 		{[]string{"--cpu-quota", "1.5"}, `--cpu-quota: invalid value "1.5"`},
 		{[]string{"--blkio-weight", "70000"}, `--blkio-weight: invalid value "70000"`},

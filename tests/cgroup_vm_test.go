@@ -427,6 +427,19 @@ func TestCgroupUpdateMemoryPids(t *testing.T) {
 
 	mustExit(t, h.do("update", "--memory-swap", "96M", "--cpu-quota", "80000", h.id), 0)
 	want := map[string]string{"memory.max": "67108864", "pids.max": "20", "cpu.max": "80000 100000"}
+	// runc 1.2's --cpu-burst and --cpu-idle, where the kernel has the files.
+	var extra []string
+	if _, err := os.Stat(filepath.Join(dir, "cpu.max.burst")); err == nil {
+		extra = append(extra, "--cpu-burst", "20000")
+		want["cpu.max.burst"] = "20000"
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cpu.idle")); err == nil {
+		extra = append(extra, "--cpu-idle", "1")
+		want["cpu.idle"] = "1"
+	}
+	if len(extra) > 0 {
+		mustExit(t, h.do(append(append([]string{"update"}, extra...), h.id)...), 0)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "memory.swap.max")); err == nil {
 		want["memory.swap.max"] = "33554432" // 96M of memory+swap with 64M of memory
 	}
