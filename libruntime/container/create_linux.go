@@ -335,8 +335,17 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	// Init runs inside the container: start it from a handle the container cannot write
 	// through, never /proc/self/exe (CVE-2019-5736). The path resolves in the child at
-	// execve, before close-on-exec drops the fd.
-	cmd.Path = "/proc/self/fd/" + strconv.Itoa(int(exe.Fd()))
+	// execve, before close-on-exec drops the fd. The child first places its files at
+	// 0..N-1 (N = 3 + ExtraFiles), over whatever had those numbers: the handle must
+	// sit above them, or the path names one of init's files (EACCES).
+	exeFd := int(exe.Fd())
+	if n := 3 + len(cmd.ExtraFiles); exeFd < n {
+		if exeFd, err = unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, n); err != nil {
+			return nil, nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		defer unix.Close(exeFd)
+	}
+	cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFd)
 	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
 	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there.
 	cmd.SysProcAttr.UseCgroupFD = true
