@@ -233,12 +233,7 @@ func placeFiles(a *rawArgs) {
 		a.exeFd = a.extra[3]
 	}
 	first := a.nFiles + a.nExtra
-	_, _, e := syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, first, ^uintptr(0)>>32, 0, 0, 0, 0)
-	if e == unix.ENOSYS {
-		for fd := first; fd < a.maxFd; fd++ {
-			syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
-		}
-	} else if e != 0 {
+	if e := rawCloseRange(first, ^uintptr(0)>>32, a.maxFd); e != 0 {
 		rawReport(a.errPipe, repClose, first, uintptr(e))
 		rawExit(1)
 	}
@@ -249,16 +244,7 @@ func placeFiles(a *rawArgs) {
 //go:nosplit
 //go:norace
 func execSelf(a *rawArgs) {
-	// Go's handlers are still installed in this copy: put every signal back to its
-	// default before unblocking, so nothing delivered before execve runs Go code.
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
-			continue
-		}
-		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&a.dflAction)), 0, 8, 0, 0)
-	}
-	mask := a.oldMask
-	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
+	if e := rawResetSignals(&a.dflAction, a.oldMask); e != 0 {
 		rawReport(a.errPipe, repMaskStep, 0, uintptr(e))
 		rawExit(1)
 	}
@@ -266,6 +252,48 @@ func execSelf(a *rawArgs) {
 		uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), unix.AT_EMPTY_PATH, 0)
 	rawReport(a.errPipe, repExec, 0, uintptr(e))
 	rawExit(127)
+}
+
+// rawResetSignals puts every signal back to its default and then restores mask. Go's
+// handlers are still installed in a forked copy: nothing delivered before execve may
+// run Go code.
+//
+//go:nosplit
+//go:norace
+func rawResetSignals(dfl *[4]uint64, mask uint64) syscall.Errno {
+	for sig := uintptr(1); sig <= 64; sig++ {
+		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
+			continue
+		}
+		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(dfl)), 0, 8, 0, 0)
+	}
+	_, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0)
+	return e
+}
+
+// rawCloseRange closes fds from..to, one by one below maxFd where close_range(2) is
+// missing (before Linux 5.9).
+//
+//go:nosplit
+//go:norace
+func rawCloseRange(from, to, maxFd uintptr) syscall.Errno {
+	_, _, e := syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, from, to, 0, 0, 0, 0)
+	if e != unix.ENOSYS {
+		return e
+	}
+	for fd := from; fd <= to && fd < maxFd; fd++ {
+		syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	}
+	return 0
+}
+
+// fdLimit bounds the fds a raw child closes one by one without close_range(2).
+func fdLimit() uintptr {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 && rl.Cur < 1<<20 {
+		return uintptr(rl.Cur)
+	}
+	return 1024
 }
 
 // spawnFork makes Spawn fork with copied page tables even where it could vfork: the
@@ -355,11 +383,7 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	a.nFiles = uintptr(len(o.Files))
 	// Above every source and every target, the extras' targets included.
 	a.high = max(high, a.nFiles+4) + 1
-	a.maxFd = 1024
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 && rl.Cur < 1<<20 {
-		a.maxFd = uintptr(rl.Cur)
-	}
+	a.maxFd = fdLimit()
 	env := o.Env
 	switch {
 	case pidNS != nil:

@@ -182,14 +182,7 @@ func tailCloseRange(a *tailArgs, from, to uintptr) {
 	if from > to {
 		return
 	}
-	_, _, e := syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, from, to, 0, 0, 0, 0)
-	if e == unix.ENOSYS {
-		for fd := from; fd <= to && fd < a.maxFd; fd++ {
-			syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
-		}
-		return
-	}
-	if e != 0 {
+	if e := rawCloseRange(from, to, a.maxFd); e != 0 {
 		tailFail(a, tailClose, from, e)
 	}
 }
@@ -230,14 +223,7 @@ func tailChild(a *tailArgs) {
 		next = k + 1
 	}
 	tailCloseRange(a, next, ^uintptr(0)>>32)
-	for sig := uintptr(1); sig <= 64; sig++ {
-		if sig == uintptr(unix.SIGKILL) || sig == uintptr(unix.SIGSTOP) {
-			continue
-		}
-		syscall.RawSyscall6(unix.SYS_RT_SIGACTION, sig, uintptr(unsafe.Pointer(&a.dflAction)), 0, 8, 0, 0)
-	}
-	mask := a.oldMask
-	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&mask)), 0, 8, 0, 0); e != 0 {
+	if e := rawResetSignals(&a.dflAction, a.oldMask); e != 0 {
 		tailFail(a, tailMask, 0, e)
 	}
 	if a.ctty {
@@ -396,11 +382,7 @@ func ForkTail(t *Tail) (int, error) {
 			a.nlen[step] = uintptr(copy(a.names[step][:], tailStepName(step, 0, t)))
 		}
 	}
-	a.maxFd = 1024
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur > 0 && rl.Cur < 1<<20 {
-		a.maxFd = uintptr(rl.Cur)
-	}
+	a.maxFd = fdLimit()
 	if len(t.Groups) > 0 {
 		a.groups, a.nGroups = &t.Groups[0], uintptr(len(t.Groups))
 	}

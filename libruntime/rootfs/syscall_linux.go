@@ -163,21 +163,6 @@ func openat(dir *os.File, name string, flags int, mode uint32) (*os.File, error)
 	return os.NewFile(uintptr(fd), dir.Name()+"/"+name), nil
 }
 
-// procMountAttrs maps mount(2) flags to fsmount(2) attributes, for a filesystem made
-// with fsopen.
-var procMountAttrs = []struct {
-	flag uintptr
-	attr int
-}{
-	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
-	{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
-	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
-	{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
-	{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
-	{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
-	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
-}
-
 // mountProcFor mounts on dst a procfs that shows the pid namespace pidns, however far
 // the caller is from it: the fs_context's pidns= option (Linux 6.18) instead of the
 // caller's own pid namespace, which mount(2) would take. A nil pidns is the caller's.
@@ -231,13 +216,8 @@ func newDetached(fstype, source string, pidns *os.File, flags uintptr, data stri
 	if err := unix.FsconfigCreate(fs); err != nil {
 		return nil, os.NewSyscallError("fsconfig "+fstype+" create", err)
 	}
-	attrs := 0
-	for _, a := range procMountAttrs {
-		if flags&a.flag != 0 {
-			attrs |= a.attr
-		}
-	}
-	m, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, attrs)
+	// The per-mount flags as a bind mount takes them (atime handling included).
+	m, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, int(bindAttr(flags).Attr_set))
 	if err != nil {
 		return nil, os.NewSyscallError("fsmount "+fstype, err)
 	}
