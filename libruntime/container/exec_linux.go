@@ -248,14 +248,6 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		case initproc.MsgWarning:
 			logs.Warnf("%s", m.Error)
 			continue
-		case initproc.MsgSeccompFd:
-			if err := c.passNotifyFd(proc.Pid, m.Fd, cfg.Seccomp, specs.StateRunning); err != nil {
-				return nil, err
-			}
-			if err := enc.Encode(initproc.Message{Type: initproc.MsgSeccompFdOK}); err != nil {
-				return nil, err
-			}
-			continue
 		case initproc.MsgReady:
 			t.mark("process set-up")
 			t.sub(m.Phases)

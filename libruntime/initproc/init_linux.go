@@ -482,34 +482,37 @@ func (i *initState) runOutside(p *specs.Process, fifo, pidNS *os.File, ctty bool
 	return nil
 }
 
-// planTail does, on this thread, what the exec'd process inherits (rlimits, bounding
-// set, umask, cwd) and prepares what it must do itself (user, capabilities,
-// no_new_privs, seccomp), in the order setupProcess follows.
-func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
-	sc := i.cfg.Seccomp
-	if sc == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
-		sc = i.cfg.Spec.Linux.Seccomp
+// seccomp is the filter of the process being set up: exec's own, or the container's.
+func (i *initState) seccomp() *specs.LinuxSeccomp {
+	if i.cfg.Seccomp == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
+		return i.cfg.Spec.Linux.Seccomp
 	}
-	// The forked process inherits this thread's affinity and its environment from
-	// the plan; both are settled here, with the container's root in place.
-	process.ResetCPUAffinity()
-	p.Env = process.WithHome(p.Env, p.User.UID)
+	return i.cfg.Seccomp
+}
+
+// prepareProcess does on this thread what the process inherits from it, for
+// setupProcess (init execs from this thread) and planTail (a child forked from it
+// execs): the filter compiled, CPU affinity, HOME, rlimits, bounding set, umask, cwd.
+func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, flags uintptr, err error) {
 	// Compiled before the rlimits: libseccomp allocates, and RLIMIT_AS may be set
 	// below what the Go runtime has reserved.
-	var prog []unix.SockFilter
-	var flags uintptr
-	if sc != nil {
-		var err error
+	if sc := i.seccomp(); sc != nil {
 		if prog, flags, err = seccomp.Program(sc); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
+	// The affinity is the cpuset's, not the caller's. HOME is read from the
+	// container's passwd while still root, as runc does.
+	process.ResetCPUAffinity()
+	p.Env = process.WithHome(p.Env, p.User.UID)
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	// runc's default, so files the container creates are not world-writable by
+	// accident of whatever umask hull was started with.
 	if p.User.Umask == nil {
 		unix.Umask(0o022)
 	} else {
@@ -518,10 +521,23 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 	// Entered as root, as runc does, so a cwd only root may enter works; and before
 	// any filter, so a profile that denies getcwd cannot break the check.
 	if err := os.Chdir(p.Cwd); err != nil {
-		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+		return nil, 0, fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
 	}
+	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the
+	// container's root (CVE-2024-21626); the kernel then reports it "(unreachable)".
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return nil, fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", p.Cwd)
+		return nil, 0, fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
+	}
+	return prog, flags, nil
+}
+
+// planTail does, on this thread, what the exec'd process inherits (rlimits, bounding
+// set, umask, cwd) and prepares what it must do itself (user, capabilities,
+// no_new_privs, seccomp), in the order setupProcess follows.
+func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
+	prog, flags, err := i.prepareProcess(p)
+	if err != nil {
+		return nil, err
 	}
 	path, err := process.LookPath(p.Args[0], p.Env)
 	if err != nil {
@@ -543,7 +559,7 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 		Caps: caps.Data, Ambient: caps.Ambient, ClearAmb: caps.ClearAmbient,
 		NoNewPrivs: p.NoNewPrivileges,
 	}
-	if sc != nil {
+	if prog != nil {
 		// Without no_new_privs, loading needs CAP_SYS_ADMIN, which the user switch
 		// may take away: first then, as runc does; else last, right before execve.
 		t.Seccomp, t.SeccompFlags, t.SeccompFirst = prog, flags, !p.NoNewPrivileges
@@ -597,50 +613,16 @@ type lateFilter struct {
 // the fifo wait, startContainer hooks and execve's preparation run before it, so a
 // profile need not allow what hull does.
 func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) {
-	sc := i.cfg.Seccomp
-	if sc == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
-		sc = i.cfg.Spec.Linux.Seccomp
-	}
 	// Every fd but stdio and --preserve-fds is close-on-exec from here, before any
 	// filter: a profile that does not list close_range must not break the container.
 	if err := process.CloseExecFrom(3 + i.cfg.PreserveFDs); err != nil {
 		return "", nil, err
 	}
-	// Compiled before the rlimits: libseccomp allocates, and RLIMIT_AS may be set
-	// below what the Go runtime has reserved.
-	var prog []unix.SockFilter
-	var flags uintptr
-	if sc != nil {
-		var err error
-		if prog, flags, err = seccomp.Program(sc); err != nil {
-			return "", nil, err
-		}
-	}
-	// This thread execs the process: it passes on its affinity. HOME is read from
-	// the container's passwd while still root, as runc does.
-	process.ResetCPUAffinity()
-	p.Env = process.WithHome(p.Env, p.User.UID)
-	if err := process.ApplyRlimits(p.Rlimits); err != nil {
+	prog, flags, err := i.prepareProcess(p)
+	if err != nil {
 		return "", nil, err
 	}
-	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
-		return "", nil, err
-	}
-	if p.User.Umask == nil {
-		// runc's default, so files the container creates are not world-writable by
-		// accident of whatever umask hull was started with.
-		unix.Umask(0o022)
-	}
-	// As root, as runc does, so a cwd only root may enter works; and before any
-	// filter, so a profile that denies getcwd cannot break the check.
-	if err := os.Chdir(p.Cwd); err != nil {
-		return "", nil, fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
-	}
-	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the
-	// container's root (CVE-2024-21626); the kernel then reports it "(unreachable)".
-	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return "", nil, fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
-	}
+	sc := i.seccomp()
 	notify := seccomp.HasNotify(sc)
 	if sc != nil && (!p.NoNewPrivileges || notify) {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user
