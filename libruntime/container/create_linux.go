@@ -335,12 +335,19 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	// Init runs inside the container: start it from a handle the container cannot write
 	// through, never /proc/self/exe (CVE-2019-5736). The path resolves in the child at
-	// execve, before close-on-exec drops the fd. The child first places its files at
-	// 0..N-1 (N = 3 + ExtraFiles), over whatever had those numbers: the handle must
-	// sit above them, or the path names one of init's files (EACCES).
+	// execve, before close-on-exec drops the fd. Go's child first moves files out of
+	// the way, onto M+1, M+2, ... (M the highest of their fd numbers and N-1, N = 3 +
+	// ExtraFiles; at most N of them, and its report pipe), and then places them at
+	// 0..N-1, each time over whatever had those numbers: the handle must sit above
+	// all of them, or the path names one of init's files (EACCES).
 	exeFd := int(exe.Fd())
-	if n := 3 + len(cmd.ExtraFiles); exeFd < n {
-		if exeFd, err = unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, n); err != nil {
+	n := 3 + len(cmd.ExtraFiles)
+	top := n - 1
+	for _, f := range append([]*os.File{cmd.Stdin.(*os.File), cmd.Stdout.(*os.File), cmd.Stderr.(*os.File)}, cmd.ExtraFiles...) {
+		top = max(top, int(f.Fd()))
+	}
+	if safe := top + n + 3; exeFd < safe {
+		if exeFd, err = unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, safe); err != nil {
 			return nil, nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
 		}
 		defer unix.Close(exeFd)
