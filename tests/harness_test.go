@@ -14,9 +14,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -739,4 +741,47 @@ func pidAlive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// testTool is a Go program of testdata built once per run, statically (the busybox
+// rootfs has no libc), for tests to install into their bundles.
+type testTool struct {
+	pkg, name string
+	once      sync.Once
+	path      string
+	err       error
+}
+
+func (tt *testTool) binary(t *testing.T) string {
+	t.Helper()
+	tt.once.Do(func() {
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		tt.path = filepath.Join(filepath.Dir(rootfsTmpl), tt.name)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", tt.path, tt.pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tt.err = fmt.Errorf("building %s: %v\n%s", tt.pkg, err, out)
+		}
+	})
+	if tt.err != nil {
+		t.Fatal(tt.err)
+	}
+	return tt.path
+}
+
+// install copies the tool into h's rootfs as /bin/<as>.
+func (tt *testTool) install(t *testing.T, h *harness, as string) {
+	t.Helper()
+	data, err := os.ReadFile(tt.binary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.rootfs, "bin", as), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -4,14 +4,12 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -144,43 +142,11 @@ func exists(path string) bool {
 // The probe: testdata/seccomp/probe, built once per run into the suite's
 // temporary directory (removed by TestMain) and copied into bundles as
 // /bin/probe.
-var (
-	probeOnce sync.Once
-	probePath string
-	probeErr  error
-)
-
-func probeBinary(t *testing.T) string {
-	t.Helper()
-	probeOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		probePath = filepath.Join(filepath.Dir(rootfsTmpl), "seccomp-probe")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", probePath, "./testdata/seccomp/probe")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			probeErr = fmt.Errorf("building the seccomp probe: %v\n%s", err, out)
-		}
-	})
-	if probeErr != nil {
-		t.Fatal(probeErr)
-	}
-	return probePath
-}
+var seccompProbe = &testTool{pkg: "./testdata/seccomp/probe", name: "seccomp-probe"}
 
 func installProbe(t *testing.T, h *harness) {
 	t.Helper()
-	data, err := os.ReadFile(probeBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.rootfs, "bin", "probe"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	seccompProbe.install(t, h, "probe")
 }
 
 // probeCall is the shell text that runs the probe for syscall nr and prints

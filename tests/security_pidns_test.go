@@ -3,17 +3,13 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,44 +20,11 @@ import (
 // The attacker of TestSecurityPidnsExposure: testdata/pidwatch, built once
 // per run into the suite's temporary directory and copied into bundles as
 // /bin/pidwatch.
-var (
-	pidwatchOnce sync.Once
-	pidwatchPath string
-	pidwatchErr  error
-)
-
-func pidwatchBinary(t *testing.T) string {
-	t.Helper()
-	pidwatchOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		pidwatchPath = filepath.Join(filepath.Dir(rootfsTmpl), "pidwatch")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-o", pidwatchPath, "./testdata/pidwatch")
-		// Static: the busybox rootfs has no libc.
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pidwatchErr = fmt.Errorf("building the pid watcher: %v\n%s", err, out)
-		}
-	})
-	if pidwatchErr != nil {
-		t.Fatal(pidwatchErr)
-	}
-	return pidwatchPath
-}
+var pidwatch = &testTool{pkg: "./testdata/pidwatch", name: "pidwatch"}
 
 func pwInstall(t *testing.T, h *harness) {
 	t.Helper()
-	data, err := os.ReadFile(pidwatchBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(h.rootfs, "bin", "pidwatch"), data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	pidwatch.install(t, h, "pidwatch")
 }
 
 // pwDevIno is path's "dev:ino" as the watcher prints it.
