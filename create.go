@@ -16,6 +16,7 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
 }
 
 var createCommand = &cli.Command{
@@ -47,6 +48,8 @@ func createOpts(c *cli.Context) *container.CreateOpts {
 		PreserveFDs:   c.Int("preserve-fds"),
 		ListenFDs:     listenFDs(),
 		SystemdCgroup: c.Bool("systemd-cgroup"),
+		PidfdSocket:   c.String("pidfd-socket"),
+		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
 	}
 }
 

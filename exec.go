@@ -37,7 +37,8 @@ var execCommand = &cli.Command{
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
-		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup(s)"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup of the container's, given relative to it"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 	},
 	Action: func(c *cli.Context) error {
@@ -159,8 +160,9 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 }
 
 func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *signalCatcher) error {
-	if len(c.StringSlice("cgroup")) > 0 {
-		return errors.New("--cgroup: sub-cgroups for exec are not supported yet")
+	sub, err := subCgroup(c.StringSlice("cgroup"))
+	if err != nil {
+		return err
 	}
 	detach := c.Bool("detach")
 	o := &container.ExecOpts{
@@ -169,6 +171,8 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *sig
 		PidFile:       c.String("pid-file"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		IgnorePaused:  c.Bool("ignore-paused"),
+		PidfdSocket:   c.String("pidfd-socket"),
+		SubCgroup:     sub,
 	}
 	var ttyRecv *os.File
 	var master *os.File
@@ -252,6 +256,24 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *sig
 		return &exitError{code: code}
 	}
 	return nil
+}
+
+// subCgroup reads exec's --cgroup values the way runc does on cgroup v2: one path,
+// relative to the container's cgroup. runc's controller:path form places the process
+// per cgroup v1 controller; hull manages cgroup v2 only, where runc refuses it too.
+func subCgroup(args []string) (string, error) {
+	if len(args) == 0 {
+		return "", nil
+	}
+	for _, a := range args {
+		if ctrl, path, ok := strings.Cut(a, ":"); ok {
+			return "", fmt.Errorf("--cgroup %q: controller %q: the <controller>:<path> form is for cgroup v1 controllers, and hull manages cgroup v2 only; give the path alone (--cgroup %s)", a, ctrl, path)
+		}
+	}
+	if len(args) > 1 {
+		return "", fmt.Errorf("--cgroup given %d times (%s): on cgroup v2 a process is in one cgroup; give one path", len(args), strings.Join(args, ", "))
+	}
+	return args[0], nil
 }
 
 // forwardSignals passes the signals hull receives to the container's process, as runc

@@ -12,6 +12,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/console"
 	"github.com/hull-runtime/hull/libruntime/container"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/libruntime/sdnotify"
 )
 
 var runCommand = &cli.Command{
@@ -91,12 +92,42 @@ func run(c *cli.Context, id string) error {
 	if sigs != nil {
 		sigs.StdCaught()
 	}
+	// runc's relay: detached, run returns once the process has sent READY (or exited),
+	// with the process as MAINPID; attached, hull itself stays the main process and is
+	// named so, the relay waiting alongside (runc waits before forwarding signals).
+	var relay *sdnotify.Relay
+	if opts.NotifySocket != "" {
+		if relay, err = ct.ListenNotify(opts.NotifySocket); err != nil {
+			_ = ct.Delete(true)
+			return err
+		}
+	}
 	if err := ct.Start(); err != nil {
+		if relay != nil {
+			relay.Close()
+		}
 		_ = ct.Delete(true)
 		return err
 	}
 	if detach {
-		return nil
+		if relay == nil {
+			return nil
+		}
+		defer relay.Close()
+		exited, err := ct.Exited()
+		if err != nil {
+			return err
+		}
+		return relay.Forward(init.Pid(), exited)
+	}
+	initExited := make(chan struct{})
+	if relay != nil {
+		defer relay.Close()
+		go func() {
+			if err := relay.Forward(os.Getpid(), initExited); err != nil {
+				logs.Warnf("%v", err)
+			}
+		}()
 	}
 	sigs.CatchRealtime()
 	if master != nil {
@@ -106,6 +137,7 @@ func run(c *cli.Context, id string) error {
 	done := make(chan struct{})
 	go forwardSignals(sigs.C, done, master, func(sig unix.Signal) error { return ct.Signal(sig, false) })
 	code, err := init.Wait()
+	close(initExited)
 	// No signal.Stop: it waits for the runtime's signal loop to go idle, over a
 	// millisecond, and hull exits right after the delete below. A signal that comes
 	// meanwhile is caught and dropped, so it cannot interrupt the clean-up.

@@ -70,6 +70,9 @@ func (h *harness) startHull(o cmdOpts, args ...string) *bgHull {
 	b.cmd.Stdout = stdout
 	b.cmd.Stderr = stderr
 	b.cmd.ExtraFiles = o.extra
+	if o.env != nil {
+		b.cmd.Env = append(os.Environ(), o.env...)
+	}
 	b.cmd.WaitDelay = 5 * time.Second
 	if err := b.cmd.Start(); err != nil {
 		cancel()

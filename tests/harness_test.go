@@ -355,7 +355,8 @@ type cmdOpts struct {
 	stdin  io.Reader
 	extra  []*os.File // become fds 3, 4, ... of the runtime
 	dir    string
-	noRoot bool // do not pass --root
+	noRoot bool     // do not pass --root
+	env    []string // NAME=value added to the test's environment
 }
 
 // hullOpts runs the runtime with --root and args under cmdTimeout. stdout and
@@ -399,6 +400,9 @@ func (h *harness) runBinary(bin string, o cmdOpts, args ...string) (result, erro
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = o.extra
 	cmd.Dir = o.dir
+	if o.env != nil {
+		cmd.Env = append(os.Environ(), o.env...)
+	}
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	var ee *exec.ExitError

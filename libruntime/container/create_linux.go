@@ -52,6 +52,13 @@ type CreateOpts struct {
 	// anything is made: `hull run` waits there until its signal handlers are in place,
 	// so a signal cannot kill it halfway and leave a half-made container behind.
 	Validated func()
+
+	// PidfdSocket is the path of a unix socket that receives a pidfd of the container's
+	// process (runc 1.2's --pidfd-socket).
+	PidfdSocket string
+	// NotifySocket is hull's NOTIFY_SOCKET: the container's process is given a socket
+	// of its own to sd_notify on, which start and run relay there (see notify_linux.go).
+	NotifySocket string
 }
 
 // logCheckWarnings logs what `hull check` warns about, in its text, once: after
@@ -276,6 +283,18 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 			defer consoleFile.Close()
 		}
 	}
+	var pidfdSock *os.File
+	if o.PidfdSocket != "" {
+		if pidfdSock, err = dialPidfdSocket(o.PidfdSocket); err != nil {
+			return nil, nil, err
+		}
+		defer pidfdSock.Close()
+	}
+	if o.NotifySocket != "" {
+		if err := makeNotifyDir(dir); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	// Limits and the device filter come after init is cloned (cg.Limit below), while
 	// init starts up, and before it is sent its config.
@@ -395,7 +414,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	err = c.syncInit(parentSock, o, t, timeReady, cloned)
+	err = c.syncInit(parentSock, o, pidfdSock, t, timeReady, cloned)
 	if c.adopted != 0 {
 		// Init forked the container's process (our child) and exits on "go".
 		adopted, ferr := os.FindProcess(c.adopted)
@@ -651,14 +670,20 @@ func (c *Container) adoptProcess(pid int) error {
 	return nil
 }
 
-func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeReady bool, cloned time.Time) error {
+func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t *phaseTimer, timeReady bool, cloned time.Time) error {
 	spec := c.p.Config
 	initSpec := spec
-	if o.ListenFDs > 0 {
+	if o.ListenFDs > 0 || o.NotifySocket != "" {
 		// Init's copy only: the recorded config stays the bundle's, which exec and
-		// state read, as runc's does.
+		// state read, as runc's does (runc exec's processes get neither).
 		cp, proc := *spec, *spec.Process
-		proc.Env = listenEnv(proc.Env, o.ListenFDs)
+		if o.ListenFDs > 0 {
+			proc.Env = listenEnv(proc.Env, o.ListenFDs)
+		}
+		if o.NotifySocket != "" {
+			proc.Env = notifyEnv(proc.Env)
+			cp.Mounts = append(slices.Clip(cp.Mounts), notifyMount(c.dir))
+		}
 		cp.Process = &proc
 		initSpec = &cp
 	}
@@ -728,6 +753,14 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 				// Init built the container outside the pid namespace it joins and
 				// forked the container's process into it: that one waits for start.
 				if err := c.adoptProcess(m.Pid); err != nil {
+					return err
+				}
+			}
+			// As runc, before create returns and before the process can run: the
+			// process that will run the user's program, a child of ours not yet reapable
+			// by anyone else.
+			if pidfdSock != nil {
+				if err := sendPidfd(pidfdSock, c.p.InitPid, pidfdKindInit); err != nil {
 					return err
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/exeseal"
@@ -32,6 +33,12 @@ type ExecOpts struct {
 	// BeforeStart, if set, is called once the process is set up, before it is let go
 	// to exec the user's program: `hull exec` waits there until it forwards signals.
 	BeforeStart func()
+
+	// PidfdSocket is the path of a unix socket that receives a pidfd of the process.
+	PidfdSocket string
+	// SubCgroup is `exec --cgroup`: an existing cgroup below the container's, relative
+	// to it, that the process is started in.
+	SubCgroup string
 }
 
 // Process is a process exec'd into a container by this hull; the caller waits on it.
@@ -122,6 +129,13 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		return nil, errors.New("cannot exec in a stopped container")
 	}
 	t.mark("status+namespaces")
+	var pidfdSock *os.File
+	if o.PidfdSocket != "" {
+		if pidfdSock, err = dialPidfdSocket(o.PidfdSocket); err != nil {
+			return nil, err
+		}
+		defer pidfdSock.Close()
+	}
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -186,6 +200,10 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if err != nil && !errors.Is(err, errNoCgroup) {
 		return nil, fmt.Errorf("exec: load the container's cgroup: %w", err)
 	}
+	into, err := execCgroup(cg, o.SubCgroup)
+	if err != nil {
+		return nil, err
+	}
 	// With the pids controller on, a refused fork is counted: if the process dies
 	// starting up and the count rose, the limit is what to tell the user about.
 	var pidsHits uint64
@@ -202,7 +220,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		Env:   env,
 		Files: files,
 		Join:  joins,
-	}, cg)
+	}, into)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
@@ -304,6 +322,13 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			return nil, err
 		}
 	}
+	// Our child, not reaped: the pidfd names the user's program itself (the raw
+	// child in the container), not the helper that forked it.
+	if pidfdSock != nil {
+		if err := sendPidfd(pidfdSock, m.Pid, pidfdKindExec); err != nil {
+			return nil, err
+		}
+	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, m.Pid); err != nil {
 			return nil, err
@@ -311,6 +336,27 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	done = true
 	return &Process{Init{proc: user}}, nil
+}
+
+// execCgroup is the cgroup exec's process is born in: the container's, or the
+// existing sub-cgroup rel below it.
+func execCgroup(cg *cgroups.Manager, rel string) (*cgroups.Manager, error) {
+	if rel == "" {
+		return cg, nil
+	}
+	if cg == nil {
+		return nil, fmt.Errorf("--cgroup %s: the container has no cgroup to take a sub-cgroup of", clip.Quote(rel))
+	}
+	sub, err := cg.Sub(rel)
+	if err != nil {
+		return nil, fmt.Errorf("--cgroup: %w", err)
+	}
+	// A frozen sub-cgroup would hold the helper there for ever, as a paused
+	// container would (Exec refuses that above).
+	if frozen, err := sub.EffectivelyFrozen(); err == nil && frozen {
+		return nil, fmt.Errorf("--cgroup %s: %s is frozen; thaw it first (echo 0 > cgroup.freeze)", clip.Quote(rel), sub.Path())
+	}
+	return sub, nil
 }
 
 // recvListener takes the seccomp listener the process sent before its execve.
