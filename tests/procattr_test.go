@@ -4,6 +4,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -88,6 +89,37 @@ func TestProcAttrCreate(t *testing.T) {
 			r := h.run(s)
 			mustExit(t, r, 0)
 			checkFields(t, probeFields(t, r.stdout), tc.want)
+		})
+	}
+}
+
+// TestProcAttrJoinedPidNS: a container that joins another's pid namespace has its
+// process forked into it by nsenter's tail (or a second stage of init, with a
+// startContainer hook), which must set the scheduler itself.
+func TestProcAttrJoinedPidNS(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	first := h.startContainer(sleeperSpec())
+	for _, hook := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hook=%v", hook), func(t *testing.T) {
+			sib := h.sibling(t)
+			procattrProbe.install(t, sib, "procattr")
+			s := baseSpec("procattr")
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+					s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", first.Pid)
+				}
+			}
+			if hook {
+				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
+			}
+			s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedRR, Priority: 7,
+				Flags: []specs.LinuxSchedulerFlag{specs.SchedFlagResetOnFork}}
+			s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 5}
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+			r := sib.run(s)
+			mustExit(t, r, 0)
+			checkFields(t, probeFields(t, r.stdout), map[string]string{"policy": "2", "priority": "7", "ioprio": "0x4005", "personality": "0x8"})
 		})
 	}
 }
