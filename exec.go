@@ -78,6 +78,15 @@ func execAction(c *cli.Context) error {
 // execProcess builds the process to run: process.json as given, or the container's own
 // process with the command and the flags' changes, as runc does.
 func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error) {
+	// Refused as create refuses process.selinuxLabel and process.apparmorProfile
+	// (and exec those of process.json, config.ValidateExec), with -p too: never
+	// dropped.
+	if label := c.String("process-label"); label != "" {
+		return nil, errors.New("--process-label: not supported: hull has no LSM support; remove --process-label")
+	}
+	if prof := c.String("apparmor"); prof != "" {
+		return nil, errors.New("--apparmor: not supported: hull has no LSM support; remove --apparmor")
+	}
 	if path := c.String("process"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -100,12 +109,6 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	p.Env = mergeEnv(base.Env, c.StringSlice("env"))
 	if cwd := c.String("cwd"); cwd != "" {
 		p.Cwd = cwd
-	}
-	if label := c.String("process-label"); label != "" {
-		return nil, errors.New("--process-label: SELinux labels are not supported by hull")
-	}
-	if prof := c.String("apparmor"); prof != "" {
-		return nil, errors.New("--apparmor: AppArmor profiles are not supported by hull")
 	}
 	if c.Bool("no-new-privs") {
 		p.NoNewPrivileges = true

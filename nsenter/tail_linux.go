@@ -14,9 +14,9 @@ import (
 )
 
 // Tail is the end of a process's set-up that only the process itself can do, after it
-// has been forked into the container's pid namespace: the session, the seccomp filter,
-// the user and capabilities, no_new_privs, and execve. ForkTail runs it in a child with
-// no Go runtime, from raw syscalls prepared here.
+// has been forked into the container's pid namespace: the session, the scheduler, the
+// seccomp filter, the user and capabilities, no_new_privs, and execve. ForkTail runs it
+// in a child with no Go runtime, from raw syscalls prepared here.
 //
 // Why: a process in the container's pid namespace is visible to every process there,
 // and one with CAP_SYS_PTRACE can open its /proc/<pid>/exe and /proc/<pid>/fd/*. A Go
@@ -45,6 +45,11 @@ type Tail struct {
 	SeccompFlags uintptr
 	SeccompFirst bool
 	NotifySock   *os.File
+	// Sched, if set, is applied with sched_setattr before the seccomp filter and the
+	// user switch (raising a priority needs CAP_SYS_NICE): set on the caller's thread
+	// it would not reach the child, as fork refuses SCHED_DEADLINE and
+	// SCHED_FLAG_RESET_ON_FORK resets it.
+	Sched *unix.SchedAttr
 	// Wait is for a created container's process: it blocks opening the exec fifo
 	// for writing (FifoRel under FifoDir, the container's procfs root) until `hull
 	// start` reads it, writes StartOK, and reports any later failure through the
@@ -74,6 +79,7 @@ const (
 	tailMask
 	tailSetsid
 	tailCtty
+	tailSched
 	tailSeccomp
 	tailNotify
 	tailKeepCaps
@@ -107,6 +113,8 @@ type tailArgs struct {
 	nlen                  [tailExec + 1]uintptr
 	fmsg                  [160]byte
 	ctty                  bool
+	sched                 bool
+	schedAttr             unix.SchedAttr
 	seccomp, seccompFirst bool
 	seccompFlags          uintptr
 	fprog                 unix.SockFprog
@@ -258,6 +266,11 @@ func tailChild(a *tailArgs) {
 			rawExit(1)
 		}
 	}
+	if a.sched {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SCHED_SETATTR, 0, uintptr(unsafe.Pointer(&a.schedAttr)), 0, 0, 0, 0); e != 0 {
+			tailFail(a, tailSched, 0, e)
+		}
+	}
 	if a.seccomp && a.seccompFirst {
 		tailLoadSeccomp(a)
 	}
@@ -383,6 +396,10 @@ func ForkTail(t *Tail) (int, error) {
 		}
 	}
 	a.maxFd = fdLimit()
+	if t.Sched != nil {
+		a.sched, a.schedAttr = true, *t.Sched
+		a.schedAttr.Size = unix.SizeofSchedAttr
+	}
 	if len(t.Groups) > 0 {
 		a.groups, a.nGroups = &t.Groups[0], uintptr(len(t.Groups))
 	}
@@ -482,6 +499,8 @@ func tailStepName(step, idx uint32, t *Tail) string {
 		return "process.terminal: setsid"
 	case tailCtty:
 		return "process.terminal: set the controlling terminal"
+	case tailSched:
+		return "process.scheduler: sched_setattr"
 	case tailSeccomp:
 		return "linux.seccomp: load the filter (seccomp)"
 	case tailNotify:

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -212,6 +213,10 @@ func (c *checker) run() []Finding {
 		c.userNS()
 		c.seccomp()
 		c.resources()
+		// Relative node numbers are the cpuset's, not the host's.
+		if mp := s.Linux.MemoryPolicy; mp != nil && !slices.Contains(mp.Flags, specs.MpolFRelativeNodes) {
+			c.hostList("linux.memoryPolicy.nodes", mp.Nodes, "memory nodes", "have no memory", c.h.memoryNodes)
+		}
 	}
 	return c.findings
 }

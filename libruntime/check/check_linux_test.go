@@ -133,6 +133,36 @@ func TestSpec(t *testing.T) {
 				h.hardLimit = func(int) (uint64, error) { return 10, nil }
 				s.Process.OOMScoreAdj = i(-10)
 			}},
+		{name: "cpus-partly-offline",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.onlineCPUs = func() ([]int, error) { return []int{0, 1}, nil }
+				s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0-3", Final: "1"}
+			},
+			want: []string{"warning process.execCPUAffinity.initial"}, msg: "CPUs [2 3] are not online"},
+		{name: "cpus-all-offline",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.onlineCPUs = func() ([]int, error) { return []int{0, 1}, nil }
+				s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "4,6"}
+			},
+			want: []string{"error process.execCPUAffinity.final"}, msg: `none of the CPUs "4,6" is usable`},
+		{name: "memory-nodes",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.memoryNodes = func() ([]int, error) { return []int{0}, nil }
+				s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0-1"}
+			},
+			want: []string{"warning linux.memoryPolicy.nodes"}, msg: "memory nodes [1] have no memory"},
+		{name: "memory-nodes-none",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.memoryNodes = func() ([]int, error) { return []int{0}, nil }
+				s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "2"}
+			},
+			want: []string{"error linux.memoryPolicy.nodes"}, msg: "none of the memory nodes"},
+		{name: "memory-nodes-relative",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.memoryNodes = func() ([]int, error) { return []int{0}, nil }
+				s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "3",
+					Flags: []specs.MemoryPolicyFlagType{specs.MpolFRelativeNodes}}
+			}},
 		{name: "ambient-needs-inheritable",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
 				s.Process.Capabilities.Ambient = []string{"CAP_KILL"}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/cgroups"
+	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/process"
 )
 
@@ -42,6 +43,9 @@ type host struct {
 	// inInitialUserNS reports whether hull runs in the initial user
 	// namespace; nil means it does.
 	inInitialUserNS func() bool
+	// onlineCPUs and memoryNodes read the kernel's lists of CPUs that are
+	// online and of NUMA nodes that have memory; nil when unknown.
+	onlineCPUs, memoryNodes func() ([]int, error)
 }
 
 // initialUserNS reports whether hull runs in the initial user namespace,
@@ -68,11 +72,28 @@ func realHost() *host {
 		hullMade:    hullMade,
 
 		inInitialUserNS: inInitialUserNS,
+		onlineCPUs:      sysList("/sys/devices/system/cpu/online"),
+		memoryNodes:     sysList("/sys/devices/system/node/has_memory"),
 	}
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)
 	}
 	return h
+}
+
+// sysList reads a sysfs list of numbers such as "0-3,7".
+func sysList(path string) func() ([]int, error) {
+	return func() ([]int, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		list, cerr := config.CPUList(path, strings.TrimSpace(string(b)), 1<<20)
+		if cerr != nil {
+			return nil, cerr
+		}
+		return list, nil
+	}
 }
 
 // parseCaps reads CapBnd, CapPrm and CapEff from /proc/<pid>/status text.

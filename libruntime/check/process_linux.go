@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/clip"
+	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/process"
 )
 
@@ -51,6 +53,10 @@ func (c *checker) process() {
 	c.capabilities(p.Capabilities)
 	c.rlimits(p.Rlimits)
 	c.oomScoreAdj(p.OOMScoreAdj)
+	if a := p.ExecCPUAffinity; a != nil {
+		c.hostList("process.execCPUAffinity.initial", a.Initial, "CPUs", "are not online", c.h.onlineCPUs)
+		c.hostList("process.execCPUAffinity.final", a.Final, "CPUs", "are not online", c.h.onlineCPUs)
+	}
 }
 
 // cwd checks that process.cwd is a directory of the rootfs (or comes from a
@@ -292,4 +298,31 @@ func (c *checker) oomScoreAdj(v *int) {
 	c.errorf("process.oomScoreAdj",
 		fmt.Sprintf("use a value of at least %d, or run hull with CAP_SYS_RESOURCE", own),
 		"%d is below hull's own oom_score_adj %d, and lowering it needs CAP_SYS_RESOURCE, which hull does not have", *v, own)
+}
+
+// hostList warns about the numbers of list (a valid CPU or memory node list)
+// that this host lacks (absent says how): the kernel leaves them out without a
+// word. None left is an error: the kernel refuses the list.
+func (c *checker) hostList(field, list, noun, absent string, host func() ([]int, error)) {
+	if list == "" || host == nil {
+		return
+	}
+	want, cerr := config.CPUList(field, list, 1<<20)
+	have, err := host()
+	if cerr != nil || err != nil {
+		return
+	}
+	var missing []int
+	for _, n := range want {
+		if !slices.Contains(have, n) {
+			missing = append(missing, n)
+		}
+	}
+	fix := fmt.Sprintf("list only %s of this host: %s", noun, clip.List(have))
+	switch {
+	case len(missing) == len(want):
+		c.errorf(field, fix, "none of the %s %s is usable: they %s on this host, and the kernel refuses the list", noun, clip.Quote(list), absent)
+	case len(missing) > 0:
+		c.warnf(field, fix, "%s %s %s on this host: the kernel leaves them out", noun, clip.List(missing), absent)
+	}
 }

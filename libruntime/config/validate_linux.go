@@ -314,6 +314,13 @@ func (v *validator) process(p *specs.Process) {
 		v.add("process.oomScoreAdj", fmt.Sprintf("%d is out of range", *p.OOMScoreAdj),
 			"use a value from -1000 to 1000")
 	}
+	v.lsm(p)
+	v.procAttrs(p)
+}
+
+// lsm refuses the process's LSM fields: hull has no AppArmor or SELinux support,
+// and a process that silently runs unconfined is worse than one that fails.
+func (v *validator) lsm(p *specs.Process) {
 	if p.ApparmorProfile != "" {
 		v.add("process.apparmorProfile", "not supported: hull has no LSM support", "remove process.apparmorProfile")
 	}
@@ -509,16 +516,19 @@ func (v *validator) linux(l *specs.Linux) {
 	if l.MountLabel != "" {
 		v.add("linux.mountLabel", "not supported: hull has no LSM support", "remove linux.mountLabel")
 	}
-	// Refused rather than ignored: a container silently missing its network device, cache
-	// allocation or memory policy would run differently from what was asked.
+	// Refused rather than ignored: a container silently missing its network device or
+	// cache allocation would run differently from what was asked.
 	if len(l.NetDevices) > 0 {
 		v.add("linux.netDevices", "not supported: hull does not move network devices", "move the device into the network namespace yourself, or remove linux.netDevices")
 	}
 	if l.IntelRdt != nil {
 		v.add("linux.intelRdt", "not supported: hull has no Intel RDT support", "remove linux.intelRdt")
 	}
-	if l.MemoryPolicy != nil {
-		v.add("linux.memoryPolicy", "not supported: hull does not set NUMA memory policies", "remove linux.memoryPolicy")
+	if _, err := MemoryPolicy("linux.memoryPolicy", l.MemoryPolicy); err != nil {
+		v.errs = append(v.errs, err)
+	}
+	if _, err := Personality("linux.personality", l.Personality); err != nil {
+		v.errs = append(v.errs, err)
 	}
 }
 

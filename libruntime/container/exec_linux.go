@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 	"github.com/hull-runtime/hull/nsenter"
 )
@@ -72,6 +74,16 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	if p.Cwd == "" {
 		p.Cwd = "/"
+	}
+	if err := config.ValidateExec(p); err != nil {
+		return nil, err
+	}
+	var initialCPUs *unix.CPUSet
+	if a := p.ExecCPUAffinity; a != nil {
+		var cerr *config.Error
+		if initialCPUs, cerr = config.CPUAffinity("process.execCPUAffinity.initial", a.Initial); cerr != nil {
+			return nil, cerr
+		}
 	}
 	if p.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
 		return nil, errors.New("cannot allocate tty if hull will detach without setting console socket")
@@ -214,7 +226,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		}
 	}
 	spawned := time.Now()
-	proc, err := spawnInto(&nsenter.SpawnOpts{
+	proc, err := spawnWithCPUs(initialCPUs, &nsenter.SpawnOpts{
 		Exe:   exe,
 		Args:  []string{"hull", "init"},
 		Env:   env,
@@ -241,6 +253,9 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		PreserveFDs: o.PreserveFDs,
 		InitPid:     c.p.InitPid,
 		Seccomp:     c.p.Config.Linux.Seccomp,
+		// The process runs as its container does.
+		Personality:  c.p.Config.Linux.Personality,
+		MemoryPolicy: c.p.Config.Linux.MemoryPolicy,
 	}
 	if t != nil {
 		cfg.Debug, cfg.Cloned = true, spawned.UnixNano()
@@ -389,6 +404,46 @@ func recvListener(f *os.File) (int, error) {
 //
 // A cgroup at its pids.max refuses either way: the helper's Go runtime creates its
 // threads there, after the birth or the move, as runc's init does.
+// spawnWithCPUs is spawnInto with the helper started on the CPUs of
+// execCPUAffinity.initial, if set: hull's forking thread takes them for the fork
+// (the child inherits them) and gets its own back after. The helper then sets the
+// final affinity (initproc.prepareProcess) once in the container's cgroup.
+func spawnWithCPUs(cpus *unix.CPUSet, o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
+	if cpus == nil {
+		return spawnInto(o, cg)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return nil, os.NewSyscallError("sched_getaffinity", err)
+	}
+	if err := process.SetCPUAffinity("process.execCPUAffinity.initial", cpus); err != nil {
+		return nil, err
+	}
+	logs.Debugf("exec: helper started on CPUs %s (execCPUAffinity.initial)", cpuList(cpus))
+	proc, err := spawnInto(o, cg)
+	if rerr := unix.SchedSetaffinity(0, &old); rerr != nil {
+		// A thread of hull left pinned: never given back to the runtime.
+		runtime.LockOSThread()
+	}
+	return proc, err
+}
+
+// cpuList writes a CPU set as a list of numbers.
+func cpuList(set *unix.CPUSet) string {
+	var b []byte
+	for c := range 1024 { // CPU_SETSIZE
+		if set.IsSet(c) {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(c), 10)
+		}
+	}
+	return string(b)
+}
+
 func spawnInto(o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
 	if cg == nil {
 		return nsenter.Spawn(o)

@@ -114,9 +114,10 @@ func Document(version, commit string) *features.Features {
 				Schemata:   boolp(false),
 				Monitoring: boolp(false),
 			},
-			// hull recognizes no memory policy mode or flag; the spec has no
-			// "enabled" here, so the lists are empty rather than absent.
-			MemoryPolicy: &features.MemoryPolicy{Modes: []string{}, Flags: []string{}},
+			// Every mode and flag config.MemoryPolicy takes and init applies with
+			// set_mempolicy, whatever this host's NUMA layout (features.md: the
+			// host may not support all of them).
+			MemoryPolicy: &features.MemoryPolicy{Modes: config.MemoryPolicyModes(), Flags: config.MemoryPolicyFlags()},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: boolp(idmap)},
 			},

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/clip"
+	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/console"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/process"
@@ -490,9 +491,22 @@ func (i *initState) seccomp() *specs.LinuxSeccomp {
 	return i.cfg.Seccomp
 }
 
+// linuxAttrs are the container's personality and memory policy, which every process
+// of it gets: exec's copy, or the container's own.
+func (i *initState) linuxAttrs() (*specs.LinuxPersonality, *specs.LinuxMemoryPolicy) {
+	if i.cfg.Exec {
+		return i.cfg.Personality, i.cfg.MemoryPolicy
+	}
+	if l := i.cfg.Spec.Linux; l != nil {
+		return l.Personality, l.MemoryPolicy
+	}
+	return nil, nil
+}
+
 // prepareProcess does on this thread what the process inherits from it, for
 // setupProcess (init execs from this thread) and planTail (a child forked from it
-// execs): the filter compiled, CPU affinity, HOME, rlimits, bounding set, umask, cwd.
+// execs): the filter compiled, CPU affinity, I/O priority, personality, memory
+// policy, HOME, rlimits, bounding set, umask, cwd.
 func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, flags uintptr, err error) {
 	// Compiled before the rlimits: libseccomp allocates, and RLIMIT_AS may be set
 	// below what the Go runtime has reserved.
@@ -501,9 +515,28 @@ func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, fl
 			return nil, 0, err
 		}
 	}
-	// The affinity is the cpuset's, not the caller's. HOME is read from the
-	// container's passwd while still root, as runc does.
-	process.ResetCPUAffinity()
+	// The affinity is the cpuset's, not the caller's, unless an exec'd process asks
+	// for execCPUAffinity.final (it applies once the process is in the container's
+	// cgroup, which this helper was born in; runc sets it from outside at that point).
+	// The spec does not apply execCPUAffinity to the container's own process.
+	var final *unix.CPUSet
+	if i.cfg.Exec && p.ExecCPUAffinity != nil {
+		var cerr *config.Error
+		if final, cerr = config.CPUAffinity("process.execCPUAffinity.final", p.ExecCPUAffinity.Final); cerr != nil {
+			return nil, 0, cerr
+		}
+	}
+	if final != nil {
+		if err := process.SetCPUAffinity("process.execCPUAffinity.final", final); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		process.ResetCPUAffinity()
+	}
+	if err := i.setThreadAttrs(p); err != nil {
+		return nil, 0, err
+	}
+	// HOME is read from the container's passwd while still root, as runc does.
 	p.Env = process.WithHome(p.Env, p.User.UID)
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
 		return nil, 0, err
@@ -531,11 +564,59 @@ func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, fl
 	return prog, flags, nil
 }
 
+// setThreadAttrs sets on this thread the I/O priority, the personality and the
+// memory policy of the process, which what it forks or execs keeps: while root with
+// every capability, before any filter. Not the scheduler (schedAttr).
+func (i *initState) setThreadAttrs(p *specs.Process) error {
+	if p.IOPriority != nil {
+		prio, cerr := config.IOPriority("process.ioPriority", p.IOPriority)
+		if cerr != nil {
+			return cerr
+		}
+		if err := process.SetIOPriority(prio); err != nil {
+			return err
+		}
+	}
+	pers, mpol := i.linuxAttrs()
+	if mpol != nil {
+		mp, cerr := config.MemoryPolicy("linux.memoryPolicy", mpol)
+		if cerr != nil {
+			return cerr
+		}
+		if err := process.SetMemPolicy(mp.Mode, mp.Mask, mp.MaxNode); err != nil {
+			return err
+		}
+	}
+	if pers != nil {
+		v, cerr := config.Personality("linux.personality", pers)
+		if cerr != nil {
+			return cerr
+		}
+		if err := process.SetPersonality(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schedAttr is process.scheduler as sched_setattr takes it, nil if unset.
+func schedAttr(p *specs.Process) (*unix.SchedAttr, error) {
+	attr, cerr := config.SchedAttr("process.scheduler", p.Scheduler)
+	if cerr != nil {
+		return nil, cerr
+	}
+	return attr, nil
+}
+
 // planTail does, on this thread, what the exec'd process inherits (rlimits, bounding
-// set, umask, cwd) and prepares what it must do itself (user, capabilities,
-// no_new_privs, seccomp), in the order setupProcess follows.
+// set, umask, cwd) and prepares what it must do itself (scheduler, user,
+// capabilities, no_new_privs, seccomp), in the order setupProcess follows.
 func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 	prog, flags, err := i.prepareProcess(p)
+	if err != nil {
+		return nil, err
+	}
+	sched, err := schedAttr(p)
 	if err != nil {
 		return nil, err
 	}
@@ -558,6 +639,7 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 		UID:  u.UID, GID: u.GID, Groups: u.Groups, SetGroups: u.SetGroups,
 		Caps: caps.Data, Ambient: caps.Ambient, ClearAmb: caps.ClearAmbient,
 		NoNewPrivs: p.NoNewPrivileges,
+		Sched:      sched,
 	}
 	if prog != nil {
 		// Without no_new_privs, loading needs CAP_SYS_ADMIN, which the user switch
@@ -621,6 +703,18 @@ func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) 
 	prog, flags, err := i.prepareProcess(p)
 	if err != nil {
 		return "", nil, err
+	}
+	// On this thread, which execs the program: still root, before any filter. As
+	// with runc, init then waits for start and runs startContainer hooks with it
+	// (a SCHED_DEADLINE init cannot fork them).
+	sched, err := schedAttr(p)
+	if err != nil {
+		return "", nil, err
+	}
+	if sched != nil {
+		if err := process.SetScheduler(sched); err != nil {
+			return "", nil, err
+		}
 	}
 	sc := i.seccomp()
 	notify := seccomp.HasNotify(sc)

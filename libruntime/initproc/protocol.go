@@ -59,6 +59,10 @@ type Config struct {
 	Exec    bool                `json:"exec,omitempty"`
 	Process *specs.Process      `json:"process,omitempty"`
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	// The container's personality and memory policy, which an exec'd process gets
+	// as its init did.
+	Personality  *specs.LinuxPersonality  `json:"personality,omitempty"`
+	MemoryPolicy *specs.LinuxMemoryPolicy `json:"memory_policy,omitempty"`
 	// InitPid is init's pid in the host's pid namespace, for the state given to hooks.
 	InitPid int `json:"init_pid"`
 	// TimeNSReady: init was born in its new time namespace (offsets already set) and
