@@ -210,6 +210,8 @@ func (c *checker) run() []Finding {
 	if s.Linux != nil {
 		c.namespaces()
 		c.userNS()
+		c.netDevices()
+		c.sysfsNetNS()
 		c.seccomp()
 		c.resources()
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ type host struct {
 	// inInitialUserNS reports whether hull runs in the initial user
 	// namespace; nil means it does.
 	inInitialUserNS func() bool
+	// netDevice reports whether hull's network namespace has a device of
+	// that name; nil means every name exists.
+	netDevice func(name string) bool
 }
 
 // initialUserNS reports whether hull runs in the initial user namespace,
@@ -68,6 +72,10 @@ func realHost() *host {
 		hullMade:    hullMade,
 
 		inInitialUserNS: inInitialUserNS,
+		netDevice: func(name string) bool {
+			_, err := net.InterfaceByName(name)
+			return err == nil
+		},
 	}
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)
