@@ -153,11 +153,28 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 		// the children have used this frame.
 		return pid, e
 	}
-	// Child 1.
-	for i := uintptr(0); i < a.nJoin && i < maxJoin; i++ {
-		if _, _, e := syscall.RawSyscall6(unix.SYS_SETNS, a.nsFds[i], a.nsTypes[i], 0, 0, 0, 0); e != 0 {
-			rawReport(a.errPipe, repJoin, a.joinIdx[i], uintptr(e))
-			rawExit(1)
+	// Child 1. The namespaces are joined in three passes, as runc's nsexec joins
+	// them: first every one but the user namespace, as host root, where a namespace
+	// owned by another user namespace than the one joined (a network namespace made
+	// by the host, say, next to a container's user namespace) can still be entered;
+	// then the user namespace; then, with the capabilities it gives, the ones the
+	// first pass was not allowed to join (EPERM), which it owns.
+	var joined uintptr // bit i: nsFds[i] is joined
+	for pass := uintptr(0); pass < 3; pass++ {
+		for i := uintptr(0); i < a.nJoin && i < maxJoin; i++ {
+			user := a.nsTypes[i] == unix.CLONE_NEWUSER
+			if joined&(1<<i) != 0 || user != (pass == 1) {
+				continue
+			}
+			_, _, e := syscall.RawSyscall6(unix.SYS_SETNS, a.nsFds[i], a.nsTypes[i], 0, 0, 0, 0)
+			if e == unix.EPERM && pass == 0 {
+				continue
+			}
+			if e != 0 {
+				rawReport(a.errPipe, repJoin, a.joinIdx[i], uintptr(e))
+				rawExit(1)
+			}
+			joined |= 1 << i
 		}
 	}
 	if a.rootInUserNS {
@@ -600,9 +617,8 @@ func readFull(f *os.File, b []byte) (int, error) {
 	return n, nil
 }
 
-// sortUserFirst returns joins with the user namespace first: after entering it the child
-// holds every capability there, which joining the namespaces it owns requires. The order
-// of the others is kept.
+// sortUserFirst returns joins with the user namespace first and the others in their
+// order; child 1 joins them in passes (rawFork) and reports failures by this index.
 func sortUserFirst(js []Join) []Join {
 	out := make([]Join, 0, len(js))
 	for _, j := range js {

@@ -119,3 +119,65 @@ func TestFailingHook(t *testing.T) {
 		t.Errorf("hooks after the failing one ran: %q", b)
 	}
 }
+
+// TestHooksContainerEnvAndDir checks where and with what environment the hooks init
+// runs in the container get, as runc 1.5 gives them: createContainer hooks in the
+// container's root directory (host path), with exactly their env; startContainer hooks
+// in the process's cwd, as its user, and, when they have no env, with the process's
+// environment.
+func TestHooksContainerEnvAndDir(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	logDir := t.TempDir()
+	if err := os.Chmod(logDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	dump := "#!/bin/sh\n{ echo \"cwd=$(pwd)\"; echo \"uid=$(id -u)\"; env | sort; } > \"$1\"\n"
+	hostScript := filepath.Join(h.bundle, "dump.sh")
+	for _, p := range []string{hostScript, filepath.Join(h.rootfs, "dump.sh")} {
+		if err := os.WriteFile(p, []byte(dump), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := baseSpec("true")
+	s.Process.Env = append(s.Process.Env, "HULLTEST_PROC=1")
+	s.Process.Cwd = "/tmp"
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"rbind", "rw"}})
+	s.Hooks = &specs.Hooks{
+		CreateContainer: []specs.Hook{{Path: hostScript, Args: []string{"dump.sh", filepath.Join(logDir, "cc")}, Env: []string{"HULLTEST_HOOK=cc"}}},
+		StartContainer: []specs.Hook{
+			{Path: "/dump.sh", Args: []string{"dump.sh", "/hooklog/sc-noenv"}},
+			{Path: "/dump.sh", Args: []string{"dump.sh", "/hooklog/sc-env"}, Env: []string{"HULLTEST_HOOK=sc"}},
+		},
+	}
+	mustExit(t, h.run(s), 0)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(logDir, name))
+		if err != nil {
+			t.Errorf("hook output %s: %v", name, err)
+		}
+		return string(b)
+	}
+	for _, c := range []struct {
+		file      string
+		want, not []string
+	}{
+		{"cc", []string{"cwd=" + h.rootfs + "\n", "HULLTEST_HOOK=cc"}, []string{"HULLTEST_PROC"}},
+		{"sc-noenv", []string{"cwd=/tmp\n", "uid=1000\n", "HULLTEST_PROC=1", "PATH=/usr/local/sbin:"}, []string{"HULLTEST_HOOK"}},
+		{"sc-env", []string{"cwd=/tmp\n", "HULLTEST_HOOK=sc"}, []string{"HULLTEST_PROC"}},
+	} {
+		got := read(c.file)
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s hook: no %q in\n%s", c.file, w, got)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(got, n) {
+				t.Errorf("%s hook: %q in\n%s", c.file, n, got)
+			}
+		}
+	}
+	h.assertNothingLeft(true)
+}

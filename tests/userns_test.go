@@ -553,3 +553,54 @@ func joinUserns(s *specs.Spec, path string) {
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: path})
 	s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
 }
+
+// TestUsernsJoinHostOwnedNetns joins a user namespace and, next to it, a network
+// namespace the host's user namespace owns: runc 1.5 joins every other namespace before
+// the user namespace (then the rest), and so does hull; before, joining the user
+// namespace first left no privilege to enter the network namespace. sysfs cannot be
+// mounted for such a namespace (the container's root has no privilege over it): check
+// and create refuse it up front, naming the mount, where runc fails at the mount.
+func TestUsernsJoinHostOwnedNetns(t *testing.T) {
+	t.Parallel()
+	const hostID = 210000
+	h := newHarness(t)
+	holder := startUsernsHolder(t, hostID)
+	prepareUserns(t, h, hostID, hostID)
+	netns, netnsPath := testNetns(t, "uj")
+	ip(t, "-n", netns, "link", "set", "lo", "up")
+	s := baseSpec("sh", "-c", "readlink /proc/self/ns/net; ip -o link show lo")
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", holder)})
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = netnsPath
+		}
+	}
+	sysfs := -1
+	for i, m := range s.Mounts {
+		if m.Type == "sysfs" {
+			sysfs = i
+		}
+	}
+	r := h.create(s)
+	want := fmt.Sprintf("mounts[%d]: sysfs cannot be mounted", sysfs)
+	if r.exit == 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("create with sysfs: %s; want a failure with %q", r, want)
+	}
+	h.assertNothingLeft(true)
+
+	s.Mounts = append(s.Mounts[:sysfs], s.Mounts[sysfs+1:]...)
+	r = h.run(s)
+	mustExit(t, r, 0)
+	wantNS, err := os.Readlink(netnsPath)
+	if err != nil {
+		var st unix.Stat_t
+		if err := unix.Stat(netnsPath, &st); err != nil {
+			t.Fatal(err)
+		}
+		wantNS = fmt.Sprintf("net:[%d]", st.Ino)
+	}
+	if !strings.HasPrefix(r.stdout, wantNS+"\n") || !strings.Contains(r.stdout, "UP") {
+		t.Errorf("inside: %q, want the joined %s with lo up", r.stdout, wantNS)
+	}
+	h.assertNothingLeft(true)
+}

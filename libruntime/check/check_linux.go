@@ -211,6 +211,8 @@ func (c *checker) run() []Finding {
 	if s.Linux != nil {
 		c.namespaces()
 		c.userNS()
+		c.netDevices()
+		c.sysfsNetNS()
 		c.seccomp()
 		c.resources()
 		// Relative node numbers are the cpuset's, not the host's.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -46,6 +47,9 @@ type host struct {
 	// onlineCPUs and memoryNodes read the kernel's lists of CPUs that are
 	// online and of NUMA nodes that have memory; nil when unknown.
 	onlineCPUs, memoryNodes func() ([]int, error)
+	// netDevice reports whether hull's network namespace has a device of
+	// that name; nil means every name exists.
+	netDevice func(name string) bool
 }
 
 // initialUserNS reports whether hull runs in the initial user namespace,
@@ -74,6 +78,10 @@ func realHost() *host {
 		inInitialUserNS: inInitialUserNS,
 		onlineCPUs:      sysList("/sys/devices/system/cpu/online"),
 		memoryNodes:     sysList("/sys/devices/system/node/has_memory"),
+		netDevice: func(name string) bool {
+			_, err := net.InterfaceByName(name)
+			return err == nil
+		},
 	}
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)

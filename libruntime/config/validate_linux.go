@@ -516,11 +516,9 @@ func (v *validator) linux(l *specs.Linux) {
 	if l.MountLabel != "" {
 		v.add("linux.mountLabel", "not supported: hull has no LSM support", "remove linux.mountLabel")
 	}
-	// Refused rather than ignored: a container silently missing its network device or
-	// cache allocation would run differently from what was asked.
-	if len(l.NetDevices) > 0 {
-		v.add("linux.netDevices", "not supported: hull does not move network devices", "move the device into the network namespace yourself, or remove linux.netDevices")
-	}
+	v.netDevices(l.NetDevices)
+	// Refused rather than ignored: a container silently missing its cache allocation
+	// would run differently from what was asked.
 	if l.IntelRdt != nil {
 		v.add("linux.intelRdt", "not supported: hull has no Intel RDT support", "remove linux.intelRdt")
 	}
@@ -530,6 +528,82 @@ func (v *validator) linux(l *specs.Linux) {
 	if _, err := Personality("linux.personality", l.Personality); err != nil {
 		v.errs = append(v.errs, err)
 	}
+}
+
+// netDevices checks linux.netDevices: the names are the kernel's (dev_valid_name), and
+// the devices need a network namespace of the container's own to go to (runc: "unable
+// to move network devices without a NET namespace").
+func (v *validator) netDevices(devs map[string]specs.LinuxNetDevice) {
+	if len(devs) == 0 {
+		return
+	}
+	e, ok := v.ns[specs.NetworkNamespace]
+	switch {
+	case !ok:
+		v.add("linux.netDevices", "no network namespace: the devices are moved into the container's own",
+			`add {"type": "network"} to linux.namespaces, or remove linux.netDevices`)
+	case e.path != "" && v.isHostNS(specs.NetworkNamespace, e.path):
+		// runc accepts it and renames the host's device in place; a container never
+		// owns the host's namespace, so nothing would ever give the name back.
+		v.add("linux.netDevices", fmt.Sprintf("%s joins the host's network namespace, which the devices are already in", index("linux.namespaces", e.index)),
+			"remove the path of the network namespace to get a new one, or remove linux.netDevices")
+	}
+	hostNames := make([]string, 0, len(devs))
+	for k := range devs {
+		hostNames = append(hostNames, k)
+	}
+	slices.Sort(hostNames)
+	taken := make(map[string]string, len(devs))
+	for _, k := range hostNames {
+		f := "linux.netDevices." + clip.String(k)
+		if msg := ifnameProblem(k, false); msg != "" {
+			v.add(f, fmt.Sprintf("%s is not a network device name: %s", clip.Quote(k), msg),
+				"use the device's name in the runtime's network namespace, as `ip link` shows it")
+		}
+		name := devs[k].Name
+		if name == "" {
+			name = k
+		} else if msg := ifnameProblem(name, true); msg != "" {
+			v.add(f+".name", fmt.Sprintf("%s is not a network device name: %s", clip.Quote(name), msg),
+				"use 1 to 15 bytes without '/', ':' or white space, not \".\" or \"..\"; a single %d lets the kernel number it")
+			continue
+		}
+		if strings.Contains(name, "%") {
+			continue
+		}
+		if other, dup := taken[name]; dup {
+			v.add(f+".name", fmt.Sprintf("%s is also the name of linux.netDevices.%s in the container", clip.Quote(name), clip.String(other)),
+				"give each device its own name in the container")
+			continue
+		}
+		taken[name] = k
+	}
+}
+
+// ifnameProblem says why the kernel would refuse s as an interface name (net/core/dev.c
+// dev_valid_name; IFNAMSIZ is 16 with the NUL), or "". A new name may hold one %d,
+// which the kernel replaces with the first free number.
+func ifnameProblem(s string, template bool) string {
+	switch {
+	case s == "":
+		return "empty"
+	case len(s) >= unix.IFNAMSIZ:
+		return fmt.Sprintf("%d bytes, the kernel takes at most %d", len(s), unix.IFNAMSIZ-1)
+	case s == "." || s == "..":
+		return `"." and ".." are not device names`
+	case strings.ContainsAny(s, "/:"):
+		return "contains '/' or ':'"
+	}
+	for _, c := range []byte(s) {
+		switch c {
+		case ' ', '\t', '\n', '\v', '\f', '\r':
+			return "contains white space"
+		}
+	}
+	if n := strings.Count(s, "%"); n > 0 && (!template || n != 1 || strings.Count(s, "%d") != 1) {
+		return "'%' only as one %d, in a new name"
+	}
+	return ""
 }
 
 func (v *validator) namespaces(l *specs.Linux) {

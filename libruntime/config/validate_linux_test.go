@@ -393,9 +393,39 @@ func TestValidateAll(t *testing.T) {
 		{name: "rootfs propagation valid", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" }},
 		{name: "mount label", mutate: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" },
 			want: []string{"linux.mountLabel"}},
-		{name: "netDevices refused", mutate: func(s *specs.Spec) {
+		{name: "netDevices valid", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {}, "dummy1": {Name: "ctr0"}, "dummy2": {Name: "net%d"}}
+		}},
+		{name: "netDevices without a network namespace", mutate: func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {}}
+		}, want: []string{"linux.netDevices"}, wantFix: `{"type": "network"}`},
+		{name: "netDevices in the host's network namespace", mutate: func(s *specs.Spec) {
+			for i := range s.Linux.Namespaces {
+				if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+					s.Linux.Namespaces[i].Path = "/proc/self/ns/net"
+				}
+			}
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {}}
 		}, want: []string{"linux.netDevices"}},
+		{name: "netDevices bad host name", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"a/b": {}}
+		}, want: []string{"linux.netDevices.a/b"}},
+		{name: "netDevices name too long", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {Name: "0123456789abcdef"}}
+		}, want: []string{"linux.netDevices.eth9.name"}},
+		{name: "netDevices name dot", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {Name: ".."}}
+		}, want: []string{"linux.netDevices.eth9.name"}},
+		{name: "netDevices name with space", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {Name: "a b"}}
+		}, want: []string{"linux.netDevices.eth9.name"}},
+		{name: "netDevices bad template", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {Name: "n%s"}}
+		}, want: []string{"linux.netDevices.eth9.name"}},
+		{name: "netDevices same new name", mutate: func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth8": {Name: "ctr0"}, "eth9": {Name: "ctr0"}}
+		}, want: []string{"linux.netDevices.eth9.name"}},
 		{name: "intelRdt refused", mutate: func(s *specs.Spec) {
 			s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"}
 		}, want: []string{"linux.intelRdt"}},

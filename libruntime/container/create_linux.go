@@ -24,6 +24,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/libruntime/netdev"
 	hullrootfs "github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 	"github.com/hull-runtime/hull/nsenter"
@@ -397,6 +398,26 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, err
 	}
 	t.mark("cgroup limits+device filter")
+	if len(spec.Linux.NetDevices) > 0 {
+		moved, merr := moveNetDevices(spec, proc.Pid)
+		if merr != nil {
+			return nil, nil, merr
+		}
+		// Registered after init's kill, so it runs first: the namespace is still
+		// there (held by moved anyway) and the devices go back to hull's.
+		cleanup.add(func() {
+			if err := moved.Undo(); err != nil {
+				logs.Warnf("%v", err)
+			}
+			moved.Close()
+		})
+		defer func() {
+			if err == nil {
+				moved.Close()
+			}
+		}()
+		t.mark("netDevices")
+	}
 	childSock.Close()
 	_, start, err := procStat(proc.Pid)
 	if err != nil {
@@ -460,6 +481,18 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg *cgroups.Ma
 		Join:       joins,
 		CloneFlags: attr.Cloneflags,
 	}, cg)
+}
+
+// moveNetDevices moves linux.netDevices into init's network namespace (new, or the
+// one joined by path), while init starts up and before it is sent its config: the
+// devices are there before any hook runs, as with runc.
+func moveNetDevices(spec *specs.Spec, pid int) (*netdev.Moved, error) {
+	ns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("linux.netDevices: init's network namespace: %w", err)
+	}
+	defer ns.Close()
+	return netdev.Move(spec.Linux.NetDevices, ns)
 }
 
 // checkCreatable refuses configs this version of hull cannot run safely, before anything

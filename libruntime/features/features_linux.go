@@ -121,7 +121,7 @@ func Document(version, commit string) *features.Features {
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: boolp(idmap)},
 			},
-			NetDevices: &features.NetDevices{Enabled: boolp(false)},
+			NetDevices: &features.NetDevices{Enabled: boolp(true)},
 		},
 		Annotations: map[string]string{
 			AnnotationVersion:           version,

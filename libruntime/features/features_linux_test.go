@@ -279,8 +279,7 @@ func TestFalseClaims(t *testing.T) {
 	for name, b := range map[string]*bool{
 		"apparmor.enabled": l.Apparmor.Enabled, "selinux.enabled": l.Selinux.Enabled,
 		"cgroup.v1": l.Cgroup.V1, "cgroup.systemd": l.Cgroup.Systemd, "cgroup.systemdUser": l.Cgroup.SystemdUser,
-		"intelRdt.enabled":   l.IntelRdt.Enabled,
-		"netDevices.enabled": l.NetDevices.Enabled,
+		"intelRdt.enabled": l.IntelRdt.Enabled,
 	} {
 		if b == nil || *b {
 			t.Errorf("linux.%s = %s, want false", name, fmtBool(b))

@@ -30,6 +30,20 @@ import (
 // line>". A hook past its timeout is killed with its process group and reaped
 // before Run returns.
 func Run(kind string, hs []specs.Hook, st *specs.State) error {
+	return RunWith(kind, hs, st, Options{})
+}
+
+// Options are what the hooks init runs in the container get besides their own fields.
+type Options struct {
+	// Dir is their working directory; "" leaves them the caller's.
+	Dir string
+	// Env is the environment of a hook whose config has no env at all (nil, not an
+	// empty list); nil gives it an empty one.
+	Env []string
+}
+
+// RunWith is Run with o.
+func RunWith(kind string, hs []specs.Hook, st *specs.State, o Options) error {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -38,7 +52,7 @@ func Run(kind string, hs []specs.Hook, st *specs.State) error {
 		return fmt.Errorf("%s hooks: encode state: %w", kind, err)
 	}
 	for i, h := range hs {
-		if err := runOne(h, state); err != nil {
+		if err := runOne(h, state, o); err != nil {
 			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
 		}
 	}
@@ -58,7 +72,7 @@ func RunEach(kind string, hs []specs.Hook, st *specs.State) []error {
 	}
 	var errs []error
 	for i, h := range hs {
-		if err := runOne(h, state); err != nil {
+		if err := runOne(h, state, Options{}); err != nil {
 			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err))
 		}
 	}
@@ -68,7 +82,7 @@ func RunEach(kind string, hs []specs.Hook, st *specs.State) []error {
 // maxStderr bounds how much of a hook's stderr is kept for the error message.
 const maxStderr = 4096
 
-func runOne(h specs.Hook, state []byte) error {
+func runOne(h specs.Hook, state []byte, o Options) error {
 	var timeout time.Duration
 	if h.Timeout != nil {
 		if *h.Timeout <= 0 {
@@ -103,10 +117,14 @@ func runOne(h specs.Hook, state []byte) error {
 	}
 	env := h.Env
 	if env == nil {
+		env = o.Env
+	}
+	if env == nil {
 		// A nil Env would give the hook hull's environment.
 		env = []string{}
 	}
 	cmd := &exec.Cmd{
+		Dir:    o.Dir,
 		Path:   h.Path,
 		Args:   argv,
 		Env:    env,

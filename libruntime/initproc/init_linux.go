@@ -179,7 +179,10 @@ func (i *initState) run() error {
 		i.mark("prestart+createRuntime hooks")
 	}
 	if spec.Hooks != nil && len(spec.Hooks.CreateContainer) > 0 {
-		if err := hooks.Run("createContainer", spec.Hooks.CreateContainer, i.state(specs.StateCreating)); err != nil {
+		// In the container's root, as runc runs them (the spec names no directory;
+		// init's own is the bundle, for relative mount sources).
+		o := hooks.Options{Dir: cfg.Rootfs}
+		if err := hooks.RunWith("createContainer", spec.Hooks.CreateContainer, i.state(specs.StateCreating), o); err != nil {
 			return err
 		}
 	}
@@ -270,7 +273,12 @@ func (i *initState) waitAndExec(p *specs.Process, fifo *os.File) error {
 		os.Exit(1)
 	}
 	if spec.Hooks != nil && len(spec.Hooks.StartContainer) > 0 {
-		if err := hooks.Run("startContainer", spec.Hooks.StartContainer, i.state(specs.StateCreated)); err != nil {
+		// A hook without env gets the process's environment, and every one runs in
+		// the process's cwd, as its user: runc runs them so (its init has taken on
+		// the process's environment by then), and ldconfig-like hooks rely on PATH.
+		// The spec gives a hook exactly its env; with none given it says nothing.
+		o := hooks.Options{Env: p.Env}
+		if err := hooks.RunWith("startContainer", spec.Hooks.StartContainer, i.state(specs.StateCreated), o); err != nil {
 			failStart(w, err)
 		}
 	}
