@@ -34,6 +34,10 @@ import (
 // the default, written for the x86 architectures.
 const dockerProfilePath = "testdata/seccomp/docker-default.json"
 
+// seccompCacheDir is where hull caches compiled profiles, under --root: a name
+// no container id can have.
+const seccompCacheDir = ".seccomp-cache"
+
 // requireAMD64 skips tests whose profiles or syscall numbers are x86_64's.
 func requireAMD64(t *testing.T) {
 	t.Helper()
