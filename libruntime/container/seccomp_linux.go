@@ -90,12 +90,16 @@ func (c *Container) seccompFilter() (*bpf.Program, error) {
 	}
 	r, err := seccomp.ReadEntry(unix.AT_FDCWD, filepath.Join(c.dir, seccompFile))
 	if err == nil {
+		logs.Debugf("seccomp: the filter create stored (%d instructions)", len(r.Program.Insns))
 		return r.Program, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		logs.Warnf("exec: the container's stored seccomp filter: %v; compiling linux.seccomp again", err)
 	}
 	prog, _, err := seccomp.Compile(c.p.Config.Linux.Seccomp)
+	if err == nil {
+		logs.Debugf("seccomp: filter compiled (%d instructions): none stored", len(prog.Insns))
+	}
 	return prog, err
 }
 

@@ -177,6 +177,9 @@ func (c *Cache) lookup(key string) (*Compiled, string) {
 		return nil, "no cache"
 	}
 	dirfd, err := c.open()
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "not in the cache (none yet)"
+	}
 	if err != nil {
 		return nil, err.Error()
 	}
