@@ -1,7 +1,11 @@
 // Package seccomp turns the linux.seccomp object of a config.json into a seccomp
-// filter: Validate checks it, Load installs it on the calling thread, Features says
-// what this build and kernel support, and SendNotifyFd hands a notify fd to a
-// seccomp agent.
+// filter: Validate checks it, Compile builds its BPF program (bpf.Program) and Cache
+// keeps those programs so a profile is compiled once per host, Load installs it on
+// the calling thread, Features says what this build and kernel support, and
+// SendNotifyFd hands a notify fd to a seccomp agent.
+//
+// Only `hull create` (and `hull check`) compile: init and exec's helper get the
+// program and load it with the bpf package, which has no libseccomp.
 //
 // The filter is built with libseccomp (cgo; hull links it statically) but loaded
 // by hand with seccomp(2): hull prepends a short program that answers ENOSYS for
