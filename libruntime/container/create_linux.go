@@ -154,6 +154,10 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
 	}
+	// Fail closed: a container must never run without the filter its config asks for.
+	if spec.Linux.Seccomp != nil && sc.filter() == nil {
+		return nil, nil, errors.New("linux.seccomp: the filter was not compiled; this is a bug in hull")
+	}
 	logCheckWarnings(warnings)
 	t.mark("validate")
 	if o.Validated != nil {
