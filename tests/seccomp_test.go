@@ -34,6 +34,10 @@ import (
 // the default, written for the x86 architectures.
 const dockerProfilePath = "testdata/seccomp/docker-default.json"
 
+// seccompCacheDir is where hull caches compiled profiles, under --root: a name
+// no container id can have.
+const seccompCacheDir = ".seccomp-cache"
+
 // requireAMD64 skips tests whose profiles or syscall numbers are x86_64's.
 func requireAMD64(t *testing.T) {
 	t.Helper()
@@ -1221,4 +1225,190 @@ func TestSeccompWithAddressSpaceLimit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mkdirScript tries a mkdir and prints how it went: "mkdir rc=1 Invalid
+// cross-device link" under dockerDenyingMkdir.
+const mkdirScript = `out=$(mkdir /tmp/d 2>&1); echo "mkdir rc=$? ${out##*: }"`
+
+const mkdirDenied = "mkdir rc=1 Invalid cross-device link\n"
+
+// cacheFiles lists the entries of the state root's seccomp cache, checking the
+// directory is root's alone and each entry a 0600 file.
+func cacheFiles(t *testing.T, root string) []string {
+	t.Helper()
+	dir := filepath.Join(root, seccompCacheDir)
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		t.Fatalf("seccomp cache: %v", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Mode&0o7777 != 0o700 || st.Uid != 0 {
+		t.Errorf("seccomp cache %s: mode %#o, uid %d; want a directory, 0700, root's", dir, st.Mode, st.Uid)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+		if err := unix.Lstat(filepath.Join(dir, e.Name()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o7777 != 0o600 {
+			t.Errorf("cache entry %s: mode %#o, %v; want a 0600 file", e.Name(), st.Mode, err)
+		}
+	}
+	return names
+}
+
+// TestSeccompCache: create compiles a profile once and keeps it under --root; the
+// next container with that profile reads it; a damaged entry is compiled again and
+// replaced, and the container still gets its filter (asserted from inside: mkdir is
+// denied); another profile is another entry; list, state and delete never take the
+// cache for a container.
+func TestSeccompCache(t *testing.T) {
+	t.Parallel()
+	requireAMD64(t)
+	h := newHarness(t)
+	listTable, listJSON := h.do("list"), h.do("list", "--format", "json")
+	mustExit(t, listTable, 0)
+	mustExit(t, listJSON, 0)
+
+	// runOne runs the profile in a new container of the same root and returns
+	// create's debug log.
+	runOne := func(what string, p *specs.LinuxSeccomp) string {
+		t.Helper()
+		c := h.sibling(t)
+		c.writeSpec(seccompSpec(p, shell(mkdirScript)...))
+		r := c.do("--debug", "run", "--bundle", c.bundle, c.id)
+		mustExit(t, r, 0)
+		if r.stdout != mkdirDenied {
+			t.Errorf("%s: stdout %q, want %q", what, r.stdout, mkdirDenied)
+		}
+		return r.stderr
+	}
+
+	profile := dockerDenyingMkdir(t)
+	if log := runOne("first", profile); !strings.Contains(log, "seccomp: filter compiled") || !strings.Contains(log, "not in the cache") {
+		t.Errorf("first container: no compile logged: %s", log)
+	}
+	entries := cacheFiles(t, h.root)
+	if len(entries) != 1 {
+		t.Fatalf("cache after one profile: %q", entries)
+	}
+	entry := filepath.Join(h.root, seccompCacheDir, entries[0])
+	if log := runOne("second", profile); !strings.Contains(log, "seccomp: filter "+entries[0][:12]+" from the cache") {
+		t.Errorf("second container: the cache was not used: %s", log)
+	}
+
+	for _, damage := range []struct {
+		name string
+		f    func([]byte) []byte
+	}{
+		{"truncated", func(b []byte) []byte { return b[:len(b)/3] }},
+		{"garbled", func(b []byte) []byte {
+			// An instruction's byte, deep in the base64 of the program.
+			b[len(b)/2] ^= 0x04
+			return b
+		}},
+		{"empty", func([]byte) []byte { return nil }},
+	} {
+		data, err := os.ReadFile(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(entry, damage.f(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if log := runOne(damage.name, profile); !strings.Contains(log, "seccomp: filter compiled") || !strings.Contains(log, "cache entry "+entries[0]) {
+			t.Errorf("%s entry: not compiled again: %s", damage.name, log)
+		}
+		if log := runOne(damage.name+" replaced", profile); !strings.Contains(log, "from the cache") {
+			t.Errorf("%s entry: not replaced: %s", damage.name, log)
+		}
+	}
+
+	other := allowAll(mkdirRule(specs.ActErrno, errnoRet(uint(unix.EXDEV))))
+	runOne("other profile", other)
+	if got := cacheFiles(t, h.root); len(got) != 2 {
+		t.Errorf("cache after two profiles: %q", got)
+	}
+
+	// Only the cache is left in the root: list prints what it printed for an
+	// empty root.
+	if r := h.do("list"); r.stdout != listTable.stdout || r.exit != 0 {
+		t.Errorf("list with the cache:\n%s\nwithout:\n%s", r, listTable)
+	}
+	if r := h.do("list", "--format", "json"); r.stdout != listJSON.stdout || r.exit != 0 {
+		t.Errorf("list --format json with the cache: %s, without: %s", r, listJSON)
+	}
+	if r := h.do("list", "-q"); r.stdout != "" {
+		t.Errorf("list -q: %q", r.stdout)
+	}
+	for _, cmd := range [][]string{{"state"}, {"delete"}, {"delete", "--force"}, {"kill"}} {
+		if r := h.do(append(cmd, seccompCacheDir)...); r.exit == 0 {
+			t.Errorf("%s %s succeeded: %s", cmd, seccompCacheDir, r)
+		}
+	}
+	if got := cacheFiles(t, h.root); len(got) != 2 {
+		t.Errorf("cache after state/delete/kill of its name: %q", got)
+	}
+	// With a container, list shows it alone.
+	c := h.sibling(t)
+	mustExit(t, c.create(seccompSpec(profile, "sleep", "1001")), 0)
+	if r := h.do("list", "-q"); r.stdout != c.id+"\n" {
+		t.Errorf("list -q with one container: %q, want %q", r.stdout, c.id+"\n")
+	}
+	var states []map[string]any
+	if r := h.do("list", "--format", "json"); json.Unmarshal([]byte(r.stdout), &states) != nil || len(states) != 1 || states[0]["id"] != c.id {
+		t.Errorf("list --format json with one container: %s", r)
+	}
+	mustExit(t, h.do("delete", "--force", c.id), 0)
+	if got := cacheFiles(t, h.root); len(got) != 2 {
+		t.Errorf("cache after delete of a container: %q", got)
+	}
+}
+
+// TestSeccompExecStoredFilter: exec gives its helper the filter create stored in the
+// container's state dir (0600), compiling nothing and never touching the cache; a
+// damaged stored filter is compiled again from the recorded config, with a warning.
+func TestSeccompExecStoredFilter(t *testing.T) {
+	t.Parallel()
+	requireAMD64(t)
+	h := newHarness(t)
+	st := h.startContainer(seccompSpec(dockerDenyingMkdir(t), "sleep", "1001"))
+	stored := filepath.Join(h.root, h.id, "seccomp.bpf")
+	var fst unix.Stat_t
+	if err := unix.Lstat(stored, &fst); err != nil || fst.Mode&0o7777 != 0o600 || fst.Uid != 0 {
+		t.Fatalf("stored filter %s: mode %#o uid %d, %v; want root's 0600", stored, fst.Mode, fst.Uid, err)
+	}
+	if err := os.RemoveAll(filepath.Join(h.root, seccompCacheDir)); err != nil {
+		t.Fatal(err)
+	}
+	checkExec := func(what string) string {
+		t.Helper()
+		r := h.do("--debug", "exec", h.id, "sh", "-c", statusScript+"\n"+mkdirScript)
+		mustExit(t, r, 0)
+		checkSeccompStatus(t, what, r.stdout, "1", "2", "1")
+		if !strings.HasSuffix(r.stdout, mkdirDenied) {
+			t.Errorf("%s: stdout %q, want it to end with %q", what, r.stdout, mkdirDenied)
+		}
+		if exists(filepath.Join(h.root, seccompCacheDir)) {
+			t.Errorf("%s: exec made the seccomp cache", what)
+		}
+		return r.stderr
+	}
+	if log := checkExec("exec"); !strings.Contains(log, "seccomp: the filter create stored") || strings.Contains(log, "compiled") {
+		t.Errorf("exec did not use the stored filter: %s", log)
+	}
+	data, err := os.ReadFile(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x04
+	if err := os.WriteFile(stored, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if log := checkExec("exec with a damaged stored filter"); !strings.Contains(log, "level=warning") || !strings.Contains(log, "compiling linux.seccomp again") {
+		t.Errorf("no warning about the damaged filter: %s", log)
+	}
+	checkSeccompStatus(t, "init", readFile(fmt.Sprintf("/proc/%d/status", st.Pid)), "1", "2", "1")
 }

@@ -24,6 +24,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
 // Severity says what a finding means for `hull create`.
@@ -89,14 +90,25 @@ func Spec(s *specs.Spec, bundle string) []Finding {
 	return newChecker(s, bundle, realHost()).run()
 }
 
+// SeccompFunc compiles linux.seccomp (never nil when called) and returns what
+// seccomp.Validate would: its warnings and its error.
+type SeccompFunc func(*specs.LinuxSeccomp) (warnings []string, err error)
+
 // ForCreate returns what `hull create` acts on among the findings about s:
 // the first error-severity finding as a *Finding, whose Error() is the text
 // `hull check` prints after "error: ", so that create fails exactly as check
 // predicts; and, when there is no error, every warning, which create logs in
 // the same text before it goes on, so that a user of create learns what check
 // would have told them.
-func ForCreate(s *specs.Spec, bundle string) (warnings []Finding, err error) {
-	for _, f := range Spec(s, bundle) {
+//
+// compile, if not nil, stands in for seccomp.Validate: create compiles the filter
+// it gives init there, and the findings are made of that one compile's result.
+func ForCreate(s *specs.Spec, bundle string, compile SeccompFunc) (warnings []Finding, err error) {
+	c := newChecker(s, bundle, realHost())
+	if compile != nil {
+		c.compileSeccomp = compile
+	}
+	for _, f := range c.run() {
 		switch f.Severity {
 		case SeverityError:
 			return nil, &f
@@ -172,13 +184,15 @@ type checker struct {
 	// mount destinations: what lies at or below one is not the rootfs's.
 	mountDests []string
 	newUserNS  bool
+	// compileSeccomp builds the seccomp filter: seccomp.Validate, or create's compile.
+	compileSeccomp SeccompFunc
 }
 
 func newChecker(s *specs.Spec, bundle string, h *host) *checker {
 	if bundle == "" {
 		bundle = "."
 	}
-	return &checker{s: s, bundle: bundle, h: h}
+	return &checker{s: s, bundle: bundle, h: h, compileSeccomp: seccomp.Validate}
 }
 
 func (c *checker) add(sev Severity, field, msg, fix string) {

@@ -650,16 +650,16 @@ func TestLoadFailure(t *testing.T) {
 
 func TestForCreate(t *testing.T) {
 	bundle, s := testBundle(t)
-	if w, err := ForCreate(s, bundle); err != nil || len(w) != 0 {
+	if w, err := ForCreate(s, bundle, nil); err != nil || len(w) != 0 {
 		t.Fatalf("clean spec: warnings %v, error %v", w, err)
 	}
 	s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
-	w, err := ForCreate(s, bundle)
+	w, err := ForCreate(s, bundle, nil)
 	if err != nil || len(w) != 1 || w[0].Field != "process.capabilities.ambient[0]" || w[0].Severity != SeverityWarning {
 		t.Fatalf("got warnings %v, error %v; want the one ambient warning", w, err)
 	}
 	s.Process.Cwd = "/missing"
-	w, err = ForCreate(s, bundle)
+	w, err = ForCreate(s, bundle, nil)
 	f, ok := err.(*Finding)
 	if !ok || f.Field != "process.cwd" {
 		t.Fatalf("got %#v, want the process.cwd finding", err)

@@ -17,7 +17,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
-// seccomp reports what seccomp.Validate finds (its first error; unknown
+// seccomp reports what seccomp.Validate (or create's compile) finds (its first error; unknown
 // syscall names and other ignored settings as warnings) and a notify
 // listener that is not there to receive the fd.
 func (c *checker) seccomp() {
@@ -25,7 +25,7 @@ func (c *checker) seccomp() {
 	if sc == nil {
 		return
 	}
-	warnings, err := seccomp.Validate(sc)
+	warnings, err := c.compileSeccomp(sc)
 	for _, w := range warnings {
 		field, msg := splitField(w, "linux.seccomp")
 		fix := "remove or correct it"

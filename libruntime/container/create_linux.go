@@ -27,6 +27,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/netdev"
 	hullrootfs "github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -145,8 +146,10 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	t.mark("config load")
 	// The same checks as `hull check`, so create fails with exactly the text check
-	// prints for the first error it finds, and warns as check says it would.
-	warnings, err := bundlecheck.ForCreate(spec, bundle)
+	// prints for the first error it finds, and warns as check says it would. The
+	// seccomp filter is compiled there once (or read from the cache), for init too.
+	sc := newSeccompCompiler(root)
+	warnings, err := bundlecheck.ForCreate(spec, bundle, sc.compile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,6 +161,10 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
+	}
+	// Fail closed: a container must never run without the filter its config asks for.
+	if spec.Linux.Seccomp != nil && sc.filter() == nil {
+		return nil, nil, errors.New("linux.seccomp: the filter was not compiled; this is a bug in hull")
 	}
 	logCheckWarnings(warnings)
 	t.mark("validate")
@@ -247,6 +254,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 	if err := writeState(dir, early); err != nil {
 		return nil, nil, fmt.Errorf("write state: %w", err)
+	}
+	if err := sc.save(dir); err != nil {
+		return nil, nil, err
 	}
 
 	fifo := filepath.Join(dir, fifoName)
@@ -435,7 +445,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupPath:    cgPath,
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	err = c.syncInit(parentSock, o, pidfdSock, t, timeReady, cloned)
+	err = c.syncInit(parentSock, o, pidfdSock, t, timeReady, cloned, sc.filter())
 	if c.adopted != 0 {
 		// Init forked the container's process (our child) and exits on "go".
 		adopted, ferr := os.FindProcess(c.adopted)
@@ -703,8 +713,10 @@ func (c *Container) adoptProcess(pid int) error {
 	return nil
 }
 
-func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t *phaseTimer, timeReady bool, cloned time.Time) error {
+func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t *phaseTimer, timeReady bool, cloned time.Time, filter *bpf.Program) error {
 	spec := c.p.Config
+	// Init's copy only: the recorded config stays the bundle's, which exec and state
+	// read, as runc's does.
 	initSpec := spec
 	if o.ListenFDs > 0 || o.NotifySocket != "" {
 		// Init's copy only: the recorded config stays the bundle's, which exec and
@@ -720,6 +732,13 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t
 		cp.Process = &proc
 		initSpec = &cp
 	}
+	if spec.Linux.Seccomp != nil {
+		// Init gets the compiled filter instead, and need not decode the profile.
+		cp, linux := *initSpec, *spec.Linux
+		linux.Seccomp = nil
+		cp.Linux = &linux
+		initSpec = &cp
+	}
 	cfg := &initproc.Config{
 		ID:           c.p.ID,
 		Bundle:       c.p.Bundle,
@@ -732,6 +751,7 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t
 		Debug:        t != nil,
 		TimeNSReady:  timeReady,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
+		Filter:       filter,
 	}
 	if t != nil {
 		cfg.Cloned = cloned.UnixNano()

@@ -19,7 +19,6 @@ import (
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/libruntime/process"
-	"github.com/hull-runtime/hull/libruntime/seccomp"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -166,10 +165,14 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	files = append(files, childSock)
 	env = append(env, initproc.EnvPidNSFd+"="+strconv.Itoa(len(files)))
 	files = append(files, pidNS)
+	filter, err := c.seccompFilter()
+	if err != nil {
+		return nil, err
+	}
 	// The process sends its seccomp listener straight here (SCM_RIGHTS) from the raw
 	// child: a datagram socket keeps the one byte and its fd together.
 	var notifyRecv *os.File
-	if seccomp.HasNotify(c.p.Config.Linux.Seccomp) {
+	if filter.Notify() {
 		nfds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return nil, os.NewSyscallError("socketpair", err)
@@ -252,7 +255,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		Process:     p,
 		PreserveFDs: o.PreserveFDs,
 		InitPid:     c.p.InitPid,
-		Seccomp:     c.p.Config.Linux.Seccomp,
+		Filter:      filter,
 		// The process runs as its container does.
 		Personality:  c.p.Config.Linux.Personality,
 		MemoryPolicy: c.p.Config.Linux.MemoryPolicy,
@@ -331,7 +334,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		if err != nil {
 			return nil, fmt.Errorf("exec: seccomp notify: %w", err)
 		}
-		err = c.sendNotifyListener(m.Pid, nfd, cfg.Seccomp, specs.StateRunning)
+		err = c.sendNotifyListener(m.Pid, nfd, c.p.Config.Linux.Seccomp, specs.StateRunning)
 		unix.Close(nfd)
 		if err != nil {
 			return nil, err

@@ -1,14 +1,107 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
+
+// SeccompCacheDir is the cache of compiled seccomp profiles under --root (see
+// seccomp.Cache). Its name is no valid container id, which begins with a letter or a
+// digit: List skips it, and no command takes it for a container's state dir.
+const SeccompCacheDir = ".seccomp-cache"
+
+// seccompFile is, in the container's state dir, the filter create compiled for init:
+// exec gives its helper the same program without compiling the profile again.
+const seccompFile = "seccomp.bpf"
+
+// seccompCompiler compiles linux.seccomp once for create: its result serves the
+// validation (check.ForCreate's findings) and is the program init loads.
+type seccompCompiler struct {
+	cache  seccomp.Cache
+	result *seccomp.Compiled
+}
+
+func newSeccompCompiler(root string) *seccompCompiler {
+	return &seccompCompiler{cache: seccomp.Cache{Dir: filepath.Join(root, SeccompCacheDir)}}
+}
+
+// compile is a check.SeccompFunc.
+func (s *seccompCompiler) compile(sc *specs.LinuxSeccomp) ([]string, error) {
+	r, err := s.cache.Compile(sc)
+	if err != nil {
+		var warnings []string
+		if r != nil {
+			warnings = r.Warnings
+		}
+		return warnings, err
+	}
+	s.result = r
+	if r.Cached {
+		logs.Debugf("seccomp: filter %.12s from the cache (%d instructions)", r.Key, len(r.Program.Insns))
+	} else {
+		logs.Debugf("seccomp: filter compiled (%d instructions): %s", len(r.Program.Insns), r.Miss)
+	}
+	return r.Warnings, nil
+}
+
+// filter is the compiled program, nil without a profile.
+func (s *seccompCompiler) filter() *bpf.Program {
+	if s.result == nil {
+		return nil
+	}
+	return s.result.Program
+}
+
+// save keeps the filter in the cache (whose failure only costs the next create a
+// compile) and in the container's state dir, for exec.
+func (s *seccompCompiler) save(dir string) error {
+	if s.result == nil {
+		return nil
+	}
+	if err := s.cache.Store(s.result); err != nil {
+		logs.Debugf("seccomp: cache: %v", err)
+	}
+	data, err := seccomp.MarshalEntry(s.result)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, seccompFile), data, 0o600); err != nil {
+		return fmt.Errorf("store the seccomp filter: %w", err)
+	}
+	return nil
+}
+
+// seccompFilter is the container's filter for an exec'd process: the program create
+// stored, read here on the host, never through a path inside the container. A
+// container made by a hull that stored none, or a damaged file, gets the profile
+// compiled again from the recorded config.
+func (c *Container) seccompFilter() (*bpf.Program, error) {
+	if c.p.Config == nil || c.p.Config.Linux == nil || c.p.Config.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	r, err := seccomp.ReadEntry(unix.AT_FDCWD, filepath.Join(c.dir, seccompFile))
+	if err == nil {
+		logs.Debugf("seccomp: the filter create stored (%d instructions)", len(r.Program.Insns))
+		return r.Program, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		logs.Warnf("exec: the container's stored seccomp filter: %v; compiling linux.seccomp again", err)
+	}
+	prog, _, err := seccomp.Compile(c.p.Config.Linux.Seccomp)
+	if err == nil {
+		logs.Debugf("seccomp: filter compiled (%d instructions): none stored", len(prog.Insns))
+	}
+	return prog, err
+}
 
 // passNotifyFd copies the seccomp notify fd that process pid announced and sends it,
 // with the container's state, to the listener the profile names.

@@ -19,7 +19,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
-	"github.com/hull-runtime/hull/libruntime/seccomp"
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
@@ -491,14 +491,6 @@ func (i *initState) runOutside(p *specs.Process, fifo, pidNS *os.File, ctty bool
 	return nil
 }
 
-// seccomp is the filter of the process being set up: exec's own, or the container's.
-func (i *initState) seccomp() *specs.LinuxSeccomp {
-	if i.cfg.Seccomp == nil && i.cfg.Spec != nil && i.cfg.Spec.Linux != nil {
-		return i.cfg.Spec.Linux.Seccomp
-	}
-	return i.cfg.Seccomp
-}
-
 // linuxAttrs are the container's personality and memory policy, which every process
 // of it gets: exec's copy, or the container's own.
 func (i *initState) linuxAttrs() (*specs.LinuxPersonality, *specs.LinuxMemoryPolicy) {
@@ -513,16 +505,11 @@ func (i *initState) linuxAttrs() (*specs.LinuxPersonality, *specs.LinuxMemoryPol
 
 // prepareProcess does on this thread what the process inherits from it, for
 // setupProcess (init execs from this thread) and planTail (a child forked from it
-// execs): the filter compiled, CPU affinity, I/O priority, personality, memory
-// policy, HOME, rlimits, bounding set, umask, cwd.
-func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, flags uintptr, err error) {
-	// Compiled before the rlimits: libseccomp allocates, and RLIMIT_AS may be set
-	// below what the Go runtime has reserved.
-	if sc := i.seccomp(); sc != nil {
-		if prog, flags, err = seccomp.Program(sc); err != nil {
-			return nil, 0, err
-		}
-	}
+// execs): CPU affinity, I/O priority, personality, memory policy, HOME, rlimits,
+// bounding set, umask, cwd. The seccomp filter came compiled in the config
+// (Config.Filter): nothing here allocates for it, so an RLIMIT_AS below what the Go
+// runtime has reserved cannot stop it.
+func (i *initState) prepareProcess(p *specs.Process) error {
 	// The affinity is the cpuset's, not the caller's, unless an exec'd process asks
 	// for execCPUAffinity.final (it applies once the process is in the container's
 	// cgroup, which this helper was born in; runc sets it from outside at that point).
@@ -531,26 +518,26 @@ func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, fl
 	if i.cfg.Exec && p.ExecCPUAffinity != nil {
 		var cerr *config.Error
 		if final, cerr = config.CPUAffinity("process.execCPUAffinity.final", p.ExecCPUAffinity.Final); cerr != nil {
-			return nil, 0, cerr
+			return cerr
 		}
 	}
 	if final != nil {
 		if err := process.SetCPUAffinity("process.execCPUAffinity.final", final); err != nil {
-			return nil, 0, err
+			return err
 		}
 	} else {
 		process.ResetCPUAffinity()
 	}
 	if err := i.setThreadAttrs(p); err != nil {
-		return nil, 0, err
+		return err
 	}
 	// HOME is read from the container's passwd while still root, as runc does.
 	p.Env = process.WithHome(p.Env, p.User.UID)
 	if err := process.ApplyRlimits(p.Rlimits); err != nil {
-		return nil, 0, err
+		return err
 	}
 	if err := i.warnable(process.DropBounding(p.Capabilities)); err != nil {
-		return nil, 0, err
+		return err
 	}
 	// runc's default, so files the container creates are not world-writable by
 	// accident of whatever umask hull was started with.
@@ -562,14 +549,14 @@ func (i *initState) prepareProcess(p *specs.Process) (prog []unix.SockFilter, fl
 	// Entered as root, as runc does, so a cwd only root may enter works; and before
 	// any filter, so a profile that denies getcwd cannot break the check.
 	if err := os.Chdir(p.Cwd); err != nil {
-		return nil, 0, fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
+		return fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
 	}
 	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the
 	// container's root (CVE-2024-21626); the kernel then reports it "(unreachable)".
 	if wd, err := unix.Getwd(); err != nil || !strings.HasPrefix(wd, "/") {
-		return nil, 0, fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
+		return fmt.Errorf("process.cwd %s: resolves outside the container's root filesystem; use a path inside it", clip.String(p.Cwd))
 	}
-	return prog, flags, nil
+	return nil
 }
 
 // setThreadAttrs sets on this thread the I/O priority, the personality and the
@@ -620,8 +607,7 @@ func schedAttr(p *specs.Process) (*unix.SchedAttr, error) {
 // set, umask, cwd) and prepares what it must do itself (scheduler, user,
 // capabilities, no_new_privs, seccomp), in the order setupProcess follows.
 func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
-	prog, flags, err := i.prepareProcess(p)
-	if err != nil {
+	if err := i.prepareProcess(p); err != nil {
 		return nil, err
 	}
 	sched, err := schedAttr(p)
@@ -649,10 +635,10 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 		NoNewPrivs: p.NoNewPrivileges,
 		Sched:      sched,
 	}
-	if prog != nil {
+	if f := i.cfg.Filter; f != nil {
 		// Without no_new_privs, loading needs CAP_SYS_ADMIN, which the user switch
 		// may take away: first then, as runc does; else last, right before execve.
-		t.Seccomp, t.SeccompFlags, t.SeccompFirst = prog, flags, !p.NoNewPrivileges
+		t.Seccomp, t.SeccompFlags, t.SeccompFirst = f.Insns, f.Flags, !p.NoNewPrivileges
 	}
 	return t, nil
 }
@@ -675,20 +661,14 @@ func (i *initState) ready() error {
 // execProcess replaces init with the user's program. Past this point the parent is gone:
 // an error goes to `hull start` through the fifo w (and to the container's stderr).
 // late, if set, loads the seccomp filter: the one syscall before execve.
-func execProcess(path string, p *specs.Process, late *lateFilter, w int) {
+func execProcess(path string, p *specs.Process, late *bpf.Program, w int) {
 	if late != nil {
-		if _, err := seccomp.Install(late.prog, late.flags); err != nil {
+		if _, err := bpf.Install(late); err != nil {
 			failStart(w, err)
 		}
 	}
 	err := unix.Exec(path, p.Args, p.Env)
 	failStart(w, fmt.Errorf("exec %s: %w", clip.String(path), err))
-}
-
-// lateFilter is a compiled filter loaded right before execve (with no_new_privs).
-type lateFilter struct {
-	prog  []unix.SockFilter
-	flags uintptr
 }
 
 // Only the locked thread changes credentials here (per-thread syscalls): the Go
@@ -702,14 +682,13 @@ type lateFilter struct {
 // is returned compiled, for execProcess to load as the very last step, as runc does:
 // the fifo wait, startContainer hooks and execve's preparation run before it, so a
 // profile need not allow what hull does.
-func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) {
+func (i *initState) setupProcess(p *specs.Process) (string, *bpf.Program, error) {
 	// Every fd but stdio and --preserve-fds is close-on-exec from here, before any
 	// filter: a profile that does not list close_range must not break the container.
 	if err := process.CloseExecFrom(3 + i.cfg.PreserveFDs); err != nil {
 		return "", nil, err
 	}
-	prog, flags, err := i.prepareProcess(p)
-	if err != nil {
+	if err := i.prepareProcess(p); err != nil {
 		return "", nil, err
 	}
 	// On this thread, which execs the program: still root, before any filter. As
@@ -724,13 +703,12 @@ func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) 
 			return "", nil, err
 		}
 	}
-	sc := i.seccomp()
-	notify := seccomp.HasNotify(sc)
-	if sc != nil && (!p.NoNewPrivileges || notify) {
+	prog := i.cfg.Filter
+	if prog != nil && (!p.NoNewPrivileges || prog.Notify()) {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the user
 		// switch below may take away: load it now, as runc does. A notify filter's
 		// listener must reach the parent, which is gone after start.
-		if err := i.loadSeccomp(prog, flags); err != nil {
+		if err := i.loadSeccomp(prog); err != nil {
 			return "", nil, err
 		}
 		prog = nil
@@ -750,17 +728,14 @@ func (i *initState) setupProcess(p *specs.Process) (string, *lateFilter, error) 
 	if err != nil {
 		return "", nil, fmt.Errorf("process.args[0]: %w", err)
 	}
-	if prog != nil {
-		return path, &lateFilter{prog: prog, flags: flags}, nil
-	}
-	return path, nil, nil
+	return path, prog, nil
 }
 
 // loadSeccomp loads the filter on this thread. A notify listener fd is announced to the
 // parent, which copies it out with pidfd_getfd and hands it to the listener: sending it
 // from here would need sendmsg, which the filter itself may trap.
-func (i *initState) loadSeccomp(prog []unix.SockFilter, flags uintptr) error {
-	fd, err := seccomp.Install(prog, flags)
+func (i *initState) loadSeccomp(prog *bpf.Program) error {
+	fd, err := bpf.Install(prog)
 	if err != nil {
 		return err
 	}

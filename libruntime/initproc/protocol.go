@@ -6,7 +6,11 @@
 // JSON both ways): the parent sends one Config, init answers with Messages.
 package initproc
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
+)
 
 // Environment variables through which the parent tells init which inherited fds are which.
 // Preserved fds (--preserve-fds) occupy 3..3+N-1, so init's own fds come after them.
@@ -56,9 +60,12 @@ type Config struct {
 	PreserveFDs  int         `json:"preserve_fds,omitempty"`
 	// Exec is set for a process joining a running container (`hull exec`): Process is
 	// run instead of Spec.Process and no rootfs is built.
-	Exec    bool                `json:"exec,omitempty"`
-	Process *specs.Process      `json:"process,omitempty"`
-	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+	Exec    bool           `json:"exec,omitempty"`
+	Process *specs.Process `json:"process,omitempty"`
+	// Filter is the container's seccomp filter, compiled by `hull create` (exec reads
+	// the one create stored): init and exec's helper load it as it is, and never
+	// compile linux.seccomp, which Spec does not carry.
+	Filter *bpf.Program `json:"filter,omitempty"`
 	// The container's personality and memory policy, which an exec'd process gets
 	// as its init did.
 	Personality  *specs.LinuxPersonality  `json:"personality,omitempty"`

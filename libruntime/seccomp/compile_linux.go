@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -93,24 +92,6 @@ var flags = map[specs.LinuxSeccompFlag]uintptr{
 	specs.LinuxSeccompFlagLog:              unix.SECCOMP_FILTER_FLAG_LOG,
 	specs.LinuxSeccompFlagSpecAllow:        unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
 	specs.LinuxSeccompFlagWaitKillableRecv: unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-}
-
-// flagNames renders seccomp(2) flag bits for error messages.
-func flagNames(bits uintptr) string {
-	var names []string
-	for name, bit := range flags {
-		if bit != 0 && bits&bit != 0 {
-			names = append(names, string(name))
-		}
-	}
-	if bits&unix.SECCOMP_FILTER_FLAG_NEW_LISTENER != 0 {
-		names = append(names, "SECCOMP_FILTER_FLAG_NEW_LISTENER")
-	}
-	if len(names) == 0 {
-		return "(none)"
-	}
-	sort.Strings(names)
-	return strings.Join(names, "|")
 }
 
 // notifyForbidden are syscalls that may not use SCMP_ACT_NOTIFY: after loading the

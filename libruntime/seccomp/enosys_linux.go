@@ -1,13 +1,15 @@
 package seccomp
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
 // A profile is an allow-list written against the syscalls its author knew. A
@@ -21,8 +23,6 @@ import (
 // Syscall numbers only approximate age: a syscall below that highest number
 // that the profile leaves out still gets the default action, and so do new
 // syscalls of x32, whose table has compat entries at 512 and up.
-
-const bpfMaxInsns = 4096 // BPF_MAXINSNS
 
 // Offsets of struct seccomp_data.
 const (
@@ -194,23 +194,12 @@ func exportBPF(f *libseccomp.ScmpFilter) ([]unix.SockFilter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeBPF(raw)
-}
-
-// decodeBPF parses struct sock_filter records in host byte order, as
-// libseccomp writes them.
-func decodeBPF(raw []byte) ([]unix.SockFilter, error) {
-	if len(raw) == 0 || len(raw)%unix.SizeofSockFilter != 0 {
-		return nil, fmt.Errorf("libseccomp exported %d bytes, not a whole number of %d-byte BPF instructions", len(raw), unix.SizeofSockFilter)
+	if len(raw) == 0 {
+		return nil, errors.New("libseccomp exported an empty program")
 	}
-	prog := make([]unix.SockFilter, 0, len(raw)/unix.SizeofSockFilter)
-	for b := raw; len(b) > 0; b = b[unix.SizeofSockFilter:] {
-		prog = append(prog, unix.SockFilter{
-			Code: binary.NativeEndian.Uint16(b[0:2]),
-			Jt:   b[2],
-			Jf:   b[3],
-			K:    binary.NativeEndian.Uint32(b[4:8]),
-		})
+	prog, err := bpf.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("libseccomp exported %w", err)
 	}
 	return prog, nil
 }

@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
 func TestValidateFixture(t *testing.T) {
@@ -177,7 +179,7 @@ func TestFlagBits(t *testing.T) {
 			}
 			defer c.release()
 			if c.flags != tt.flags {
-				t.Fatalf("flags %s, want %s", flagNames(c.flags), flagNames(tt.flags))
+				t.Fatalf("flags %s, want %s", bpf.FlagNames(c.flags), bpf.FlagNames(tt.flags))
 			}
 		})
 	}
