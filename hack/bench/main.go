@@ -973,12 +973,14 @@ func mainErr() error {
 			notes = append(notes, fmt.Sprintf("**%s: %d failed `start`** (the container was deleted and the run went on; its time is left out of create/start/delete, kept in the batch totals); first: %s", x.name, len(f), strings.ReplaceAll(f[0], "\n", " ")))
 		}
 	}
+	floor := ownPeakRSS()
+	notes = append(notes, fmt.Sprintf("**Peak RSS has a floor of %.2f MiB, this harness's own peak RSS**: Go's ForkExec clones with CLONE_VM|CLONE_VFORK, and at execve the kernel keeps the old (shared) mm's high-water mark in the child's maxrss, so a runtime whose own peak is lower reports the floor. Figures at the floor mean \"at most this\"; the goal table says so instead of pass/fail.", floor))
 	refRunc, refCrun := refPeer(b.rts, "runc-1.5.1", "runc"), refPeer(b.rts, "crun-1.27.1", "crun")
 	table := "## minimal bundle\n\n" + render(b.rts, rows, nil, refRunc, refCrun)
 	if dockerRows != nil {
 		table += "\n## docker-default bundle (Docker 28's default config for `docker run busybox true`; see the notes)\n\n" + render(b.rts, dockerRows, nil, refRunc, refCrun)
 	}
-	table += "\n" + goalTable(b.rts, bundles, results, refRunc, refCrun) + "\n"
+	table += "\n" + goalTable(b.rts, bundles, results, refRunc, refCrun, floor) + "\n"
 	for _, n := range notes {
 		table += "- " + n + "\n"
 	}
@@ -1111,13 +1113,19 @@ func refPeer(rts []*rt, want, kind string) string {
 // goalTable is issue #18's summary: per bundle, run and exec time and peak
 // RSS of each hull against the reference crun and runc, with the goal lines:
 // run and exec at or below crun and at most 0.4x runc, peak RSS at or below crun.
-func goalTable(rts []*rt, bundles []benchBundle, results map[string]*opResults, refRunc, refCrun string) string {
+func goalTable(rts []*rt, bundles []benchBundle, results map[string]*opResults, refRunc, refCrun string, floor float64) string {
 	var w strings.Builder
 	w.WriteString("## goal (issue #18): run and exec ≤ crun 1.27.1 and ≤ 0.4× runc 1.5.1; peak RSS ≤ crun\n\n")
 	if refCrun != "crun-1.27.1" || refRunc != "runc-1.5.1" {
 		fmt.Fprintf(&w, "References stand in for a missing peer: crun = %q, runc = %q (empty: none measured).\n\n", refCrun, refRunc)
 	}
-	fmt.Fprintf(&w, "| bundle | figure | runtime | ms or MiB | %s | %s | hull/%s | hull/%s | ≤ crun | ≤ 0.4× runc |\n", refCrun, refRunc, refCrun, refRunc)
+	col := func(n, kind string) string {
+		if n == "" {
+			return kind + " (none)"
+		}
+		return n
+	}
+	fmt.Fprintf(&w, "| bundle | figure | runtime | ms or MiB | %s | %s | runtime/%s | runtime/%s | ≤ crun | ≤ 0.4× runc |\n", col(refCrun, "crun"), col(refRunc, "runc"), col(refCrun, "crun"), col(refRunc, "runc"))
 	w.WriteString("|---|---|---|---:|---:|---:|---:|---:|:-:|:-:|\n")
 	med := func(s series, n string) float64 {
 		if len(s[n]) == 0 {
@@ -1160,7 +1168,11 @@ func goalTable(rts []*rt, bundles []benchBundle, results map[string]*opResults, 
 					ru = fmt.Sprintf("**%.2f**", h/u)
 				}
 				goalRunc := verdict(h <= 0.4*u, u > 0 && f.time)
-				fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", bb.name, f.label, x.name, cell(h), cell(c), cell(u), rc, ru, verdict(h <= c, c > 0), goalRunc)
+				goalCrun := verdict(h <= c, c > 0)
+				if !f.time && c > 0 && c <= floor+0.05 {
+					goalCrun = "n/a: crun at the floor"
+				}
+				fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", bb.name, f.label, x.name, cell(h), cell(c), cell(u), rc, ru, goalCrun, goalRunc)
 			}
 		}
 	}
@@ -1449,6 +1461,18 @@ func (b *bench) phases(x *rt, bb benchBundle, n int) (string, error) {
 		fmt.Fprintf(&w, "| %s | %s | %s (%s–%s) |\n", k.op, k.phase, fmtNum(s.med), fmtNum(s.lo), fmtNum(s.hi))
 	}
 	return w.String(), nil
+}
+
+// ownPeakRSS is this process's VmHWM in MiB.
+func ownPeakRSS() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // freshCopy copies the executable src to dst (its directory made) and returns dst.
