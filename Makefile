@@ -32,7 +32,7 @@ help:
 	@echo "make demo    run a busybox container printing its hostname, id and processes"
 	@echo "make test    gofmt, go vet, unit and integration tests (root)"
 	@echo "make lint    gofmt and go vet only"
-	@echo "make bench   compare hull with runc and crun (root, ~2-3 min); table in build/bench.md"
+	@echo "make bench   compare hull with runc and crun on two bundles (root, ~6-8 min; BENCH_ARGS=-quick ~1 min); build/bench.md"
 	@echo "make clean   remove bin/ and build/"
 
 # LIBC=musl links hull against musl rather than glibc, whose static start-up costs
@@ -115,10 +115,13 @@ cri-test: deps e2e-deps hull
 e2e: deps e2e-deps hull
 	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 10m -v ./tests/e2e/
 
-# hull against Debian's runc and crun on one busybox bundle, interleaved; writes
-# build/bench.md. BENCH_ARGS go to the harness, e.g. BENCH_ARGS="-n 10 -seq-reps 1"
-# (quick) or BENCH_ARGS="-candidate /tmp/hull-new" (old and new hull side by side).
-# deps first: a fresh machine lacks libseccomp-dev and musl-tools for the build.
+# hull against runc and crun (../shared/peers' runc 1.5.1, crun 1.27.1 and 1.29.1, and
+# Debian's; missing ones are skipped and listed) on two busybox bundles, the minimal
+# one and Docker's default config with its seccomp profile, interleaved; writes
+# build/bench.md with issue #18's goal table. BENCH_ARGS go to the harness, e.g.
+# BENCH_ARGS=-quick (rough, ~1 min) or BENCH_ARGS="-candidate /tmp/hull-new" (old and
+# new hull side by side). deps first: a fresh machine lacks libseccomp-dev and
+# musl-tools for the build.
 bench: deps
 	GO=$(GO) hack/bench/bench.sh $(BENCH_ARGS)
 

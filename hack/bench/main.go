@@ -1,18 +1,24 @@
-// Command bench compares hull with runc and crun on one busybox bundle, in one
-// run, interleaved, and prints a markdown table (hack/bench/bench.sh drives it).
+// Command bench compares hull with runc and crun (the release builds in
+// ../shared/peers and Debian's, whichever are there; the rest are skipped and
+// listed) on two bundles, in one run, interleaved, and prints markdown tables
+// (hack/bench/bench.sh drives it): the minimal bundle of hack/mkbundle.sh and
+// "docker-default", Docker's default config with its seccomp profile
+// (dockerspec.go). Both get run and exec, with hull's --debug phase table; the
+// minimal one also create/start/delete and the sequential and parallel
+// batches. A last table checks issue #18's goal lines.
 //
-//	go run ./hack/bench -bundle build/bench/base -hull build/bench/hull -out build/bench.md
+//	go run ./hack/bench -bundle build/bench/base -hull build/bench/hull -peers ../shared/peers -out build/bench.md
 //
 // Every runtime invocation is started by this program with fork+exec from a
 // thread of its own, and timed from just before the fork to the wait4 that
-// reaps it. runc and crun are started from threads that have their own mount
+// reaps it. The peers are started from threads that have their own mount
 // namespace (unshare(CLONE_NEWNS) on a locked OS thread), where /sys/fs/cgroup
 // is a bind mount of a cgroup2 directory this program made: they see a pure
 // cgroup v2 host rooted there and never touch the host's hybrid hierarchies.
 // hull is started from a thread left in the host's mount namespace; it finds
 // the cgroup2 mount itself. So no wrapper process is involved and nothing has
 // to be subtracted; the cost of spawning /bin/true from each thread is
-// measured and printed to show the three starting points are equal.
+// measured and printed to show the starting points are equal.
 //
 // This program is a child subreaper: whatever a runtime orphans (the container
 // process after `create`, helpers) is reparented to it and reaped here, so the
@@ -46,21 +52,26 @@ import (
 const prSetChildSubreaper = 36
 
 var (
-	flagBundle = flag.String("bundle", "build/bench/base", "bundle made by hack/mkbundle.sh (rootfs + config.json), shared by all runtimes")
-	flagHull   = flag.String("hull", "build/bench/hull", "hull binary")
-	flagRunc   = flag.String("runc", "", "runc binary (default: from PATH)")
-	flagCrun   = flag.String("crun", "", "crun binary (default: from PATH)")
-	flagWork   = flag.String("work", "build/bench/work", "scratch directory for per-runtime bundles and logs")
-	flagOut    = flag.String("out", "build/bench.md", "write the markdown table here too")
-	flagN      = flag.Int("n", 60, "repetitions of run and exec (per runtime)")
-	flagNSplit = flag.Int("n-split", 40, "repetitions of create/start/delete (per runtime)")
-	flagWarm   = flag.Int("warmup", 3, "unrecorded repetitions before each loop")
-	flagSeq    = flag.Int("seq", 100, "containers one after another")
-	flagSeqRep = flag.Int("seq-reps", 3, "repetitions of the one-after-another batch")
-	flagPar    = flag.Int("par", 20, "containers at once")
-	flagParRep = flag.Int("par-reps", 8, "repetitions of the all-at-once batch")
-	flagOnly   = flag.String("only", "", "comma-separated runtimes to measure (default hull,runc,crun)")
-	flagCand   = flag.String("candidate", "", "a second hull binary, measured as \"hull-new\" with a hull-new/hull column: to check an optimisation")
+	flagBundle      = flag.String("bundle", "build/bench/base", "bundle made by hack/mkbundle.sh (rootfs + config.json), shared by all runtimes")
+	flagHull        = flag.String("hull", "build/bench/hull", "hull binary")
+	flagRunc        = flag.String("runc", "", "Debian's runc (default /usr/sbin/runc; measured as runc-VERSION-deb where it exists)")
+	flagCrun        = flag.String("crun", "", "Debian's crun (default /usr/bin/crun; measured as crun-VERSION-deb where it exists)")
+	flagPeers       = flag.String("peers", "", "directory of the peers' release builds: runc-1.5.1, crun-1.27.1, crun-1.29.1 (bench.sh: ../shared/peers); a missing one is skipped and said so")
+	flagBundles     = flag.String("bundles", "minimal,docker-default", "bundles to measure run and exec on: minimal (mkbundle.sh's) and docker-default (Docker's default config and seccomp profile)")
+	flagProfile     = flag.String("seccomp-profile", "", "seccomp profile in Docker's format for docker-default (default: "+podmanProfile+")")
+	flagProfileFrom = flag.String("seccomp-from", "", "where -seccomp-profile comes from, for the notes")
+	flagQuick       = flag.Bool("quick", false, "few repetitions (-n 15 -n-split 8 -warmup 2 -seq 20 -seq-reps 1 -par-reps 2): a rough look in about a minute")
+	flagWork        = flag.String("work", "build/bench/work", "scratch directory for per-runtime bundles and logs")
+	flagOut         = flag.String("out", "build/bench.md", "write the markdown table here too")
+	flagN           = flag.Int("n", 60, "repetitions of run and exec (per runtime)")
+	flagNSplit      = flag.Int("n-split", 40, "repetitions of create/start/delete (per runtime)")
+	flagWarm        = flag.Int("warmup", 3, "unrecorded repetitions before each loop")
+	flagSeq         = flag.Int("seq", 100, "containers one after another")
+	flagSeqRep      = flag.Int("seq-reps", 3, "repetitions of the one-after-another batch")
+	flagPar         = flag.Int("par", 20, "containers at once")
+	flagParRep      = flag.Int("par-reps", 8, "repetitions of the all-at-once batch")
+	flagOnly        = flag.String("only", "", "comma-separated runtimes to measure: names or prefixes (hull, runc, crun-1.27.1, ...) or \"peers\" (default: hull and every peer found)")
+	flagCand        = flag.String("candidate", "", "a second hull binary, measured as \"hull-new\" with a hull-new/hull column: to check an optimisation")
 )
 
 func main() {
@@ -304,13 +315,14 @@ type rt struct {
 }
 
 type bench struct {
-	r       *reaper
-	rts     []*rt
-	log     *os.File
-	work    string
-	keep    map[int]bool // long-lived children drain must not wait for
-	cgroup  string       // host path of our cgroup2 directory
-	cleanup []func()
+	r        *reaper
+	rts      []*rt
+	log      *os.File
+	work     string
+	keep     map[int]bool // long-lived children drain must not wait for
+	cgroup   string       // host path of our cgroup2 directory
+	sentinel int          // the child that keeps wait4(-1) from failing
+	cleanup  []func()
 
 	mu       sync.Mutex
 	failures map[string][]string // runtime -> errors of `start` that did not stop the run
@@ -368,11 +380,16 @@ func (b *bench) logSince(off int64) string {
 	return strings.TrimSpace(string(data))
 }
 
-func (b *bench) bundle(x *rt, name string) string { return filepath.Join(x.bundles, name) }
+func (b *bench) bundle(x *rt, bb benchBundle, name string) string {
+	return filepath.Join(x.bundles, bb.prefix+name)
+}
 func (b *bench) pidFile(x *rt, name string) string {
 	return filepath.Join(b.work, "pids", x.name+"-"+name+".pid")
 }
-func cid(name string) string { return "hb-" + name }
+func cid(name string) string { return minimalBundle.cid(name) }
+
+// minimalBundle names the minimal bundle's directories and ids (no prefix).
+var minimalBundle = benchBundle{name: "minimal"}
 
 func readPid(path string) (int, error) {
 	data, err := os.ReadFile(path)
@@ -383,14 +400,15 @@ func readPid(path string) (int, error) {
 }
 
 // makeBundles writes, for each runtime, one bundle directory per container
-// name: the base config with linux.resources removed, root.path pointing at
-// the shared rootfs, the process args and a cgroupsPath of its own.
-func (b *bench) makeBundles(base string, names map[string][]string) error {
-	data, err := os.ReadFile(filepath.Join(base, "config.json"))
+// name: bb's config (with linux.resources removed unless bb keeps them),
+// root.path pointing at the shared rootfs, the process args and a cgroupsPath
+// of its own.
+func (b *bench) makeBundles(bb benchBundle, names map[string][]string) error {
+	data, err := os.ReadFile(filepath.Join(bb.dir, "config.json"))
 	if err != nil {
 		return err
 	}
-	rootfs, err := filepath.Abs(filepath.Join(base, "rootfs"))
+	rootfs, err := filepath.Abs(filepath.Join(*flagBundle, "rootfs"))
 	if err != nil {
 		return err
 	}
@@ -406,13 +424,15 @@ func (b *bench) makeBundles(base string, names map[string][]string) error {
 			c["root"].(map[string]any)["path"] = rootfs
 			c["process"].(map[string]any)["args"] = args
 			lx := c["linux"].(map[string]any)
-			delete(lx, "resources")
-			lx["cgroupsPath"] = x.cgPrefix + "/" + x.name + "-" + name
+			if !bb.resources {
+				delete(lx, "resources")
+			}
+			lx["cgroupsPath"] = x.cgPrefix + "/" + x.name + "-" + bb.prefix + name
 			out, err := json.MarshalIndent(c, "", "\t")
 			if err != nil {
 				return err
 			}
-			dir := b.bundle(x, name)
+			dir := b.bundle(x, bb, name)
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
@@ -476,21 +496,6 @@ type row struct {
 
 // ---------------------------------------------------------------- main
 
-func lookBin(flagVal, name string, extra ...string) (string, error) {
-	if flagVal != "" {
-		return filepath.Abs(flagVal)
-	}
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	for _, p := range extra {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found; install it (hack/bench/bench.sh does)", name)
-}
-
 func cgroup2Mount() (string, error) {
 	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
 		var st syscall.Statfs_t
@@ -501,9 +506,100 @@ func cgroup2Mount() (string, error) {
 	return "", errors.New("no cgroup2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified")
 }
 
+// peer is a runtime to measure hull against, found or not.
+type peer struct {
+	name, bin string
+	oci       string // ociVersion override
+	skip      string // why it is not measured
+}
+
+// findPeers lists the release builds in the peers directory (runc-1.5.1,
+// crun-1.27.1, crun-1.29.1: the goal's references) and Debian's runc and crun,
+// each with why it is skipped where it is.
+func findPeers() []peer {
+	var out []peer
+	dir := *flagPeers
+	for _, n := range []string{"runc-1.5.1", "crun-1.27.1", "crun-1.29.1"} {
+		p := peer{name: n, bin: filepath.Join(dir, n)}
+		if dir == "" {
+			p.skip = "no -peers directory given"
+		}
+		out = append(out, p)
+	}
+	for _, d := range []struct{ name, flagVal, path string }{{"runc", *flagRunc, "/usr/sbin/runc"}, {"crun", *flagCrun, "/usr/bin/crun"}} {
+		p := peer{name: d.name + "-deb", bin: d.flagVal}
+		if p.bin == "" {
+			p.bin = d.path
+		}
+		if d.name == "crun" {
+			p.oci = "1.0.2" // crun 1.8 refuses an ociVersion newer than it knows
+		}
+		out = append(out, p)
+	}
+	for i := range out {
+		p := &out[i]
+		if p.skip != "" {
+			continue
+		}
+		if _, err := os.Stat(p.bin); err != nil {
+			p.skip = "not installed at " + p.bin
+			continue
+		}
+		// A release build may lack a shared library here (crun's README in peers/ lists them).
+		v, err := exec.Command(p.bin, "--version").CombinedOutput()
+		if err != nil {
+			line, _, _ := strings.Cut(strings.TrimSpace(string(v)), "\n")
+			p.skip = fmt.Sprintf("%s --version fails (%v): %s", p.bin, err, line)
+			continue
+		}
+		if strings.HasSuffix(p.name, "-deb") {
+			f := strings.Fields(string(v))
+			if len(f) >= 3 && f[1] == "version" {
+				p.name = strings.TrimSuffix(p.name, "-deb") + "-" + strings.TrimSuffix(f[2], "+ds1") + "-deb"
+			}
+		}
+	}
+	return out
+}
+
+// selected reports whether -only names the runtime: a name, or a prefix such
+// as "crun" for every crun.
+func selected(name string) bool {
+	if *flagOnly == "" {
+		return true
+	}
+	for _, n := range strings.Split(*flagOnly, ",") {
+		if n == name || strings.HasPrefix(name, n+"-") || n == "peers" && !strings.HasPrefix(name, "hull") {
+			return true
+		}
+	}
+	return false
+}
+
+// benchBundle is one configuration every runtime is measured on.
+type benchBundle struct {
+	name      string // "minimal", "docker-default"
+	dir       string // config.json (+ rootfs for minimal)
+	prefix    string // of container ids and bundle directories
+	resources bool   // keep linux.resources
+}
+
+func (bb benchBundle) cid(name string) string { return "hb-" + bb.prefix + name }
+
 func mainErr() error {
 	if os.Geteuid() != 0 {
 		return errors.New("must run as root")
+	}
+	if *flagQuick {
+		// Development: about a minute; the numbers are rough. A flag given
+		// explicitly keeps its value.
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]string{"n": "15", "n-split": "8", "warmup": "2", "seq": "20", "seq-reps": "1", "par-reps": "2"} {
+			if !set[name] {
+				_ = flag.Set(name, v)
+			}
+		}
 	}
 	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0, 0, 0, 0); e != 0 {
 		return fmt.Errorf("PR_SET_CHILD_SUBREAPER: %w", e)
@@ -516,20 +612,16 @@ func mainErr() error {
 	if err != nil {
 		return err
 	}
-	runcBin, err := lookBin(*flagRunc, "runc", "/usr/sbin/runc")
-	if err != nil {
-		return err
-	}
-	crunBin, err := lookBin(*flagCrun, "crun", "/usr/bin/crun")
-	if err != nil {
-		return err
-	}
 	mnt, err := cgroup2Mount()
 	if err != nil {
 		return err
 	}
+	bundleDir, err := filepath.Abs(*flagBundle)
+	if err != nil {
+		return err
+	}
 
-	var notes []string
+	var notes, skipped []string
 	b := &bench{work: work, keep: map[int]bool{}}
 	defer func() {
 		for i := len(b.cleanup) - 1; i >= 0; i-- {
@@ -552,6 +644,30 @@ func mainErr() error {
 	if err := os.MkdirAll(filepath.Join(work, "pids"), 0o755); err != nil {
 		return err
 	}
+
+	// The bundles: the minimal one as made by mkbundle.sh, and Docker's default
+	// config on the same rootfs.
+	bundles := []benchBundle{{name: "minimal", dir: bundleDir}}
+	wantDocker := slices.Contains(strings.Split(*flagBundles, ","), "docker-default")
+	if !slices.Contains(strings.Split(*flagBundles, ","), "minimal") {
+		return errors.New("-bundles must include minimal (create/start/delete and the batches run on it)")
+	}
+	if wantDocker {
+		profile, desc := *flagProfile, *flagProfileFrom
+		if profile == "" {
+			profile, desc = podmanProfile, "podman's default profile (containers-common's "+podmanProfile+", derived from Docker's: unknown syscalls get ENOSYS rather than EPERM, and clone/clone3 are not restricted by argument), used because Docker's own was not found"
+		}
+		dd := filepath.Join(work, "docker-default")
+		if err := writeDockerBundle(dd, filepath.Join(bundleDir, "rootfs"), profile); err != nil {
+			skipped = append(skipped, fmt.Sprintf("bundle docker-default: %v", err))
+		} else {
+			bundles = append(bundles, benchBundle{name: "docker-default", dir: dd, prefix: "d-", resources: true})
+			for _, n := range dockerNotes(desc) {
+				notes = append(notes, "docker-default bundle: "+n)
+			}
+		}
+	}
+
 	// Side by side, both hulls run from fresh copies made now: identical binaries
 	// whose page cache was filled at different times measured up to 5% apart here.
 	candBin := ""
@@ -577,18 +693,33 @@ func mainErr() error {
 		Files: []uintptr{devnull.Fd(), devnull.Fd(), b.log.Fd()},
 	}
 
-	// 5. binary sizes, and versions: exec.Command must run before the reaper
-	// starts, which would steal its children.
+	// Peers, binary sizes and versions: exec.Command must run before the
+	// reaper starts, which would steal its children.
+	peers := findPeers()
 	size, sizeLibs := series{}, series{}
-	bins := []struct{ name, bin string }{{"hull", hullBin}, {"runc", runcBin}, {"crun", crunBin}}
+	type binT struct{ name, bin string }
+	bins := []binT{{"hull", hullBin}}
 	if candBin != "" {
-		bins = append(bins, struct{ name, bin string }{"hull-new", candBin})
+		bins = append(bins, binT{"hull-new", candBin})
+	}
+	for _, p := range peers {
+		if p.skip == "" && selected(p.name) {
+			bins = append(bins, binT{p.name, p.bin})
+		}
 	}
 	for _, x := range bins {
 		own, libs, kind := binSize(x.bin)
 		size.add(x.name, float64(own)/(1<<20))
 		sizeLibs.add(x.name, float64(own+libs)/(1<<20))
 		notes = append(notes, fmt.Sprintf("%s: `%s` (%s), %s", x.name, x.bin, version(x.bin), kind))
+	}
+	for _, p := range peers {
+		if p.skip != "" {
+			skipped = append(skipped, fmt.Sprintf("%s: %s", p.name, p.skip))
+		}
+	}
+	for _, s := range skipped {
+		fmt.Fprintln(os.Stderr, "bench: skipped", s)
 	}
 
 	b.r = newReaper()
@@ -598,9 +729,10 @@ func mainErr() error {
 		return err
 	}
 	b.keep[sentinel.Pid] = true
+	b.sentinel = sentinel.Pid
 	b.cleanup = append(b.cleanup, func() { _ = sentinel.Kill() })
 
-	// Our cgroup2 directory: runc's and crun's /sys/fs/cgroup, hull's parent.
+	// Our cgroup2 directory: the peers' /sys/fs/cgroup, hull's parent.
 	cgName := fmt.Sprintf("hull-bench-%d", os.Getpid())
 	b.cgroup = filepath.Join(mnt, cgName)
 	if err := os.Mkdir(b.cgroup, 0o755); err != nil {
@@ -615,28 +747,21 @@ func mainErr() error {
 	mk := func(name, bin string, sp *spawner, prefix, oci string) *rt {
 		return &rt{name: name, bin: bin, root: filepath.Join("/run", cgName, name), bundles: filepath.Join(work, "bundles", name), sp: sp, cgPrefix: prefix, oci: oci}
 	}
-	only := map[string]bool{"hull": true, "runc": true, "crun": true}
-	if *flagOnly != "" {
-		only = map[string]bool{}
-		for _, n := range strings.Split(*flagOnly, ",") {
-			only[n] = true
-		}
-	}
-	if only["hull"] {
+	if selected("hull") {
 		b.rts = append(b.rts, mk("hull", hullBin, hostSp, "/"+cgName, ""))
 	}
 	if candBin != "" {
 		b.rts = append(b.rts, mk("hull-new", candBin, hostSp, "/"+cgName, ""))
 	}
-	for _, n := range []struct{ name, bin, oci string }{{"runc", runcBin, ""}, {"crun", crunBin, "1.0.2"}} {
-		if !only[n.name] {
+	for _, p := range peers {
+		if p.skip != "" || !selected(p.name) {
 			continue
 		}
 		sp, err := newSpawner(privateCgroupNS(b.cgroup))
 		if err != nil {
 			return err
 		}
-		b.rts = append(b.rts, mk(n.name, n.bin, sp, "", n.oci))
+		b.rts = append(b.rts, mk(p.name, p.bin, sp, "", p.oci))
 	}
 	if len(b.rts) == 0 {
 		return errors.New("-only names no runtime")
@@ -648,8 +773,13 @@ func mainErr() error {
 	for i := 0; i < *flagPar; i++ {
 		names["c"+strconv.Itoa(i)] = []string{"/bin/true"}
 	}
-	if err := b.makeBundles(*flagBundle, names); err != nil {
-		return fmt.Errorf("make bundles: %w", err)
+	for i, bb := range bundles {
+		if i > 0 { // run and exec only
+			names = map[string][]string{"run": names["run"], "sleep": names["sleep"]}
+		}
+		if err := b.makeBundles(bb, names); err != nil {
+			return fmt.Errorf("make %s bundles: %w", bb.name, err)
+		}
 	}
 
 	check := func() error {
@@ -660,7 +790,6 @@ func mainErr() error {
 			return nil
 		}
 	}
-	var rows []row
 	start := time.Now()
 	phase := func(s string) { fmt.Fprintf(os.Stderr, "bench: %-40s (%.0fs)\n", s, time.Since(start).Seconds()) }
 
@@ -680,114 +809,73 @@ func mainErr() error {
 		}
 	}
 
-	// 1. run /bin/true; peak RSS and CPU of every process it involved.
-	phase("run")
-	runT, runRSS, runCPU := series{}, series{}, series{}
-	for i := -*flagWarm; i < *flagN; i++ {
-		if err := check(); err != nil {
-			return err
-		}
-		for _, x := range b.order(i) {
-			tag := x.name + "/run/" + strconv.Itoa(i)
-			b.r.setTag(tag)
-			d, err := b.op(x, "run", "--bundle", b.bundle(x, "run"), cid("run"))
-			if err != nil {
-				return err
-			}
-			if err := drain(b.keep); err != nil {
-				return fmt.Errorf("%s run: %w", x.name, err)
-			}
-			b.r.setTag("")
-			a := b.r.takeTag(tag)
-			if i >= 0 {
-				runT.add(x.name, ms(d))
-				runRSS.add(x.name, float64(a.maxRSS)/1024)
-				runCPU.add(x.name, ms(a.cpu))
-			}
-		}
-	}
-
-	// 2. create, start, delete as separate invocations.
-	phase("create / start / delete")
-	cT, sT, dT := series{}, series{}, series{}
-	for i := -*flagWarm; i < *flagNSplit; i++ {
-		if err := check(); err != nil {
-			return err
-		}
-		for _, x := range b.order(i) {
-			c, s, d, err := b.lifecycle(x, "split")
-			if err != nil {
-				return err
-			}
-			if i >= 0 && s > 0 { // s == 0: start failed (softFail)
-				cT.add(x.name, ms(c))
-				sT.add(x.name, ms(s))
-				dT.add(x.name, ms(d))
-			}
-		}
-	}
-
-	// 3. exec /bin/true into a running container.
-	phase("exec")
-	for _, x := range b.rts {
-		pf := b.pidFile(x, "sleep")
-		if _, err := b.op(x, "run", "-d", "--pid-file", pf, "--bundle", b.bundle(x, "sleep"), cid("sleep")); err != nil {
-			return err
-		}
-		pid, err := readPid(pf)
-		if err != nil {
-			return err
-		}
-		b.keep[pid] = true
-	}
-	if err := drain(b.keep); err != nil {
-		return err
-	}
-	exT, exRSS := series{}, series{}
-	for i := -*flagWarm; i < *flagN; i++ {
-		if err := check(); err != nil {
-			return err
-		}
-		for _, x := range b.order(i) {
-			tag := x.name + "/exec/" + strconv.Itoa(i)
-			b.r.setTag(tag)
-			d, err := b.op(x, "exec", cid("sleep"), "/bin/true")
-			if err != nil {
-				return err
-			}
-			if err := drain(b.keep); err != nil {
-				return fmt.Errorf("%s exec: %w", x.name, err)
-			}
-			b.r.setTag("")
-			a := b.r.takeTag(tag)
-			if i >= 0 {
-				exT.add(x.name, ms(d))
-				exRSS.add(x.name, float64(a.maxRSS)/1024)
-			}
-		}
-	}
-	// 3b. Where hull's time goes: its own --debug phase timings of run and exec.
-	phase("hull --debug phases")
+	results := map[string]*opResults{}
 	var phaseTables []string
-	for _, x := range b.rts {
-		if !strings.HasPrefix(x.name, "hull") {
+	all := b.rts
+	defer func() { b.rts = all }() // before cleanup's deleteAll, a deferred call too
+	for bi, bb := range bundles {
+		res := &opResults{}
+		results[bb.name] = res
+		// A runtime that cannot run a bundle on this host is left out of that
+		// bundle's figures (and said so) rather than stopping the bench: crun
+		// 1.8 raises RLIMIT_MEMLOCK for its device filter, which root lacks
+		// CAP_SYS_RESOURCE for here.
+		b.rts = nil
+		for _, x := range all {
+			if _, err := b.op(x, "run", "--bundle", b.bundle(x, bb, "run"), bb.cid("run")); err != nil {
+				b.op(x, "delete", "--force", bb.cid("run")) //nolint:errcheck // gone or never made
+				msg, _, _ := strings.Cut(err.Error(), "\n")
+				skipped = append(skipped, fmt.Sprintf("%s on the %s bundle: %s", x.name, bb.name, msg))
+				fmt.Fprintln(os.Stderr, "bench: skipped", skipped[len(skipped)-1])
+				continue
+			}
+			b.rts = append(b.rts, x)
+		}
+		if bi == 0 { // the batches run on the minimal bundle too
+			all = b.rts
+		}
+		if len(b.rts) == 0 {
 			continue
 		}
-		t, err := b.phases(x, *flagN)
+		if err := drain(b.keep); err != nil {
+			return err
+		}
+		// 1. run /bin/true; peak RSS and CPU of every process it involved.
+		phase("run, " + bb.name)
+		if err := b.measureRun(bb, res, check); err != nil {
+			return err
+		}
+		if bi == 0 {
+			// 2. create, start, delete as separate invocations.
+			phase("create / start / delete")
+			cT, sT, dT := series{}, series{}, series{}
+			for i := -*flagWarm; i < *flagNSplit; i++ {
+				if err := check(); err != nil {
+					return err
+				}
+				for _, x := range b.order(i) {
+					c, s, d, err := b.lifecycle(x, "split")
+					if err != nil {
+						return err
+					}
+					if i >= 0 && s > 0 { // s == 0: start failed (softFail)
+						cT.add(x.name, ms(c))
+						sT.add(x.name, ms(s))
+						dT.add(x.name, ms(d))
+					}
+				}
+			}
+			res.create, res.start, res.del = cT, sT, dT
+		}
+		// 3. exec /bin/true into a running container, and hull's own phases.
+		phase("exec, " + bb.name)
+		t, err := b.measureExec(bb, res, check)
 		if err != nil {
 			return err
 		}
-		phaseTables = append(phaseTables, t)
+		phaseTables = append(phaseTables, t...)
 	}
-	for _, x := range b.rts {
-		if _, err := b.op(x, "delete", "--force", cid("sleep")); err != nil {
-			return err
-		}
-	}
-	b.keep = map[int]bool{sentinel.Pid: true}
-	if err := drain(b.keep); err != nil {
-		return err
-	}
+	b.rts = all
 
 	// 4a. N containers one after another: create, start, (exit), delete.
 	phase(fmt.Sprintf("%d one after another", *flagSeq))
@@ -825,21 +913,33 @@ func mainErr() error {
 		}
 	}
 	phase("done")
+	total := time.Since(start)
 
-	rows = append(rows,
-		row{label: "**run** /bin/true (create+start+wait+delete)", unit: "ms", spread: "IQR", data: runT},
-		row{label: "create", unit: "ms", spread: "IQR", data: cT},
-		row{label: "start", unit: "ms", spread: "IQR", data: sT},
-		row{label: "delete", unit: "ms", spread: "IQR", data: dT},
-		row{label: "exec /bin/true into a running container", unit: "ms", spread: "IQR", data: exT},
-		row{label: fmt.Sprintf("%d containers one after another (create, start, exit, delete)", *flagSeq), unit: "s", spread: "min–max", data: seqT},
-		row{label: fmt.Sprintf("%d containers at once (create+start ∥, then delete ∥)", *flagPar), unit: "ms", spread: "min–max", data: parT},
-		row{label: "CPU time of all runtime processes in run (user+sys)", unit: "ms", spread: "IQR", data: runCPU},
-		row{label: "peak RSS of any runtime process, run", unit: "MiB", spread: "IQR", data: runRSS},
-		row{label: "peak RSS of any runtime process, exec", unit: "MiB", spread: "IQR", data: exRSS},
-		row{label: "binary size", unit: "MiB", single: true, data: size},
-		row{label: "binary + shared libraries it loads (ldd)", unit: "MiB", single: true, data: sizeLibs},
-	)
+	m := results["minimal"]
+	rows := []row{
+		{label: "**run** /bin/true (create+start+wait+delete)", unit: "ms", spread: "IQR", data: m.run},
+		{label: "create", unit: "ms", spread: "IQR", data: m.create},
+		{label: "start", unit: "ms", spread: "IQR", data: m.start},
+		{label: "delete", unit: "ms", spread: "IQR", data: m.del},
+		{label: "**exec** /bin/true into a running container", unit: "ms", spread: "IQR", data: m.exec},
+		{label: fmt.Sprintf("%d containers one after another (create, start, exit, delete)", *flagSeq), unit: "s", spread: "min–max", data: seqT},
+		{label: fmt.Sprintf("%d containers at once (create+start ∥, then delete ∥)", *flagPar), unit: "ms", spread: "min–max", data: parT},
+		{label: "CPU time of all runtime processes in run (user+sys)", unit: "ms", spread: "IQR", data: m.runCPU},
+		{label: "peak RSS of any runtime process, run", unit: "MiB", spread: "IQR", data: m.runRSS},
+		{label: "peak RSS of any runtime process, exec", unit: "MiB", spread: "IQR", data: m.exRSS},
+		{label: "binary size", unit: "MiB", single: true, data: size},
+		{label: "binary + shared libraries it loads (ldd)", unit: "MiB", single: true, data: sizeLibs},
+	}
+	var dockerRows []row
+	if d := results["docker-default"]; d != nil {
+		dockerRows = []row{
+			{label: "**run** /bin/true (create+start+wait+delete)", unit: "ms", spread: "IQR", data: d.run},
+			{label: "**exec** /bin/true into a running container", unit: "ms", spread: "IQR", data: d.exec},
+			{label: "CPU time of all runtime processes in run (user+sys)", unit: "ms", spread: "IQR", data: d.runCPU},
+			{label: "peak RSS of any runtime process, run", unit: "MiB", spread: "IQR", data: d.runRSS},
+			{label: "peak RSS of any runtime process, exec", unit: "MiB", spread: "IQR", data: d.exRSS},
+		}
+	}
 	baseS := map[string]summary{}
 	for n, v := range base {
 		baseS[n] = summarise(v)
@@ -849,20 +949,42 @@ func mainErr() error {
 		s := baseS[x.name]
 		bl = append(bl, fmt.Sprintf("%s %.2f ms (%.2f–%.2f)", x.name, s.med, s.lo, s.hi))
 	}
+	mode := ""
+	if *flagQuick {
+		mode = " **-quick: few samples, rough numbers.**"
+	}
 	notes = append([]string{
-		fmt.Sprintf("Measured %s on %s, kernel %s, %d CPUs; total %.0fs. Median (spread): IQR over %d (run, exec) / %d (create, start, delete) samples, min–max over %d and %d batches.",
-			time.Now().UTC().Format("2006-01-02 15:04 UTC"), hostname(), kernel(), runtime.NumCPU(), time.Since(start).Seconds(), *flagN, *flagNSplit, *flagSeqRep, *flagParRep),
-		"Same rootfs and config for all (hack/mkbundle.sh, process /bin/true, `linux.resources` removed, cgroupsPath per container; crun's copy says ociVersion 1.0.2). Runtimes interleaved, order rotated every round; " + strconv.Itoa(*flagWarm) + " warm-up rounds not counted.",
-		"No wrapper: runc and crun are fork+exec'd from a harness thread that has a private mount namespace with a cgroup2 directory of ours bind-mounted on /sys/fs/cgroup; hull from a thread in the host namespace. Nothing subtracted; the cost of fork+exec of /bin/true from each thread, for comparison: " + strings.Join(bl, ", ") + ".",
-		"Ratios are of medians; < 1 means hull is faster/smaller. Peak RSS is ru_maxrss (wait4, includes reaped children and the pre-execve image of the container process).",
+		fmt.Sprintf("Measured %s on %s, kernel %s, %d CPUs; total %.0fs.%s Median (spread): IQR over %d (run, exec) / %d (create, start, delete) samples, min–max over %d and %d batches.",
+			time.Now().UTC().Format("2006-01-02 15:04 UTC"), hostname(), kernel(), runtime.NumCPU(), total.Seconds(), mode, *flagN, *flagNSplit, *flagSeqRep, *flagParRep),
+		"minimal bundle: the same rootfs and config for all (hack/mkbundle.sh, process /bin/true, `linux.resources` removed, cgroupsPath per container). Peers given an ociVersion override say so below. Runtimes interleaved, order rotated every round; " + strconv.Itoa(*flagWarm) + " warm-up rounds not counted.",
+		"No wrapper: the peers are fork+exec'd from a harness thread that has a private mount namespace with a cgroup2 directory of ours bind-mounted on /sys/fs/cgroup (a pure cgroup v2 host to them, which crun needs on this hybrid one); hull from a thread in the host namespace. Nothing subtracted; the cost of fork+exec of /bin/true from each thread, for comparison: " + strings.Join(bl, ", ") + ".",
+		"Ratios are of medians; < 1 means hull is faster/smaller. Peak RSS is ru_maxrss (wait4, includes reaped children and the pre-execve image of the container process), the same way for every runtime.",
 	}, notes...)
-
+	for _, x := range b.rts {
+		if x.oci != "" {
+			notes = append(notes, fmt.Sprintf("%s: its bundles say ociVersion %s.", x.name, x.oci))
+		}
+	}
+	for _, s := range skipped {
+		notes = append(notes, "**skipped** "+s)
+	}
 	for _, x := range b.rts {
 		if f := b.failures[x.name]; len(f) > 0 {
 			notes = append(notes, fmt.Sprintf("**%s: %d failed `start`** (the container was deleted and the run went on; its time is left out of create/start/delete, kept in the batch totals); first: %s", x.name, len(f), strings.ReplaceAll(f[0], "\n", " ")))
 		}
 	}
-	table := render(b.rts, rows, notes) + strings.Join(phaseTables, "")
+	floor := ownPeakRSS()
+	notes = append(notes, fmt.Sprintf("**Peak RSS has a floor of %.2f MiB, this harness's own peak RSS**: Go's ForkExec clones with CLONE_VM|CLONE_VFORK, and at execve the kernel keeps the old (shared) mm's high-water mark in the child's maxrss, so a runtime whose own peak is lower reports the floor. Figures at the floor mean \"at most this\"; the goal table says so instead of pass/fail.", floor))
+	refRunc, refCrun := refPeer(b.rts, "runc-1.5.1", "runc"), refPeer(b.rts, "crun-1.27.1", "crun")
+	table := "## minimal bundle\n\n" + render(b.rts, rows, nil, refRunc, refCrun)
+	if dockerRows != nil {
+		table += "\n## docker-default bundle (Docker 28's default config for `docker run busybox true`; see the notes)\n\n" + render(b.rts, dockerRows, nil, refRunc, refCrun)
+	}
+	table += "\n" + goalTable(b.rts, bundles, results, refRunc, refCrun, floor) + "\n"
+	for _, n := range notes {
+		table += "- " + n + "\n"
+	}
+	table += strings.Join(phaseTables, "")
 	fmt.Print(table)
 	if *flagOut != "" {
 		if err := os.MkdirAll(filepath.Dir(*flagOut), 0o755); err != nil {
@@ -876,11 +998,192 @@ func mainErr() error {
 	return nil
 }
 
+// opResults are one bundle's samples.
+type opResults struct {
+	run, runRSS, runCPU, exec, exRSS series
+	create, start, del               series
+}
+
+// measureRun: n interleaved `run`s of /bin/true per runtime, with the peak RSS
+// and CPU time of every process each involved.
+func (b *bench) measureRun(bb benchBundle, res *opResults, check func() error) error {
+	res.run, res.runRSS, res.runCPU = series{}, series{}, series{}
+	for i := -*flagWarm; i < *flagN; i++ {
+		if err := check(); err != nil {
+			return err
+		}
+		for _, x := range b.order(i) {
+			tag := x.name + "/run/" + strconv.Itoa(i)
+			b.r.setTag(tag)
+			d, err := b.op(x, "run", "--bundle", b.bundle(x, bb, "run"), bb.cid("run"))
+			if err != nil {
+				return fmt.Errorf("%s bundle: %w", bb.name, err)
+			}
+			if err := drain(b.keep); err != nil {
+				return fmt.Errorf("%s run: %w", x.name, err)
+			}
+			b.r.setTag("")
+			a := b.r.takeTag(tag)
+			if i >= 0 {
+				res.run.add(x.name, ms(d))
+				res.runRSS.add(x.name, float64(a.maxRSS)/1024)
+				res.runCPU.add(x.name, ms(a.cpu))
+			}
+		}
+	}
+	return nil
+}
+
+// measureExec starts one sleeping container per runtime, times n interleaved
+// `exec`s of /bin/true into it, then hull's --debug phases, and deletes it.
+func (b *bench) measureExec(bb benchBundle, res *opResults, check func() error) ([]string, error) {
+	for _, x := range b.rts {
+		pf := b.pidFile(x, bb.prefix+"sleep")
+		if _, err := b.op(x, "run", "-d", "--pid-file", pf, "--bundle", b.bundle(x, bb, "sleep"), bb.cid("sleep")); err != nil {
+			return nil, fmt.Errorf("%s bundle: %w", bb.name, err)
+		}
+		pid, err := readPid(pf)
+		if err != nil {
+			return nil, err
+		}
+		b.keep[pid] = true
+	}
+	if err := drain(b.keep); err != nil {
+		return nil, err
+	}
+	res.exec, res.exRSS = series{}, series{}
+	for i := -*flagWarm; i < *flagN; i++ {
+		if err := check(); err != nil {
+			return nil, err
+		}
+		for _, x := range b.order(i) {
+			tag := x.name + "/exec/" + strconv.Itoa(i)
+			b.r.setTag(tag)
+			d, err := b.op(x, "exec", bb.cid("sleep"), "/bin/true")
+			if err != nil {
+				return nil, fmt.Errorf("%s bundle: %w", bb.name, err)
+			}
+			if err := drain(b.keep); err != nil {
+				return nil, fmt.Errorf("%s exec: %w", x.name, err)
+			}
+			b.r.setTag("")
+			a := b.r.takeTag(tag)
+			if i >= 0 {
+				res.exec.add(x.name, ms(d))
+				res.exRSS.add(x.name, float64(a.maxRSS)/1024)
+			}
+		}
+	}
+	// Where hull's time goes: its own --debug phase timings of run and exec.
+	var tables []string
+	for _, x := range b.rts {
+		if !strings.HasPrefix(x.name, "hull") {
+			continue
+		}
+		t, err := b.phases(x, bb, *flagN)
+		if err != nil {
+			return nil, err
+		}
+		tables = append(tables, t)
+	}
+	for _, x := range b.rts {
+		if _, err := b.op(x, "delete", "--force", bb.cid("sleep")); err != nil {
+			return nil, err
+		}
+	}
+	b.keep = map[int]bool{b.sentinel: true}
+	return tables, drain(b.keep)
+}
+
+// refPeer is the peer the goal is stated against (want), else the first of
+// the same kind that was measured, else "".
+func refPeer(rts []*rt, want, kind string) string {
+	first := ""
+	for _, x := range rts {
+		if x.name == want {
+			return want
+		}
+		if first == "" && strings.HasPrefix(x.name, kind+"-") {
+			first = x.name
+		}
+	}
+	return first
+}
+
+// goalTable is issue #18's summary: per bundle, run and exec time and peak
+// RSS of each hull against the reference crun and runc, with the goal lines:
+// run and exec at or below crun and at most 0.4x runc, peak RSS at or below crun.
+func goalTable(rts []*rt, bundles []benchBundle, results map[string]*opResults, refRunc, refCrun string, floor float64) string {
+	var w strings.Builder
+	w.WriteString("## goal (issue #18): run and exec ≤ crun 1.27.1 and ≤ 0.4× runc 1.5.1; peak RSS ≤ crun\n\n")
+	if refCrun != "crun-1.27.1" || refRunc != "runc-1.5.1" {
+		fmt.Fprintf(&w, "References stand in for a missing peer: crun = %q, runc = %q (empty: none measured).\n\n", refCrun, refRunc)
+	}
+	col := func(n, kind string) string {
+		if n == "" {
+			return kind + " (none)"
+		}
+		return n
+	}
+	fmt.Fprintf(&w, "| bundle | figure | runtime | ms or MiB | %s | %s | runtime/%s | runtime/%s | ≤ crun | ≤ 0.4× runc |\n", col(refCrun, "crun"), col(refRunc, "runc"), col(refCrun, "crun"), col(refRunc, "runc"))
+	w.WriteString("|---|---|---|---:|---:|---:|---:|---:|:-:|:-:|\n")
+	med := func(s series, n string) float64 {
+		if len(s[n]) == 0 {
+			return 0
+		}
+		return summarise(s[n]).med
+	}
+	cell := func(v float64) string {
+		if v == 0 {
+			return "–"
+		}
+		return fmtNum(v)
+	}
+	verdict := func(ok bool, have bool) string {
+		switch {
+		case !have:
+			return "–"
+		case ok:
+			return "pass"
+		}
+		return "**FAIL**"
+	}
+	for _, bb := range bundles {
+		r := results[bb.name]
+		for _, x := range rts {
+			if !strings.HasPrefix(x.name, "hull") {
+				continue
+			}
+			for _, f := range []struct {
+				label string
+				s     series
+				time  bool
+			}{{"run", r.run, true}, {"exec", r.exec, true}, {"peak RSS, run", r.runRSS, false}, {"peak RSS, exec", r.exRSS, false}} {
+				h, c, u := med(f.s, x.name), med(f.s, refCrun), med(f.s, refRunc)
+				rc, ru := "–", "–"
+				if c > 0 {
+					rc = fmt.Sprintf("**%.2f**", h/c)
+				}
+				if u > 0 {
+					ru = fmt.Sprintf("**%.2f**", h/u)
+				}
+				goalRunc := verdict(h <= 0.4*u, u > 0 && f.time)
+				goalCrun := verdict(h <= c, c > 0)
+				if !f.time && c > 0 && c <= floor+0.05 {
+					goalCrun = "n/a: crun at the floor"
+				}
+				fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", bb.name, f.label, x.name, cell(h), cell(c), cell(u), rc, ru, goalCrun, goalRunc)
+			}
+		}
+	}
+	return w.String()
+}
+
 // lifecycle: create (timed), start (timed), wait for the process to exit,
 // delete (timed).
 func (b *bench) lifecycle(x *rt, name string) (c, s, d time.Duration, err error) {
 	pf := b.pidFile(x, name)
-	if c, err = b.op(x, "create", "--pid-file", pf, "--bundle", b.bundle(x, name), cid(name)); err != nil {
+	if c, err = b.op(x, "create", "--pid-file", pf, "--bundle", b.bundle(x, minimalBundle, name), cid(name)); err != nil {
 		return
 	}
 	pid, err := readPid(pf)
@@ -911,7 +1214,7 @@ func (b *bench) parallel(x *rt, n int) (time.Duration, error) {
 			defer wg.Done()
 			name := "c" + strconv.Itoa(k)
 			pf := b.pidFile(x, name)
-			if _, err := b.op(x, "create", "--pid-file", pf, "--bundle", b.bundle(x, name), cid(name)); err != nil {
+			if _, err := b.op(x, "create", "--pid-file", pf, "--bundle", b.bundle(x, minimalBundle, name), cid(name)); err != nil {
 				errs[k] = err
 				return
 			}
@@ -993,7 +1296,7 @@ func fmtNum(v float64) string {
 	}
 }
 
-func render(rts []*rt, rows []row, notes []string) string {
+func render(rts []*rt, rows []row, notes []string, refRunc, refCrun string) string {
 	var w bytes.Buffer
 	w.WriteString("| figure | unit |")
 	for _, x := range rts {
@@ -1005,7 +1308,7 @@ func render(rts []*rt, rows []row, notes []string) string {
 	}
 	type ratio struct{ num, den string }
 	var ratios []ratio
-	for _, r := range []ratio{{"hull", "runc"}, {"hull", "crun"}, {"hull-new", "hull"}, {"hull-new", "runc"}, {"hull-new", "crun"}} {
+	for _, r := range []ratio{{"hull", refRunc}, {"hull", refCrun}, {"hull-new", "hull"}, {"hull-new", refRunc}, {"hull-new", refCrun}} {
 		if names[r.num] && names[r.den] {
 			ratios = append(ratios, r)
 			fmt.Fprintf(&w, " %s/%s |", r.num, r.den)
@@ -1077,6 +1380,9 @@ func binSize(bin string) (own, libs int64, kind string) {
 			}
 		}
 	}
+	if n == 0 { // ldd exits 0 on a static-pie
+		return own, 0, "static"
+	}
 	return own, libs, fmt.Sprintf("dynamic, %d shared libraries", n)
 }
 
@@ -1095,15 +1401,15 @@ func kernel() string {
 
 // phases runs n `run`s and n `exec`s of x with --debug and renders the medians of the
 // phase timings hull logs for create, start and exec ("create took T: phase D; ...").
-func (b *bench) phases(x *rt, n int) (string, error) {
-	logPath := filepath.Join(b.work, x.name+"-debug.log")
+func (b *bench) phases(x *rt, bb benchBundle, n int) (string, error) {
+	logPath := filepath.Join(b.work, x.name+"-"+bb.name+"-debug.log")
 	_ = os.Remove(logPath)
 	dbg := []string{"--debug", "--log", logPath, "--log-format", "json"}
 	for i := 0; i < n; i++ {
-		if _, err := b.op(x, append(dbg, "run", "--bundle", b.bundle(x, "run"), cid("run"))...); err != nil {
+		if _, err := b.op(x, append(dbg, "run", "--bundle", b.bundle(x, bb, "run"), bb.cid("run"))...); err != nil {
 			return "", err
 		}
-		if _, err := b.op(x, append(dbg, "exec", cid("sleep"), "/bin/true")...); err != nil {
+		if _, err := b.op(x, append(dbg, "exec", bb.cid("sleep"), "/bin/true")...); err != nil {
 			return "", err
 		}
 		if err := drain(b.keep); err != nil {
@@ -1148,13 +1454,25 @@ func (b *bench) phases(x *rt, n int) (string, error) {
 		}
 	}
 	var w strings.Builder
-	fmt.Fprintf(&w, "\n%s's own phase timings (`%s --debug`, %d runs and %d execs; ms, median (IQR)). Lines starting with init: are measured by init (or exec's helper) itself, counting from the moment the parent cloned it, so they overlap the parent's clone and cgroup lines; the rest of a command's time is hull's own process start (Go runtime, ~1.2 ms here) and exit.\n\n", x.name, x.name, n, n)
+	fmt.Fprintf(&w, "\n%s's own phase timings, %s bundle (`%s --debug`, %d runs and %d execs; ms, median (IQR)). Lines starting with init: are measured by init (or exec's helper) itself, counting from the moment the parent cloned it, so they overlap the parent's clone and cgroup lines; the rest of a command's time is hull's own process start (Go runtime, ~1.2 ms here) and exit.\n\n", x.name, bb.name, x.name, n, n)
 	w.WriteString("| command | phase | ms |\n|---|---|---:|\n")
 	for _, k := range order {
 		s := summarise(vals[k])
 		fmt.Fprintf(&w, "| %s | %s | %s (%s–%s) |\n", k.op, k.phase, fmtNum(s.med), fmtNum(s.lo), fmtNum(s.hi))
 	}
 	return w.String(), nil
+}
+
+// ownPeakRSS is this process's VmHWM in MiB.
+func ownPeakRSS() float64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // freshCopy copies the executable src to dst (its directory made) and returns dst.
