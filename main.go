@@ -113,9 +113,6 @@ func main() {
 	// The init stage is hull re-executed inside a container, once per container start:
 	// skip the command line machinery entirely on that hot path.
 	if len(os.Args) == 2 && os.Args[1] == "init" {
-		if nsenter.IsRelay() {
-			nsenter.Relay()
-		}
 		initproc.Main()
 		os.Exit(1)
 	}

@@ -537,15 +537,13 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	var joins []nsenter.Join
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.PIDNamespace && ns.Path != "" {
-			if mode := pidNSMode(spec); mode != "" {
-				f, err := os.Open(ns.Path)
-				if err != nil {
-					return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
-				}
-				cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)), initproc.EnvPidNSMode+"="+mode)
-				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-				continue
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
 			}
+			cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)), initproc.EnvPidNSMode+"="+pidNSMode(spec))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			continue
 		}
 		if ns.Path != "" {
 			joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
@@ -591,25 +589,11 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 //   - PidNSHandover: otherwise, init builds it outside up to pivot_root and hands over
 //     to a second stage forked into the namespace, which mounts procfs there (one more
 //     Go start-up); mounts inside it (lxcfs files) are handed over detached.
-//   - "": options the mount parser refuses (create then fails on them anyway): init
-//     is forked into the namespace by Spawn's relay.
 func pidNSMode(spec *specs.Spec) string {
 	var procs []string
 	for _, m := range spec.Mounts {
 		if m.Type == "proc" {
 			procs = append(procs, filepath.Clean(m.Destination))
-		}
-	}
-	for _, m := range spec.Mounts {
-		for _, p := range procs {
-			if !strings.HasPrefix(filepath.Clean(m.Destination), p+"/") {
-				continue
-			}
-			// Mounts inside procfs are prepared detached for the second stage
-			// (rootfs.Config.LateTrees); options it cannot parse leave the relay.
-			if _, err := config.ParseMountOptions(m.Options); err != nil {
-				return ""
-			}
 		}
 	}
 	outside := len(procs) == 1 && procs[0] == "/proc" && hullrootfs.ProcPidNSSupported()
