@@ -509,7 +509,7 @@ func listenEnv(env []string, n int) []string {
 
 // initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
 func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
-	cmd := exec.Command("/proc/self/exe", "init")
+	cmd := exec.Command("/proc/self/exe", initproc.Arg)
 	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
 	for i := 0; i < o.passedFDs(); i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))

@@ -198,7 +198,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	spawned := time.Now()
 	proc, err := spawnInto(&nsenter.SpawnOpts{
 		Exe:   exe,
-		Args:  []string{"hull", "init"},
+		Args:  []string{"hull", initproc.Arg},
 		Env:   env,
 		Files: files,
 		Join:  joins,
