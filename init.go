@@ -5,39 +5,53 @@ import (
 	"runtime"
 	"runtime/debug"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/nsenter"
 )
 
-func init() {
-	// The init stage sets per-thread state (capabilities, no_new_privs, seccomp) and then
-	// execve()s from the same thread: keep the main goroutine on the main thread.
-	if len(os.Args) > 1 && os.Args[1] == nsenter.TimeNSHolderArg {
-		// /proc/<pid>/timens_offsets speaks for the main thread: it must be the one
-		// that unshares the time namespace.
-		runtime.LockOSThread()
+// hull re-executes itself for two hidden stages, each started with exactly one argument
+// by hull itself and never by a user: "init" (libruntime/initproc: a container's init,
+// exec's helper, the second stage of a joined pid namespace) and the time namespace
+// holder (nsenter.NewTimeNS). This file is their one entry: init() prepares the thread
+// before main runs, and runStage, main's first call, runs the stage and never returns.
+
+// stage is the hidden stage this process runs, or "".
+var stage = func() string {
+	if len(os.Args) == 2 && (os.Args[1] == initproc.Arg || os.Args[1] == nsenter.TimeNSHolderArg) {
+		return os.Args[1]
 	}
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		// One P from the start: the parent puts GOMAXPROCS=1 in init's environment
-		// (initproc.GoMaxProcs).
+	return ""
+}()
+
+func init() {
+	switch stage {
+	case initproc.Arg:
+		// Capabilities, no_new_privs and seccomp are per thread, and init execs from
+		// the thread that set them: keep the main goroutine on the main thread. One P
+		// from the start: the parent puts GOMAXPROCS=1 in init's environment.
 		runtime.LockOSThread()
 		// Init lives for milliseconds before it execs: a garbage collection there is
 		// pure start-up latency.
 		debug.SetGCPercent(-1)
+	case nsenter.TimeNSHolderArg:
+		// /proc/<pid>/timens_offsets speaks for the main thread: it must be the one
+		// that unshares the time namespace.
+		runtime.LockOSThread()
 	}
 }
 
-var initCommand = &cli.Command{
-	Name:   "init",
-	Usage:  "initialize the namespaces and launch the process (do not call it outside of hull)",
-	Hidden: true,
-	Action: func(c *cli.Context) error {
-		// Errors went to `hull create` over the sync socket; the container's stderr is
+// runStage runs the hidden stage, skipping the command line machinery on that hot path
+// (init runs once per container start and per exec). It returns only when this process
+// is not a stage.
+func runStage() {
+	switch stage {
+	case initproc.Arg:
+		// Errors went to the parent over the sync socket; the container's stderr is
 		// the user's, not ours.
 		initproc.Main()
 		os.Exit(1)
-		return nil
-	},
+	case nsenter.TimeNSHolderArg:
+		nsenter.TimeNSHolder()
+		os.Exit(0)
+	}
 }

@@ -18,9 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/internal/clip"
-	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
-	"github.com/hull-runtime/hull/nsenter"
 )
 
 // Set by the Makefile through -ldflags.
@@ -102,7 +100,6 @@ func newApp() *cli.App {
 			checkCommand,
 			checkpointCommand,
 			restoreCommand,
-			initCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
@@ -110,19 +107,7 @@ func newApp() *cli.App {
 }
 
 func main() {
-	// The init stage is hull re-executed inside a container, once per container start:
-	// skip the command line machinery entirely on that hot path.
-	if len(os.Args) == 2 && os.Args[1] == "init" {
-		if nsenter.IsRelay() {
-			nsenter.Relay()
-		}
-		initproc.Main()
-		os.Exit(1)
-	}
-	if len(os.Args) == 2 && os.Args[1] == nsenter.TimeNSHolderArg {
-		nsenter.TimeNSHolder()
-		os.Exit(0)
-	}
+	runStage()
 	app := newApp()
 	err := app.Run(normalizeArgs(os.Args))
 	if err == nil {

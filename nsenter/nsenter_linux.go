@@ -29,17 +29,20 @@ import (
 // cannot join; use Spawn for those.
 var ErrUnsupportedJoin = errors.New("this namespace type cannot be joined from a multi-threaded process; use Spawn")
 
-// NeedsSpawn reports whether joins must go through Spawn: a pid namespace (see
-// relayEnv), user and time namespaces need
+// ErrPidJoin is returned by Start and Spawn for a pid namespace: a process entering one
+// is visible there at once to everything in it, so no process of hull's may (the
+// container's processes could open its executable and fds through /proc). Callers
+// fork the user's process into it from outside with ForkTail.
+var ErrPidJoin = errors.New("hull never enters a joined pid namespace itself; fork the container's process into it with ForkTail")
+
+// NeedsSpawn reports whether joins must go through Spawn: user and time namespaces need
 // a single-threaded caller, and after joining a mount namespace the executable must be
 // run by fd (execveat), since any path, /proc/self/fd/N included, would be resolved in
 // the joined namespace, which another container may control.
 func NeedsSpawn(joins []Join) bool {
 	for _, j := range joins {
 		switch j.Type {
-		// A joined pid namespace: Spawn's relay keeps every process that appears in it
-		// a copy of the sealed executable, never of hull's host binary.
-		case specs.UserNamespace, specs.TimeNamespace, specs.MountNamespace, specs.PIDNamespace:
+		case specs.UserNamespace, specs.TimeNamespace, specs.MountNamespace:
 			return true
 		}
 	}
@@ -100,6 +103,9 @@ func Start(cmd *exec.Cmd, join []Join) error {
 		}
 		if flag == unix.CLONE_NEWUSER || flag == unix.CLONE_NEWTIME {
 			return fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrUnsupportedJoin)
+		}
+		if flag == unix.CLONE_NEWPID {
+			return fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrPidJoin)
 		}
 		f, err := os.Open(j.Path)
 		if err != nil {

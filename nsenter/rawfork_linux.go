@@ -14,9 +14,10 @@ import (
 
 // This file is the raw-fork path: it joins namespaces that a multi-threaded process cannot
 // enter (user, time; mount too, for symmetry with the order rules) from a forked copy of
-// hull that is single-threaded by construction, then forks once more so the final child is
-// also inside a joined pid namespace (setns(CLONE_NEWPID) only applies to children), and
-// that child execs hull's own binary.
+// hull that is single-threaded by construction, and that child (or, for new namespaces,
+// a second one it forks into them) execs hull's own binary. A pid namespace is never
+// joined here: whatever enters one is visible there at once, so nothing of hull's may
+// (ForkTail forks the user's process into it from outside instead).
 //
 // Why this is safe without cgo: the forked children run only the nosplit function
 // rawChild, which calls nothing but syscall.RawSyscall6 (nosplit assembly) on data
@@ -43,13 +44,11 @@ type rawArgs struct {
 	// high is above every fd in files and every target, so the shuffle cannot clobber.
 	high uintptr
 	// extra are fds that follow files in the exec'ing child: the executable and the
-	// report pipe, and for a relay the pid namespace to join. They are moved to
-	// nFiles, nFiles+1, ... and keepCloexec=false leaves them open across execve (the
-	// relay needs them); everything above them is closed before any process can enter
-	// the container's pid namespace, so none of hull's other fds is ever visible there.
-	extra       [4]uintptr
-	nExtra      uintptr
-	extraNoExec bool
+	// report pipe. They are moved to nFiles and nFiles+1, close-on-exec; everything
+	// above them is closed before the child can enter any namespace, so none of hull's
+	// other fds is ever visible in one.
+	extra  [2]uintptr
+	nExtra uintptr
 	// maxFd bounds the close loop where close_range(2) is missing (before Linux 5.9).
 	maxFd uintptr
 	// second: child 1 forks child 2 into the new namespaces of cloneFlags (a new pid
@@ -209,6 +208,29 @@ func rawFork(a *rawArgs) (uintptr, syscall.Errno) {
 	return 0, 0
 }
 
+// rawSecond forks the final child with CLONE_PARENT (so it is hull's child, which waits
+// for it) into a.cloneFlags' new namespaces; the child execs a.exeFd. After a vfork the
+// parent resumes once the child has exec'd or exited.
+//
+//go:nosplit
+//go:norace
+func rawSecond(a *rawArgs) (uintptr, syscall.Errno) {
+	var pid uintptr
+	var e syscall.Errno
+	if a.vfork {
+		var en uintptr
+		pid, en = rawVfork(unix.SYS_CLONE, unix.CLONE_PARENT|unix.CLONE_VM|unix.CLONE_VFORK|a.cloneFlags|uintptr(unix.SIGCHLD), 0, 0)
+		e = syscall.Errno(en)
+	} else {
+		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|a.cloneFlags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	}
+	if e != 0 || pid != 0 {
+		return pid, e
+	}
+	execSelf(a)
+	return 0, 0
+}
+
 // placeFiles moves files[i] to fd i and the extra fds right after them, then closes
 // every other fd of this (child's own) table.
 //
@@ -232,23 +254,15 @@ func placeFiles(a *rawArgs) {
 		}
 	}
 	// The extras sit at or above high (the parent put them there), above every target.
-	flags := uintptr(unix.O_CLOEXEC)
-	if a.extraNoExec {
-		flags = 0
-	}
-	for k := uintptr(0); k < a.nExtra && k < 4; k++ {
+	for k := uintptr(0); k < a.nExtra && k < 2; k++ {
 		to := a.nFiles + k
-		if _, _, e := syscall.RawSyscall6(unix.SYS_DUP3, a.extra[k], to, flags, 0, 0, 0); e != 0 {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_DUP3, a.extra[k], to, unix.O_CLOEXEC, 0, 0, 0); e != 0 {
 			rawReport(a.errPipe, repDup, to, uintptr(e))
 			rawExit(1)
 		}
 		a.extra[k] = to
 	}
 	a.exeFd, a.errPipe = a.extra[0], a.extra[1]
-	if a.nExtra == 4 {
-		// Spawn's relay: it gets the final executable as its fd nFiles.
-		a.exeFd = a.extra[3]
-	}
 	first := a.nFiles + a.nExtra
 	if e := rawCloseRange(first, ^uintptr(0)>>32, a.maxFd); e != 0 {
 		rawReport(a.errPipe, repClose, first, uintptr(e))
@@ -330,9 +344,6 @@ type SpawnOpts struct {
 	Join []Join
 	// CloneFlags makes new namespaces for the final child (not CLONE_NEWUSER).
 	CloneFlags uintptr
-	// RelayExe runs Relay when a pid namespace is joined; nil means Exe. It must be
-	// hull's sealed binary (or a program calling Relay, in tests).
-	RelayExe *os.File
 	// Cgroup, if set, is an open cgroup2 directory the children are born in (Linux
 	// 5.7+), so the caller need not move the final child there afterwards.
 	Cgroup *os.File
@@ -366,23 +377,19 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 			f.Close()
 		}
 	}()
-	var pidNS *os.File
-	pidIdx := 0
 	for i, j := range sortUserFirst(o.Join) {
 		flag, err := CloneFlag(j.Type)
 		if err != nil {
 			return nil, err
+		}
+		if flag == unix.CLONE_NEWPID {
+			return nil, fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrPidJoin)
 		}
 		f, err := os.Open(j.Path)
 		if err != nil {
 			return nil, fmt.Errorf("join %s namespace: %w", j.Type, err)
 		}
 		keep = append(keep, f)
-		if flag == unix.CLONE_NEWPID {
-			// Joined by the relay, see relayEnv.
-			pidNS, pidIdx = f, i
-			continue
-		}
 		a.nsFds[a.nJoin], a.nsTypes[a.nJoin] = f.Fd(), flag
 		a.joinIdx[a.nJoin] = uintptr(i)
 		a.nJoin++
@@ -399,20 +406,10 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	}
 	a.nFiles = uintptr(len(o.Files))
 	// Above every source and every target, the extras' targets included.
-	a.high = max(high, a.nFiles+4) + 1
+	a.high = max(high, a.nFiles+2) + 1
 	a.maxFd = fdLimit()
 	env := o.Env
-	switch {
-	case pidNS != nil:
-		// A process entering an existing pid namespace is visible there at once to
-		// every process in it, and until its execve it would be a copy of hull's host
-		// binary (/proc/<pid>/exe is the one file CVE-2019-5736 writes through). So
-		// child 1 joins everything else and execs the sealed executable as a relay
-		// outside that namespace; the relay joins it and forks the final child from
-		// its own, sealed image (relay_linux.go).
-		env = append(append([]string(nil), o.Env...), fmt.Sprintf("%s=%d:%d:%d", relayEnv, a.nFiles, o.CloneFlags, pidIdx))
-		a.extraNoExec = true
-	case o.CloneFlags != 0:
+	if o.CloneFlags != 0 {
 		// A new pid namespace is empty until child 2 execs: nothing can see it.
 		a.second = true
 	}
@@ -434,8 +431,8 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	}
 	rd := os.NewFile(uintptr(p[0]), "nsenter-report")
 	defer rd.Close()
-	// The shuffle overwrites fds 0..nFiles+2: the executable, the report pipe and the
-	// pid namespace must sit above every fd it touches, or dup3 would replace them.
+	// The shuffle overwrites fds 0..nFiles+1: the executable and the report pipe must
+	// sit above every fd it touches, or dup3 would replace them.
 	above := func(fd uintptr) (uintptr, error) {
 		nfd, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, int(a.high))
 		if err != nil {
@@ -458,25 +455,6 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	defer unix.Close(int(efd))
 	a.exeFd = efd
 	a.extra[0], a.extra[1], a.nExtra = efd, wfd, 2
-	if pidNS != nil {
-		nfd, err := above(pidNS.Fd())
-		if err != nil {
-			unix.Close(p[1])
-			return nil, err
-		}
-		defer unix.Close(int(nfd))
-		relay := o.Exe
-		if o.RelayExe != nil {
-			relay = o.RelayExe
-		}
-		rfd, err := above(relay.Fd())
-		if err != nil {
-			unix.Close(p[1])
-			return nil, err
-		}
-		defer unix.Close(int(rfd))
-		a.extra[2], a.extra[3], a.nExtra = nfd, rfd, 4
-	}
 
 	pid1, err := forkLocked(a)
 	unix.Close(p[1])
@@ -484,7 +462,7 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		return nil, err
 	}
 	var ws unix.WaitStatus
-	if !a.second && pidNS == nil {
+	if !a.second {
 		// Child 1 is the final process: its execve closed the report pipe.
 		runtime.KeepAlive(o)
 		runtime.KeepAlive(argv)
@@ -492,7 +470,7 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 		runtime.KeepAlive(&empty)
 		return spawnResult(rd, o, int(pid1), ws)
 	}
-	// Child 1 (or the relay) exits once child 2 has exec'd; reap it so it never
+	// Child 1 exits once child 2 has exec'd; reap it so it never
 	// lingers as a zombie.
 	for {
 		_, err := unix.Wait4(int(pid1), &ws, 0, nil)
@@ -508,7 +486,7 @@ func Spawn(o *SpawnOpts) (*os.Process, error) {
 	return spawnResult(rd, o, 0, ws)
 }
 
-// spawnResult reads every report until EOF, which comes once child 1 (or the relay) has
+// spawnResult reads every report until EOF, which comes once child 1 has
 // exited and the final child has exec'd (its copy of the pipe is close-on-exec) or
 // exited. With vfork, the final child's failure is written before the pid report.
 // final is the final child when child 1 is it (no report of its pid then).

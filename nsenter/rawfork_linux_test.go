@@ -1,6 +1,7 @@
 package nsenter
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,12 +29,7 @@ func spawnOut(t *testing.T, join []Join, flags uintptr, args ...string) (string,
 	defer r.Close()
 	null, _ := os.Open(os.DevNull)
 	defer null.Close()
-	relay, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
-	p, err := Spawn(&SpawnOpts{Exe: exe, RelayExe: relay, Args: append([]string{"busybox"}, args...), Env: []string{"PATH=/bin"}, Files: []*os.File{null, w, os.Stderr}, Join: join, CloneFlags: flags})
+	p, err := Spawn(&SpawnOpts{Exe: exe, Args: append([]string{"busybox"}, args...), Env: []string{"PATH=/bin"}, Files: []*os.File{null, w, os.Stderr}, Join: join, CloneFlags: flags})
 	w.Close()
 	if err != nil {
 		return "", -1, err
@@ -82,7 +78,6 @@ func TestSpawnJoinUserAndMount(t *testing.T) {
 		ns := func(n string) string { return fmt.Sprintf("/proc/%d/ns/%s", pid, n) }
 		join := []Join{
 			{specs.MountNamespace, ns("mnt")},
-			{specs.PIDNamespace, ns("pid")},
 			{specs.UserNamespace, ns("user")}, // deliberately not first: Spawn orders it
 			{specs.UTSNamespace, ns("uts")},
 		}
@@ -106,16 +101,8 @@ func TestSpawnJoinUserAndMount(t *testing.T) {
 	})
 }
 
-// TestMain lets the test binary serve as Spawn's relay (RelayExe), as hull's main does.
-func TestMain(m *testing.M) {
-	if IsRelay() {
-		Relay()
-	}
-	os.Exit(m.Run())
-}
-
 // TestSpawnClosesOtherFds: of the caller's fds only Files reach the final child, even
-// those not marked close-on-exec (a caller's leftovers), with and without a relay.
+// those not marked close-on-exec (a caller's leftovers).
 func TestSpawnClosesOtherFds(t *testing.T) {
 	needRoot(t)
 	bothWays(t, func(t *testing.T) {
@@ -130,7 +117,7 @@ func TestSpawnClosesOtherFds(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-		pidns := fmt.Sprintf("/proc/%d/ns/pid", cmd.Process.Pid)
+		utsns := fmt.Sprintf("/proc/%d/ns/uts", cmd.Process.Pid)
 		for _, c := range []struct {
 			name  string
 			join  []Join
@@ -138,7 +125,7 @@ func TestSpawnClosesOtherFds(t *testing.T) {
 		}{
 			{"direct", nil, 0},
 			{"second fork", nil, unix.CLONE_NEWUTS},
-			{"relay", []Join{{specs.PIDNamespace, pidns}}, 0},
+			{"joined", []Join{{specs.UTSNamespace, utsns}}, 0},
 		} {
 			out, code, err := spawnOut(t, c.join, c.flags, "ls", "/proc/self/fd")
 			if err != nil || code != 0 {
@@ -150,6 +137,22 @@ func TestSpawnClosesOtherFds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPidJoinRefused: nothing of hull's may enter a joined pid namespace, whichever way
+// it is asked (create forks the container's process into one with ForkTail).
+func TestPidJoinRefused(t *testing.T) {
+	needRoot(t)
+	join := []Join{{specs.PIDNamespace, "/proc/self/ns/pid"}}
+	if _, _, err := spawnOut(t, join, 0, "true"); !errors.Is(err, ErrPidJoin) {
+		t.Errorf("Spawn joining a pid namespace: %v, want ErrPidJoin", err)
+	}
+	if err := Start(exec.Command("/bin/true"), join); !errors.Is(err, ErrPidJoin) {
+		t.Errorf("Start joining a pid namespace: %v, want ErrPidJoin", err)
+	}
+	if NeedsSpawn(join) {
+		t.Error("NeedsSpawn: a pid namespace alone needs no Spawn (it is refused everywhere)")
+	}
 }
 
 func TestSpawnPidNamespace(t *testing.T) {

@@ -7,6 +7,13 @@
 // caller's stack pointer, this function's return address included. So the return
 // address is kept in R12, which the kernel saves for the suspended parent, and put
 // back only after the call returns.
+//
+// That holds only when Go code calls this ABI0 function directly, as it does for a
+// direct call to an assembly function (go1.26.8). Reached through the compiler's ABI
+// wrapper (made when the function is used as a value), the wrapper's frame and its
+// return address would sit where the child's calls write, and the parent would return
+// through whatever the child left there. Never take rawVfork as a func value;
+// TestRawVforkCalledDirectly fails if a wrapper appears.
 TEXT ·rawVfork(SB),NOSPLIT|NOFRAME,$0-48
 	MOVQ	a1+8(FP), DI
 	MOVQ	a2+16(FP), SI

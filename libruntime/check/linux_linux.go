@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -172,9 +173,14 @@ func (c *checker) namespaces() {
 		joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
 		c.joinable(f+".path", ns)
 	}
-	if c.newUserNS && nsenter.NeedsSpawn(joins) {
+	// A joined pid namespace is entered by the container's process, forked from init in
+	// the new user namespace, which holds no capability over it.
+	singleThreaded := func(j nsenter.Join) bool {
+		return j.Type == specs.PIDNamespace || nsenter.NeedsSpawn([]nsenter.Join{j})
+	}
+	if c.newUserNS && slices.ContainsFunc(joins, singleThreaded) {
 		for i, ns := range c.s.Linux.Namespaces {
-			if ns.Path != "" && nsenter.NeedsSpawn([]nsenter.Join{{Type: ns.Type, Path: ns.Path}}) {
+			if ns.Path != "" && singleThreaded(nsenter.Join{Type: ns.Type, Path: ns.Path}) {
 				c.errorf(index("linux.namespaces", i)+".path",
 					fmt.Sprintf("remove the path to get a new %s namespace, or join the user namespace too", ns.Type),
 					"joining a %s namespace by path together with a new user namespace is not supported yet", ns.Type)

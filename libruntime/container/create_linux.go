@@ -571,7 +571,7 @@ func listenEnv(env []string, n int) []string {
 
 // initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
 func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
-	cmd := exec.Command("/proc/self/exe", "init")
+	cmd := exec.Command("/proc/self/exe", initproc.Arg)
 	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
 	for i := 0; i < o.passedFDs(); i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
@@ -599,15 +599,13 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 	var joins []nsenter.Join
 	for _, ns := range spec.Linux.Namespaces {
 		if ns.Type == specs.PIDNamespace && ns.Path != "" {
-			if mode := pidNSMode(spec); mode != "" {
-				f, err := os.Open(ns.Path)
-				if err != nil {
-					return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
-				}
-				cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)), initproc.EnvPidNSMode+"="+mode)
-				cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-				continue
+			f, err := os.Open(ns.Path)
+			if err != nil {
+				return nil, nil, fmt.Errorf("linux.namespaces pid: %w", err)
 			}
+			cmd.Env = append(cmd.Env, initproc.EnvPidNSFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)), initproc.EnvPidNSMode+"="+pidNSMode(spec))
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			continue
 		}
 		if ns.Path != "" {
 			joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
@@ -653,25 +651,11 @@ func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, chi
 //   - PidNSHandover: otherwise, init builds it outside up to pivot_root and hands over
 //     to a second stage forked into the namespace, which mounts procfs there (one more
 //     Go start-up); mounts inside it (lxcfs files) are handed over detached.
-//   - "": options the mount parser refuses (create then fails on them anyway): init
-//     is forked into the namespace by Spawn's relay.
 func pidNSMode(spec *specs.Spec) string {
 	var procs []string
 	for _, m := range spec.Mounts {
 		if m.Type == "proc" {
 			procs = append(procs, filepath.Clean(m.Destination))
-		}
-	}
-	for _, m := range spec.Mounts {
-		for _, p := range procs {
-			if !strings.HasPrefix(filepath.Clean(m.Destination), p+"/") {
-				continue
-			}
-			// Mounts inside procfs are prepared detached for the second stage
-			// (rootfs.Config.LateTrees); options it cannot parse leave the relay.
-			if _, err := config.ParseMountOptions(m.Options); err != nil {
-				return ""
-			}
 		}
 	}
 	outside := len(procs) == 1 && procs[0] == "/proc" && hullrootfs.ProcPidNSSupported()

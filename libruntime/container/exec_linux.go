@@ -231,7 +231,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	spawned := time.Now()
 	proc, err := spawnWithCPUs(initialCPUs, &nsenter.SpawnOpts{
 		Exe:   exe,
-		Args:  []string{"hull", "init"},
+		Args:  []string{"hull", initproc.Arg},
 		Env:   env,
 		Files: files,
 		Join:  joins,

@@ -408,7 +408,7 @@ func (i *initState) handOver(fifo, pidNS *os.File, ctty bool, trees map[int]*os.
 	}
 	pidNS.Close()
 	pid, err := nsenter.ForkTail(&nsenter.Tail{
-		ExecFd: exe, Args: []string{"hull", "init"}, Env: env,
+		ExecFd: exe, Args: []string{"hull", Arg}, Env: env,
 		Keep: 3 + i.cfg.PreserveFDs, KeepFds: keep, NoCreds: true,
 	})
 	if err != nil {

@@ -12,6 +12,10 @@ import (
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
+// Arg is the one argument hull's binary is started with to run this stage (main's
+// runStage dispatches on it).
+const Arg = "init"
+
 // Environment variables through which the parent tells init which inherited fds are which.
 // Preserved fds (--preserve-fds) occupy 3..3+N-1, so init's own fds come after them.
 const (
