@@ -424,6 +424,12 @@ func (v *validator) mounts(ms []specs.Mount) {
 			v.add(f+".source", "a bind mount needs a source",
 				"set the host path to bind, absolute or relative to the bundle")
 		}
+		if optsOK && (mo.Bind || m.Type == "bind") {
+			v.bindOptions(f, m, mo)
+		} else if optsOK && mo.TmpCopyUp && m.Type != "tmpfs" {
+			v.add(f+".options", fmt.Sprintf("tmpcopyup has no effect on a mount of type %s", clip.Quote(m.Type)),
+				`remove "tmpcopyup": it copies a directory's content into a new tmpfs only`)
+		}
 		hasMappings := len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
 		if (mo.IDMap || mo.RIDMap) && !hasMappings {
 			if _, userns := v.ns[specs.UserNamespace]; !userns {
@@ -433,6 +439,33 @@ func (v *validator) mounts(ms []specs.Mount) {
 		}
 		v.idMappings(f+".uidMappings", m.UIDMappings)
 		v.idMappings(f+".gidMappings", m.GIDMappings)
+	}
+}
+
+// bindOptions refuses the options a bind mount cannot honour, which runc passes to
+// the kernel, where they are dropped without a word: a bind shares the source's
+// superblock, so neither filesystem data ("size=1m", "mode=755", "uid=...") nor the
+// superblock flags (sync, dirsync, mand, iversion, lazytime and their negations) can
+// change for it. The per-mount flags (ro, nosuid, nodev, noexec, nosymfollow, the
+// atime modes) are applied to the bind by rootfs.
+func (v *validator) bindOptions(f string, m specs.Mount, mo MountOptions) {
+	if mo.Data != "" {
+		v.add(f+".options", fmt.Sprintf("filesystem options %s have no effect on a bind mount (it shares the source's filesystem, whose options the kernel does not change for a bind)", clip.Quote(mo.Data)),
+			"remove them, or set them where the source filesystem is mounted on the host, or mount a new filesystem (a type such as \"tmpfs\" without \"bind\") to have them")
+	}
+	var super []string
+	for _, o := range m.Options {
+		if superblockOptions[o] {
+			super = append(super, o)
+		}
+	}
+	if len(super) > 0 {
+		v.add(f+".options", fmt.Sprintf("%s: flags of the source's filesystem, which a bind mount cannot change", clip.List(super)),
+			"remove them, or remount the source filesystem on the host with them")
+	}
+	if mo.TmpCopyUp {
+		v.add(f+".options", "tmpcopyup has no effect on a bind mount",
+			`remove "tmpcopyup": it copies a directory's content into a new tmpfs only`)
 	}
 }
 

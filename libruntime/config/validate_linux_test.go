@@ -170,6 +170,28 @@ func TestValidateAll(t *testing.T) {
 		}},
 
 		// mounts
+		{name: "bind with filesystem data", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{"rbind", "size=1m", "mode=755"}})
+		}, want: []string{"mounts[7].options"}, wantFix: "source filesystem"},
+		{name: "bind type with uid data", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"uid=1000"}})
+		}, want: []string{"mounts[7].options"}},
+		{name: "bind with superblock flags", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{"bind", "sync", "lazytime"}})
+		}, want: []string{"mounts[7].options"}, wantFix: "remount the source"},
+		{name: "bind with tmpcopyup", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{"bind", "tmpcopyup"}})
+		}, want: []string{"mounts[7].options"}},
+		{name: "tmpcopyup on proc", mutate: func(s *specs.Spec) { s.Mounts[0].Options = []string{"tmpcopyup"} },
+			want: []string{"mounts[0].options"}},
+		{name: "bind with per-mount flags", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{
+				"rbind", "ro", "nosuid", "nodev", "noexec", "nosymfollow", "noatime", "nodiratime", "atime", "rprivate",
+				"rro", "rnosuid", "rrelatime", "x-systemd.automount", "defaults", "idmap"}})
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		}},
 		{name: "mount destination relative", mutate: func(s *specs.Spec) { s.Mounts[3].Destination = "dev/shm" },
 			want: []string{"mounts[3].destination"}},
 		{name: "mount destination missing", mutate: func(s *specs.Spec) { s.Mounts[0].Destination = "" },

@@ -314,7 +314,7 @@ const lockedFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NO
 // from a more privileged user namespace), so, as runc does, retry keeping the
 // flags the source has unless the user explicitly asked to clear them.
 func setBindFlags(tree *os.File, flags, cleared uintptr) error {
-	attr := bindAttr(flags)
+	attr := bindAttrCleared(flags, cleared)
 	err := mountSetattr(tree, 0, &attr)
 	if !errors.Is(err, unix.EPERM) {
 		return err
@@ -327,7 +327,7 @@ func setBindFlags(tree *os.File, flags, cleared uintptr) error {
 	if keep&cleared != 0 || keep&^flags == 0 {
 		return err
 	}
-	attr = bindAttr(flags | keep)
+	attr = bindAttrCleared(flags|keep, cleared)
 	if err := mountSetattr(tree, 0, &attr); err != nil {
 		return fmt.Errorf("%w (also when keeping the source's locked flags %#x)", err, keep)
 	}

@@ -1,0 +1,167 @@
+//go:build linux
+
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// hostTmpfs mounts a private tmpfs with flags at a new directory and unmounts it
+// at cleanup.
+func hostTmpfs(t *testing.T, flags uintptr) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := unix.Mount("hulltest", dir, "tmpfs", flags, "size=64k,mode=755"); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// hostMounts is the host's mount table as "mount point: options" lines, to
+// compare before and after a container.
+func hostMounts(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 6 {
+			out[f[0]] = strings.Join(f[4:], " ")
+		}
+	}
+	return out
+}
+
+// assertHostMountsUnder fails if a mount at or below one of dirs appeared or
+// went since before: tests run in parallel, so only their own paths are compared.
+func assertHostMountsUnder(t *testing.T, before map[string]string, dirs ...string) {
+	t.Helper()
+	after := hostMounts(t)
+	mine := func(line string) bool {
+		point := strings.Fields(line)[0]
+		for _, d := range dirs {
+			if inDir(point, d) {
+				return true
+			}
+		}
+		return false
+	}
+	for id, l := range after {
+		if _, ok := before[id]; !ok && mine(l) {
+			t.Errorf("host mount left behind: %s", l)
+		}
+	}
+	for id, l := range before {
+		if _, ok := after[id]; !ok && mine(l) {
+			t.Errorf("host mount gone: %s", l)
+		}
+	}
+}
+
+// TestMountBindClearedFlags: the options that clear a per-mount flag ("atime",
+// "diratime") are applied to a bind whose source has the flag, not dropped.
+func TestMountBindClearedFlags(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	src := hostTmpfs(t, unix.MS_NOATIME|unix.MS_NODIRATIME)
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("in-src"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := hostMounts(t)
+	s := baseSpec(shell(`cat /proc/self/mountinfo; echo @@; cat /a/f`)...)
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/a", Type: "bind", Source: src, Options: []string{"rbind", "atime", "diratime"}},
+		specs.Mount{Destination: "/b", Type: "bind", Source: src, Options: []string{"rbind", "norelatime", "nosymfollow", "noexec"}},
+		specs.Mount{Destination: "/c", Type: "bind", Source: src, Options: []string{"rbind", "ro"}},
+	)
+	r := h.run(s)
+	mustExit(t, r, 0)
+	parts := sections(r.stdout)
+	if len(parts) != 2 || strings.TrimSpace(parts[1]) != "in-src" {
+		t.Fatalf("unexpected output: %q", r.stdout)
+	}
+	mounts := map[string]mountEntry{}
+	for _, m := range parseMountinfo(parts[0]) {
+		mounts[m.point] = m
+	}
+	for _, tc := range []struct {
+		point     string
+		want, not []string
+	}{
+		{"/a", []string{"relatime"}, []string{"noatime", "nodiratime"}},
+		{"/b", []string{"nosymfollow", "noexec"}, []string{"noatime", "relatime", "nodiratime"}},
+		// A bind that names no atime option keeps the source's.
+		{"/c", []string{"ro", "noatime", "nodiratime"}, nil},
+	} {
+		m, ok := mounts[tc.point]
+		if !ok {
+			t.Errorf("no mount at %s:\n%s", tc.point, parts[0])
+			continue
+		}
+		for _, o := range tc.want {
+			if !hasOpt(m.opts, o) {
+				t.Errorf("%s: options %s, want %s", tc.point, m.opts, o)
+			}
+		}
+		for _, o := range tc.not {
+			if hasOpt(m.opts, o) {
+				t.Errorf("%s: options %s, want no %s", tc.point, m.opts, o)
+			}
+		}
+	}
+	h.cleanup()
+	assertHostMountsUnder(t, before, src, h.bundle)
+}
+
+// TestMountBindOptionsRefused: options a bind mount cannot honour (filesystem
+// data, superblock flags) fail create with the field and the fix, and leave
+// nothing behind, rather than being dropped.
+func TestMountBindOptionsRefused(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		opts []string
+		want string
+	}{
+		{"size", []string{"rbind", "size=1m"}, "size=1m"},
+		{"mode uid", []string{"bind", "mode=755", "uid=1000"}, "mode=755,uid=1000"},
+		{"sync", []string{"rbind", "ro", "sync"}, "[sync]: flags of the source's filesystem"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			before := hostMounts(t)
+			s := baseSpec("true")
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: tc.opts})
+			r := h.create(s)
+			if r.exit == 0 {
+				t.Fatalf("create succeeded, want a refusal: %s", r)
+			}
+			// logrus escapes the quotes of the message.
+			if !strings.Contains(r.stderr, "mounts[6].options") || !strings.Contains(r.stderr, tc.want) ||
+				!strings.Contains(r.stderr, "bind mount") {
+				t.Errorf("stderr does not name mounts[6].options and %q:\n%s", tc.want, r.stderr)
+			}
+			h.cleanup()
+			assertHostMountsUnder(t, before, src, h.bundle)
+		})
+	}
+}
