@@ -165,3 +165,107 @@ func TestMountBindOptionsRefused(t *testing.T) {
 		})
 	}
 }
+
+// bindOrderSpec binds a host directory at /x and then <rootfs>/x/sub at /z:
+// the second source exists only once the first mount is made (the rootfs's own
+// /x/sub holds "underneath"). With idmap the second bind is id-mapped.
+func bindOrderSpec(t *testing.T, h *harness, s *specs.Spec, idmap bool) string {
+	t.Helper()
+	a := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(a, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(a, "sub", "f"), []byte("from-x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(h.rootfs, "x", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.rootfs, "x", "sub", "f"), []byte("underneath"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	searchable(t, a)
+	opts := []string{"rbind"}
+	if idmap {
+		opts = append(opts, "idmap")
+	}
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/x", Type: "bind", Source: a, Options: []string{"rbind"}},
+		specs.Mount{Destination: "/z", Type: "bind", Source: filepath.Join(h.rootfs, "x", "sub"), Options: opts},
+	)
+	return a
+}
+
+// TestRootfsBindSourceOrder: a bind source under the rootfs is looked up after
+// the config's earlier mounts are made, as runc does, also when the runtime
+// opens it for the container (user namespace, id mapping).
+func TestRootfsBindSourceOrder(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		userns, idmap bool
+	}{
+		{"plain", false, false},
+		{"userns", true, false},
+		{"userns-idmap", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.idmap {
+				idmapSkip(t)
+			}
+			h := newHarness(t)
+			s := baseSpec(shell(`cat /z/f`)...)
+			if tc.userns {
+				s = usernsSpec(shell(`cat /z/f`)...)
+				prepareUserns(t, h, usernsHostID, usernsHostID)
+			}
+			a := bindOrderSpec(t, h, s, tc.idmap)
+			before := hostMounts(t)
+			r := h.run(s)
+			mustExit(t, r, 0)
+			if got := strings.TrimSpace(r.stdout); got != "from-x" {
+				t.Errorf("/z/f reads %q, want %q (the bind source seen through the earlier mount at /x)", got, "from-x")
+			}
+			h.cleanup()
+			assertHostMountsUnder(t, before, a, h.bundle)
+		})
+	}
+}
+
+// TestUsernsBindSourceHostOnly: in a user namespace, a bind source that only
+// host root can reach (inside a 0700 directory of root's) is bound as with
+// runc: the runtime opens it, not the container's root.
+func TestUsernsBindSourceHostOnly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	s := usernsSpec(shell(`cat /data/f; echo @@; grep ' /data ' /proc/self/mountinfo; echo @@; ls -l /proc/self/fd/ | wc -l`)...)
+	prepareUserns(t, h, usernsHostID, usernsHostID)
+	secret := t.TempDir()
+	if err := os.Chmod(secret, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(secret, "data")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "f"), []byte("secret-ok"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro", "nosuid"}})
+	before := hostMounts(t)
+	r := h.run(s)
+	mustExit(t, r, 0)
+	parts := sections(r.stdout)
+	if len(parts) != 3 {
+		t.Fatalf("unexpected output: %q", r.stdout)
+	}
+	if got := strings.TrimSpace(parts[0]); got != "secret-ok" {
+		t.Errorf("/data/f reads %q, want %q", got, "secret-ok")
+	}
+	if ms := parseMountinfo(parts[1]); len(ms) != 1 || !hasOpt(ms[0].opts, "ro") || !hasOpt(ms[0].opts, "nosuid") {
+		t.Errorf("/data mount: %q, want one ro,nosuid mount", parts[1])
+	}
+	h.cleanup()
+	assertHostMountsUnder(t, before, secret, h.bundle)
+}

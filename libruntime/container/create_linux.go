@@ -161,14 +161,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	rootfs = filepath.Clean(rootfs)
-	// Id-mapped mounts need privileges over the host's filesystems that init, in the
-	// container's user namespace, lacks: they are made here and init attaches them.
-	idmapped, err := hullrootfs.MakeIDMapped(spec, bundle)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer idmapped.Close()
-
 	if err := ensureRoot(root); err != nil {
 		return nil, nil, err
 	}
@@ -318,7 +310,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		cmd.Env = append(cmd.Env, initproc.EnvExeFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 		cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
 	}
-	idmapped.Pass(cmd)
 	cmd.Env = append(cmd.Env, initproc.EnvNumFds+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 	// A new time namespace is prepared here and joined by init at birth, unless a new
 	// user namespace is asked for too (Spawn cannot make one): then init unshares it
@@ -683,6 +674,8 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 	if err := enc.Encode(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	var sources *hullrootfs.SourceServer
+	defer sources.Close()
 	for {
 		var m initproc.Message
 		if err := dec.Decode(&m); err != nil {
@@ -698,6 +691,20 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 				return err
 			}
 			if err := enc.Encode(initproc.Message{Type: initproc.MsgSeccompFdOK}); err != nil {
+				return err
+			}
+		case initproc.MsgMountSource:
+			// Id-mapped mounts, and in a user namespace the bind sources init may
+			// not reach, need the host's privileges that init lacks: they are
+			// cloned here, in init's mount namespace, when init reaches them.
+			if sources == nil {
+				mntns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", c.p.InitPid))
+				if err != nil {
+					return fmt.Errorf("open init's mount namespace: %w", err)
+				}
+				sources = hullrootfs.NewSourceServer(spec, c.p.Bundle, mntns)
+			}
+			if err := sendSource(sock, sources, m.Mount); err != nil {
 				return err
 			}
 		case initproc.MsgHooks:
@@ -747,6 +754,31 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, t *phaseTimer, timeRe
 			return fmt.Errorf("unexpected message %q from init", m.Type)
 		}
 	}
+}
+
+// sendSource hands init the clone of the source of spec.Mounts[i] as the only
+// answer to its request: one byte carrying the fd.
+func sendSource(sock *os.File, sources *hullrootfs.SourceServer, i int) error {
+	tree, err := sources.Open(i)
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	raw, err := sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	cerr := raw.Write(func(fd uintptr) bool {
+		err = unix.Sendmsg(int(fd), []byte{0}, unix.UnixRights(int(tree.Fd())), nil, 0)
+		return !errors.Is(err, unix.EAGAIN)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("send the source of mounts[%d] to init: %w", i, os.NewSyscallError("sendmsg", err))
+	}
+	return nil
 }
 
 func (c *Container) creatingState() *specs.State {

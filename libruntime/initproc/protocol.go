@@ -101,6 +101,10 @@ const (
 	// init's first stage -> parent: the second stage runs as Pid (the parent's
 	// child); the parent sends it the Config, and the protocol goes on with it.
 	MsgHandover = "handover"
+	// init -> parent: make the detached clone of the source of spec.Mounts[Mount]
+	// (rootfs.SourceServer); the parent answers with one byte carrying the clone's
+	// fd (SCM_RIGHTS) and nothing else, or fails the create.
+	MsgMountSource = "mount-source"
 )
 
 // Message is one line of the sync protocol.
@@ -109,6 +113,7 @@ type Message struct {
 	Error string `json:"error,omitempty"`
 	Fd    int    `json:"fd,omitempty"`
 	Pid   int    `json:"pid,omitempty"`
+	Mount int    `json:"mount,omitempty"` // index in spec.Mounts, with MsgMountSource
 	// Phases, with MsgReady when Config.Debug is set: how long each set-up step of
 	// init took, as "name duration" strings for the parent's debug log.
 	Phases []string `json:"phases,omitempty"`

@@ -42,6 +42,10 @@ type Config struct {
 	// detached trees, LateTrees by mount index, which MountProcLate attaches.
 	LateProc  bool
 	LateTrees map[int]*os.File
+	// Sources, when set, asks the runtime for the detached clone of the source of
+	// spec.Mounts[i] (SourceServer.Open): for id-mapped mounts IDMapped does not
+	// hold, and, in a user namespace, for bind sources init may not reach.
+	Sources func(i int) (*os.File, error)
 }
 
 func (c *Config) linux() *specs.Linux {
@@ -95,15 +99,18 @@ func Prepare(c *Config) error {
 		if err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
+		p.index = i
+		var idmapped *os.File
+		if wantsIDMap(m, o) && isBind(m, o) {
+			if idmapped, err = p.idmapped(idm, i); err != nil {
+				return err
+			}
+		}
 		switch {
 		case c.LateProc && insideProc(c.Spec, m):
-			var idmapped *os.File
-			if wantsIDMap(m, o) {
-				idmapped = idm.take(i)
-			}
 			err = p.lateTree(c, i, m, o, idmapped)
 		case wantsIDMap(m, o):
-			err = p.mountIDMapped(m, o, idm.take(i))
+			err = p.mountIDMapped(m, o, idmapped)
 		case c.LateProc && m.Type == "proc":
 			var root, dst *os.File
 			if root, err = p.reopenRoot(); err == nil {
@@ -329,13 +336,8 @@ func (p *preparer) lateTree(c *Config, i int, m specs.Mount, o config.MountOptio
 	case idmapped != nil:
 		tree = idmapped
 	default:
-		src, err := os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("bind source: %w", err)
-		}
-		tree, err = openTree(src, o.Recursive)
-		src.Close()
-		if err != nil {
+		var err error
+		if tree, err = p.sourceTree(m.Source, o); err != nil {
 			return err
 		}
 	}
