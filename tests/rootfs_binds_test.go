@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -268,4 +269,90 @@ func TestUsernsBindSourceHostOnly(t *testing.T) {
 	}
 	h.cleanup()
 	assertHostMountsUnder(t, before, secret, h.bundle)
+}
+
+// noMountNSSpec is baseSpec without a mount namespace and without anything
+// that needs a mount.
+func noMountNSSpec(args ...string) *specs.Spec {
+	s := baseSpec(args...)
+	removeNamespace(s, specs.MountNamespace)
+	s.Mounts = nil
+	s.Root.Readonly = false
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	return s
+}
+
+// TestRootfsNoMountNamespace: a container without a mount namespace inherits
+// hull's, as the spec allows and runc does: it runs chrooted in root.path (exec
+// too), and the host's mount table is the same before, during and after.
+func TestRootfsNoMountNamespace(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	if err := os.WriteFile(filepath.Join(h.rootfs, "marker"), []byte("in-rootfs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := noMountNSSpec(shell(`cat /marker; echo; test -e ` + h.bundle + ` && echo host-visible; sleep 30`)...)
+	before := hostMounts(t)
+	rootBefore := before
+	r := h.create(s)
+	mustExit(t, r, 0)
+	if r := h.do("start", h.id); r.exit != 0 {
+		t.Fatalf("start: %s", r)
+	}
+	out := waitOutput(t, r.stdoutPath, "in-rootfs", 5*time.Second)
+	ex := h.do("exec", h.id, "sh", "-c", "cat /marker; test -e "+h.bundle+" && echo host-visible; echo done")
+	mustExit(t, ex, 0)
+	if got := strings.TrimSpace(ex.stdout); got != "in-rootfsdone" && got != "in-rootfs\ndone" {
+		t.Errorf("exec sees %q, want the rootfs's /marker and no host path", got)
+	}
+	assertHostMountsUnder(t, before, h.bundle)
+	if b, err := os.ReadFile(r.stdoutPath); err == nil {
+		out = string(b)
+	}
+	h.cleanup()
+	if strings.Contains(out, "host-visible") {
+		t.Errorf("the container sees the host's paths: %q", out)
+	}
+	assertHostMountsUnder(t, before, h.bundle)
+	// The host's root (and its propagation) is untouched too.
+	after := hostMounts(t)
+	for id, l := range rootBefore {
+		if strings.HasPrefix(l, "/ ") && after[id] != l {
+			t.Errorf("host root mount changed: %q -> %q", l, after[id])
+		}
+	}
+}
+
+// TestRootfsNoMountNamespaceRefused: without a mount namespace, what would need
+// a mount in the host's table is refused before anything is made.
+func TestRootfsNoMountNamespaceRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		mutate func(s *specs.Spec)
+		want   string
+	}{
+		{"mounts", func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+		}, "mounts: 1 mounts"},
+		{"readonly-root", func(s *specs.Spec) { s.Root.Readonly = true }, "root.readonly:"},
+		{"masked", func(s *specs.Spec) { s.Linux.MaskedPaths = []string{"/proc/kcore"} }, "linux.maskedPaths:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s := noMountNSSpec("true")
+			tc.mutate(s)
+			before := hostMounts(t)
+			r := h.create(s)
+			if r.exit == 0 {
+				t.Fatalf("create succeeded, want a refusal: %s", r)
+			}
+			if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "linux.namespaces") {
+				t.Errorf("stderr does not name %q and the fix:\n%s", tc.want, r.stderr)
+			}
+			h.cleanup()
+			assertHostMountsUnder(t, before, h.bundle)
+		})
+	}
 }

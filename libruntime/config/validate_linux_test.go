@@ -256,10 +256,24 @@ func TestValidateAll(t *testing.T) {
 		}, want: []string{"linux.namespaces[5].type"}},
 		{name: "namespace path relative", mutate: func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "proc/1/ns/pid" },
 			want: []string{"linux.namespaces[0].path"}},
+		// Without a mount namespace the container is only chrooted (runc):
+		// everything that needs a mount is refused.
 		{name: "no mount namespace", mutate: func(s *specs.Spec) { removeNS(s, specs.MountNamespace) },
-			want: []string{"linux.namespaces"}},
+			want: []string{"mounts", "root.readonly", "process.terminal", "linux.maskedPaths", "linux.readonlyPaths"}},
+		{name: "no mount namespace, nothing mounted", mutate: func(s *specs.Spec) {
+			removeNS(s, specs.MountNamespace)
+			s.Mounts, s.Root.Readonly, s.Process.Terminal = nil, false, false
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		}},
+		{name: "no mount namespace, propagation and devices", mutate: func(s *specs.Spec) {
+			removeNS(s, specs.MountNamespace)
+			s.Mounts, s.Root.Readonly, s.Process.Terminal = nil, false, false
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+			s.Linux.RootfsPropagation = "rslave"
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+		}, want: []string{"linux.rootfsPropagation", "linux.devices"}},
 		{name: "no linux section", mutate: func(s *specs.Spec) { s.Linux = nil; s.Hostname = "" },
-			want: []string{"linux.namespaces"}},
+			want: []string{"mounts", "root.readonly", "process.terminal"}},
 		{name: "joined namespaces", mutate: func(s *specs.Spec) {
 			s.Hostname = ""
 			for i := range s.Linux.Namespaces {

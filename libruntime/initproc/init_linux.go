@@ -158,7 +158,7 @@ func (i *initState) run() error {
 	}
 	handover := pidNS != nil && os.Getenv(EnvPidNSMode) == PidNSHandover
 	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace),
-		Sources: i.mountSource}
+		Sources: i.mountSource, HostMountNS: !hasNS(spec, specs.MountNamespace)}
 	if handover {
 		rc.LateProc = true
 	} else {
@@ -317,6 +317,21 @@ func (i *initState) runExec() error {
 		return fmt.Errorf("join the container's pid namespace: %w", os.NewSyscallError("setns", err))
 	}
 	pidNS.Close()
+	if os.Getenv(EnvRootFd) != "" {
+		root, err := fdFromEnv(EnvRootFd, "container root")
+		if err != nil {
+			return err
+		}
+		// Before anything is looked up (console, cwd, the program): the container
+		// shares hull's mount namespace, and its root is init's chroot.
+		if err := unix.Fchdir(int(root.Fd())); err != nil {
+			return fmt.Errorf("enter the container's root: %w", os.NewSyscallError("fchdir", err))
+		}
+		root.Close()
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("enter the container's root: %w", os.NewSyscallError("chroot", err))
+		}
+	}
 	var notify *os.File
 	if os.Getenv(EnvNotifyFd) != "" {
 		if notify, err = fdFromEnv(EnvNotifyFd, "seccomp notify socket"); err != nil {
@@ -431,7 +446,8 @@ func (i *initState) runStage2() error {
 	if err := rootfs.MountProcLate(spec, trees); err != nil {
 		return err
 	}
-	rc := &rootfs.Config{Spec: spec, Rootfs: i.cfg.Rootfs, NoPivot: i.cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	rc := &rootfs.Config{Spec: spec, Rootfs: i.cfg.Rootfs, NoPivot: i.cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace),
+		HostMountNS: !hasNS(spec, specs.MountNamespace)}
 	if err := rootfs.Finalize(rc); err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ const (
 	EnvExeFd      = "_HULL_EXE_FD"
 	EnvStage2     = "_HULL_STAGE2"
 	EnvCtty       = "_HULL_CTTY"
+	// EnvRootFd: exec's helper for a container without a mount namespace, which
+	// shares hull's: the container's root (init's), to chroot into.
+	EnvRootFd = "_HULL_ROOT_FD"
 	// EnvLateTrees: the second stage's detached bind mounts for inside /proc.
 	EnvLateTrees = "_HULL_LATE_TREES"
 )
