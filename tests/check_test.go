@@ -243,8 +243,12 @@ func chkCases() []chkCase {
 			},
 			field: "linux.namespaces[5].type", severity: "error", msg: `duplicate namespace type "pid"`},
 		{name: "no-mount-namespace",
-			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { removeNamespace(s, specs.MountNamespace) },
-			field:  "linux.namespaces", severity: "error", msg: "no mount namespace"},
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+				removeNamespace(s, specs.MountNamespace)
+				s.Root.Readonly = false
+				s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+			},
+			field: "mounts", severity: "error", msg: "without a mount namespace of the container's it would be mounted in the host's mount table"},
 		{name: "bad-oci-version",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Version = "2.0.0" },
 			field:  "ociVersion", severity: "error", msg: "version 2.0.0 is not supported"},

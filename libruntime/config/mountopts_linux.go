@@ -91,6 +91,20 @@ var flagOptions = map[string]flagOption{
 	"sync":          {false, unix.MS_SYNCHRONOUS},
 }
 
+// superblockOptions are the flag options that belong to a filesystem instance,
+// not to one of its mounts: mount_setattr(2) and a bind remount cannot change them.
+var superblockOptions = map[string]bool{
+	"sync":       true,
+	"async":      true,
+	"dirsync":    true,
+	"mand":       true,
+	"nomand":     true,
+	"iversion":   true,
+	"noiversion": true,
+	"lazytime":   true,
+	"nolazytime": true,
+}
+
 var propagationOptions = map[string]uintptr{
 	"private":     unix.MS_PRIVATE,
 	"rprivate":    unix.MS_REC | unix.MS_PRIVATE,

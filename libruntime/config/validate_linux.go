@@ -431,6 +431,12 @@ func (v *validator) mounts(ms []specs.Mount) {
 			v.add(f+".source", "a bind mount needs a source",
 				"set the host path to bind, absolute or relative to the bundle")
 		}
+		if optsOK && (mo.Bind || m.Type == "bind") {
+			v.bindOptions(f, m, mo)
+		} else if optsOK && mo.TmpCopyUp && m.Type != "tmpfs" {
+			v.add(f+".options", fmt.Sprintf("tmpcopyup has no effect on a mount of type %s", clip.Quote(m.Type)),
+				`remove "tmpcopyup": it copies a directory's content into a new tmpfs only`)
+		}
 		hasMappings := len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0
 		if (mo.IDMap || mo.RIDMap) && !hasMappings {
 			if _, userns := v.ns[specs.UserNamespace]; !userns {
@@ -440,6 +446,33 @@ func (v *validator) mounts(ms []specs.Mount) {
 		}
 		v.idMappings(f+".uidMappings", m.UIDMappings)
 		v.idMappings(f+".gidMappings", m.GIDMappings)
+	}
+}
+
+// bindOptions refuses the options a bind mount cannot honour, which runc passes to
+// the kernel, where they are dropped without a word: a bind shares the source's
+// superblock, so neither filesystem data ("size=1m", "mode=755", "uid=...") nor the
+// superblock flags (sync, dirsync, mand, iversion, lazytime and their negations) can
+// change for it. The per-mount flags (ro, nosuid, nodev, noexec, nosymfollow, the
+// atime modes) are applied to the bind by rootfs.
+func (v *validator) bindOptions(f string, m specs.Mount, mo MountOptions) {
+	if mo.Data != "" {
+		v.add(f+".options", fmt.Sprintf("filesystem options %s have no effect on a bind mount (it shares the source's filesystem, whose options the kernel does not change for a bind)", clip.Quote(mo.Data)),
+			"remove them, or set them where the source filesystem is mounted on the host, or mount a new filesystem (a type such as \"tmpfs\" without \"bind\") to have them")
+	}
+	var super []string
+	for _, o := range m.Options {
+		if superblockOptions[o] {
+			super = append(super, o)
+		}
+	}
+	if len(super) > 0 {
+		v.add(f+".options", fmt.Sprintf("%s: flags of the source's filesystem, which a bind mount cannot change", clip.List(super)),
+			"remove them, or remount the source filesystem on the host with them")
+	}
+	if mo.TmpCopyUp {
+		v.add(f+".options", "tmpcopyup has no effect on a bind mount",
+			`remove "tmpcopyup": it copies a directory's content into a new tmpfs only`)
 	}
 }
 
@@ -627,11 +660,45 @@ func (v *validator) namespaces(l *specs.Linux) {
 				"use the absolute path of the namespace file, e.g. /proc/<pid>/ns/net, or remove path for a new namespace")
 		}
 	}
-	// Without a mount namespace of its own the container's rootfs setup and
-	// pivot_root would act on the host's mount table.
 	if _, ok := v.ns[specs.MountNamespace]; !ok {
-		v.add("linux.namespaces", "no mount namespace: hull sets up the container's rootfs in its own mount namespace",
-			`add {"type": "mount"} to linux.namespaces`)
+		v.noMountNS(l)
+	}
+}
+
+// noMountNS refuses what a container without a mount namespace cannot have. The
+// spec lets it inherit the runtime's: hull then only chroots into root.path, as
+// runc does. runc also makes the config's mounts, the rootfs bind, /dev and the
+// console there, in the host's mount table, and leaves them behind; hull makes
+// no mount at all, so anything that needs one is refused here, before anything is
+// made (maskedPaths and readonlyPaths as runc refuses them, the rest where runc
+// would change the host or silently skip it, as root.readonly).
+func (v *validator) noMountNS(l *specs.Linux) {
+	const fix = `add {"type": "mount"} to linux.namespaces, or remove it`
+	const why = "without a mount namespace of the container's it would be mounted in the host's mount table"
+	s := v.spec
+	if len(s.Mounts) > 0 {
+		v.add("mounts", fmt.Sprintf("%d mounts: %s", len(s.Mounts), why), `add {"type": "mount"} to linux.namespaces, or make mounts empty`)
+	}
+	if s.Root != nil && s.Root.Readonly {
+		v.add("root.readonly", "a read-only root is a read-only bind of root.path, "+why, fix+` ("readonly": false)`)
+	}
+	if s.Process != nil && s.Process.Terminal {
+		v.add("process.terminal", "the pty is mounted at /dev/console and opened from the devpts at /dev/pts, "+why, `add {"type": "mount"} to linux.namespaces, or set terminal to false`)
+	}
+	if l == nil {
+		return
+	}
+	if len(l.MaskedPaths) > 0 {
+		v.add("linux.maskedPaths", "masking a path is a mount over it, "+why, fix)
+	}
+	if len(l.ReadonlyPaths) > 0 {
+		v.add("linux.readonlyPaths", "a read-only path is a read-only bind over it, "+why, fix)
+	}
+	if l.RootfsPropagation != "" {
+		v.add("linux.rootfsPropagation", "it would change the propagation of the host's mounts", fix)
+	}
+	if len(l.Devices) > 0 {
+		v.add("linux.devices", "devices are made in the container's /dev, a tmpfs (or, in a user namespace, binds) "+why, fix)
 	}
 }
 

@@ -170,6 +170,28 @@ func TestValidateAll(t *testing.T) {
 		}},
 
 		// mounts
+		{name: "bind with filesystem data", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{"rbind", "size=1m", "mode=755"}})
+		}, want: []string{"mounts[7].options"}, wantFix: "source filesystem"},
+		{name: "bind type with uid data", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"uid=1000"}})
+		}, want: []string{"mounts[7].options"}},
+		{name: "bind with superblock flags", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{"bind", "sync", "lazytime"}})
+		}, want: []string{"mounts[7].options"}, wantFix: "remount the source"},
+		{name: "bind with tmpcopyup", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{"bind", "tmpcopyup"}})
+		}, want: []string{"mounts[7].options"}},
+		{name: "tmpcopyup on proc", mutate: func(s *specs.Spec) { s.Mounts[0].Options = []string{"tmpcopyup"} },
+			want: []string{"mounts[0].options"}},
+		{name: "bind with per-mount flags", mutate: func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "/tmp", Options: []string{
+				"rbind", "ro", "nosuid", "nodev", "noexec", "nosymfollow", "noatime", "nodiratime", "atime", "rprivate",
+				"rro", "rnosuid", "rrelatime", "x-systemd.automount", "defaults", "idmap"}})
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		}},
 		{name: "mount destination relative", mutate: func(s *specs.Spec) { s.Mounts[3].Destination = "dev/shm" },
 			want: []string{"mounts[3].destination"}},
 		{name: "mount destination missing", mutate: func(s *specs.Spec) { s.Mounts[0].Destination = "" },
@@ -234,10 +256,24 @@ func TestValidateAll(t *testing.T) {
 		}, want: []string{"linux.namespaces[5].type"}},
 		{name: "namespace path relative", mutate: func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "proc/1/ns/pid" },
 			want: []string{"linux.namespaces[0].path"}},
+		// Without a mount namespace the container is only chrooted (runc):
+		// everything that needs a mount is refused.
 		{name: "no mount namespace", mutate: func(s *specs.Spec) { removeNS(s, specs.MountNamespace) },
-			want: []string{"linux.namespaces"}},
+			want: []string{"mounts", "root.readonly", "process.terminal", "linux.maskedPaths", "linux.readonlyPaths"}},
+		{name: "no mount namespace, nothing mounted", mutate: func(s *specs.Spec) {
+			removeNS(s, specs.MountNamespace)
+			s.Mounts, s.Root.Readonly, s.Process.Terminal = nil, false, false
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		}},
+		{name: "no mount namespace, propagation and devices", mutate: func(s *specs.Spec) {
+			removeNS(s, specs.MountNamespace)
+			s.Mounts, s.Root.Readonly, s.Process.Terminal = nil, false, false
+			s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+			s.Linux.RootfsPropagation = "rslave"
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+		}, want: []string{"linux.rootfsPropagation", "linux.devices"}},
 		{name: "no linux section", mutate: func(s *specs.Spec) { s.Linux = nil; s.Hostname = "" },
-			want: []string{"linux.namespaces"}},
+			want: []string{"mounts", "root.readonly", "process.terminal"}},
 		{name: "joined namespaces", mutate: func(s *specs.Spec) {
 			s.Hostname = ""
 			for i := range s.Linux.Namespaces {

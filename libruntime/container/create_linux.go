@@ -176,14 +176,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		rootfs = filepath.Join(bundle, rootfs)
 	}
 	rootfs = filepath.Clean(rootfs)
-	// Id-mapped mounts need privileges over the host's filesystems that init, in the
-	// container's user namespace, lacks: they are made here and init attaches them.
-	idmapped, err := hullrootfs.MakeIDMapped(spec, bundle)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer idmapped.Close()
-
 	if err := ensureRoot(root); err != nil {
 		return nil, nil, err
 	}
@@ -348,7 +340,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		cmd.Env = append(cmd.Env, initproc.EnvExeFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 		cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
 	}
-	idmapped.Pass(cmd)
 	cmd.Env = append(cmd.Env, initproc.EnvNumFds+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
 	// A new time namespace is prepared here and joined by init at birth, unless a new
 	// user namespace is asked for too (Spawn cannot make one): then init unshares it
@@ -513,17 +504,6 @@ func checkCreatable(spec *specs.Spec, o *CreateOpts) error {
 	}
 	if spec.Linux == nil {
 		return errors.New("linux: missing; config.json must have a linux section with the namespaces to create")
-	}
-	hasMnt := false
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Type == specs.MountNamespace {
-			hasMnt = true
-		}
-	}
-	if !hasMnt {
-		// Setting up a rootfs (mounts, pivot_root) in the host's mount namespace would
-		// change the host.
-		return errors.New(`linux.namespaces: no mount namespace; add {"type": "mount"} so the container's mounts stay private`)
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("rootless containers are not supported yet: run hull as root")
@@ -745,6 +725,8 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t
 	if err := enc.Encode(cfg); err != nil {
 		return fmt.Errorf("send config to init: %w", err)
 	}
+	var sources *hullrootfs.SourceServer
+	defer sources.Close()
 	for {
 		var m initproc.Message
 		if err := dec.Decode(&m); err != nil {
@@ -760,6 +742,20 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t
 				return err
 			}
 			if err := enc.Encode(initproc.Message{Type: initproc.MsgSeccompFdOK}); err != nil {
+				return err
+			}
+		case initproc.MsgMountSource:
+			// Id-mapped mounts, and in a user namespace the bind sources init may
+			// not reach, need the host's privileges that init lacks: they are
+			// cloned here, in init's mount namespace, when init reaches them.
+			if sources == nil {
+				mntns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", c.p.InitPid))
+				if err != nil {
+					return fmt.Errorf("open init's mount namespace: %w", err)
+				}
+				sources = hullrootfs.NewSourceServer(spec, c.p.Bundle, mntns)
+			}
+			if err := sendSource(sock, sources, m.Mount); err != nil {
 				return err
 			}
 		case initproc.MsgHooks:
@@ -817,6 +813,31 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t
 			return fmt.Errorf("unexpected message %q from init", m.Type)
 		}
 	}
+}
+
+// sendSource hands init the clone of the source of spec.Mounts[i] as the only
+// answer to its request: one byte carrying the fd.
+func sendSource(sock *os.File, sources *hullrootfs.SourceServer, i int) error {
+	tree, err := sources.Open(i)
+	if err != nil {
+		return err
+	}
+	defer tree.Close()
+	raw, err := sock.SyscallConn()
+	if err != nil {
+		return err
+	}
+	cerr := raw.Write(func(fd uintptr) bool {
+		err = unix.Sendmsg(int(fd), []byte{0}, unix.UnixRights(int(tree.Fd())), nil, 0)
+		return !errors.Is(err, unix.EAGAIN)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("send the source of mounts[%d] to init: %w", i, os.NewSyscallError("sendmsg", err))
+	}
+	return nil
 }
 
 func (c *Container) creatingState() *specs.State {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
@@ -136,6 +137,17 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		nsFiles = append(nsFiles, f)
 		pidNS = f
 	}
+	// Without a mount namespace of its own the container shares hull's, where
+	// joining it changes nothing: its root is init's chroot, entered by the helper.
+	var rootDir *os.File
+	if !slices.ContainsFunc(c.p.Config.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.MountNamespace }) {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/root", c.p.InitPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("exec: open the container's root: %w", err)
+		}
+		rootDir = os.NewFile(uintptr(fd), "container-root")
+		nsFiles = append(nsFiles, rootDir)
+	}
 	if !alive(c.p.InitPid, c.p.InitStartTime) {
 		return nil, errors.New("cannot exec in a stopped container")
 	}
@@ -165,6 +177,10 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	files = append(files, childSock)
 	env = append(env, initproc.EnvPidNSFd+"="+strconv.Itoa(len(files)))
 	files = append(files, pidNS)
+	if rootDir != nil {
+		env = append(env, initproc.EnvRootFd+"="+strconv.Itoa(len(files)))
+		files = append(files, rootDir)
+	}
 	filter, err := c.seccompFilter()
 	if err != nil {
 		return nil, err

@@ -158,7 +158,8 @@ func (i *initState) run() error {
 		}
 	}
 	handover := pidNS != nil && os.Getenv(EnvPidNSMode) == PidNSHandover
-	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace),
+		Sources: i.mountSource, HostMountNS: !hasNS(spec, specs.MountNamespace)}
 	if handover {
 		rc.LateProc = true
 	} else {
@@ -325,6 +326,21 @@ func (i *initState) runExec() error {
 		return fmt.Errorf("join the container's pid namespace: %w", os.NewSyscallError("setns", err))
 	}
 	pidNS.Close()
+	if os.Getenv(EnvRootFd) != "" {
+		root, err := fdFromEnv(EnvRootFd, "container root")
+		if err != nil {
+			return err
+		}
+		// Before anything is looked up (console, cwd, the program): the container
+		// shares hull's mount namespace, and its root is init's chroot.
+		if err := unix.Fchdir(int(root.Fd())); err != nil {
+			return fmt.Errorf("enter the container's root: %w", os.NewSyscallError("fchdir", err))
+		}
+		root.Close()
+		if err := unix.Chroot("."); err != nil {
+			return fmt.Errorf("enter the container's root: %w", os.NewSyscallError("chroot", err))
+		}
+	}
 	var notify *os.File
 	if os.Getenv(EnvNotifyFd) != "" {
 		if notify, err = fdFromEnv(EnvNotifyFd, "seccomp notify socket"); err != nil {
@@ -439,7 +455,8 @@ func (i *initState) runStage2() error {
 	if err := rootfs.MountProcLate(spec, trees); err != nil {
 		return err
 	}
-	rc := &rootfs.Config{Spec: spec, Rootfs: i.cfg.Rootfs, NoPivot: i.cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace)}
+	rc := &rootfs.Config{Spec: spec, Rootfs: i.cfg.Rootfs, NoPivot: i.cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace),
+		HostMountNS: !hasNS(spec, specs.MountNamespace)}
 	if err := rootfs.Finalize(rc); err != nil {
 		return err
 	}
@@ -760,6 +777,51 @@ func (i *initState) warnable(err error) error {
 
 // expect reads the next message from the parent and checks its type. EOF means the
 // parent (hull create) died: init must not outlive a create that failed.
+// mountSource asks the parent for the detached clone of the source of
+// spec.Mounts[idx] and receives it as the one message the parent answers with.
+// The decoder has nothing buffered here: the parent sends nothing unasked.
+func (i *initState) mountSource(idx int) (*os.File, error) {
+	if err := i.enc.Encode(Message{Type: MsgMountSource, Mount: idx}); err != nil {
+		return nil, fmt.Errorf("ask for the source of mounts[%d]: %w", idx, err)
+	}
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	var (
+		n, oobn int
+		err     error
+	)
+	raw, err := i.sync.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	cerr := raw.Read(func(fd uintptr) bool {
+		n, oobn, _, _, err = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return !errors.Is(err, unix.EAGAIN)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("receive the source of mounts[%d]: %w", idx, os.NewSyscallError("recvmsg", err))
+	}
+	if n == 0 {
+		// The parent failed (and reports why) and is tearing the container down.
+		os.Exit(1)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("receive the source of mounts[%d]: no fd in the answer", idx)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("receive the source of mounts[%d]: want one fd, got %d", idx, len(fds))
+	}
+	return os.NewFile(uintptr(fds[0]), "source:mounts["+strconv.Itoa(idx)+"]"), nil
+}
+
 func (i *initState) expect(t string) error {
 	var m Message
 	if err := i.dec.Decode(&m); err != nil {

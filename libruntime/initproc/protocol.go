@@ -42,6 +42,9 @@ const (
 	EnvExeFd      = "_HULL_EXE_FD"
 	EnvStage2     = "_HULL_STAGE2"
 	EnvCtty       = "_HULL_CTTY"
+	// EnvRootFd: exec's helper for a container without a mount namespace, which
+	// shares hull's: the container's root (init's), to chroot into.
+	EnvRootFd = "_HULL_ROOT_FD"
 	// EnvLateTrees: the second stage's detached bind mounts for inside /proc.
 	EnvLateTrees = "_HULL_LATE_TREES"
 )
@@ -116,6 +119,10 @@ const (
 	// init's first stage -> parent: the second stage runs as Pid (the parent's
 	// child); the parent sends it the Config, and the protocol goes on with it.
 	MsgHandover = "handover"
+	// init -> parent: make the detached clone of the source of spec.Mounts[Mount]
+	// (rootfs.SourceServer); the parent answers with one byte carrying the clone's
+	// fd (SCM_RIGHTS) and nothing else, or fails the create.
+	MsgMountSource = "mount-source"
 )
 
 // Message is one line of the sync protocol.
@@ -124,6 +131,7 @@ type Message struct {
 	Error string `json:"error,omitempty"`
 	Fd    int    `json:"fd,omitempty"`
 	Pid   int    `json:"pid,omitempty"`
+	Mount int    `json:"mount,omitempty"` // index in spec.Mounts, with MsgMountSource
 	// Phases, with MsgReady when Config.Debug is set: how long each set-up step of
 	// init took, as "name duration" strings for the parent's debug log.
 	Phases []string `json:"phases,omitempty"`

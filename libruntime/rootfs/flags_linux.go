@@ -51,6 +51,28 @@ func bindAttr(flags uintptr) unix.MountAttr {
 	return a
 }
 
+// bindAttrCleared is bindAttr for a bind whose options also clear flags. The
+// clearing atime options name no mode of their own ("atime", "norelatime",
+// "nostrictatime"): they get the mode that remains, as the recursive forms do
+// in config (rnorelatime is strictatime, the others relatime); "diratime"
+// clears nodiratime. Without this a bind of a noatime source with "atime"
+// would keep noatime.
+func bindAttrCleared(flags, cleared uintptr) unix.MountAttr {
+	if flags&(unix.MS_NOATIME|unix.MS_RELATIME|unix.MS_STRICTATIME) == 0 {
+		switch {
+		case cleared&unix.MS_RELATIME != 0:
+			flags |= unix.MS_STRICTATIME
+		case cleared&(unix.MS_NOATIME|unix.MS_STRICTATIME) != 0:
+			flags |= unix.MS_RELATIME
+		}
+	}
+	a := bindAttr(flags)
+	if cleared&unix.MS_NODIRATIME != 0 && flags&unix.MS_NODIRATIME == 0 {
+		a.Attr_clr |= unix.MOUNT_ATTR_NODIRATIME
+	}
+	return a
+}
+
 // stNoSymfollow is ST_NOSYMFOLLOW, missing from x/sys/unix.
 const stNoSymfollow = 0x2000
 

@@ -189,3 +189,30 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestBindAttrCleared(t *testing.T) {
+	const perMount = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV |
+		unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NOSYMFOLLOW
+	const atime = unix.MOUNT_ATTR__ATIME | unix.MOUNT_ATTR_NODIRATIME
+	tests := []struct {
+		name           string
+		flags, cleared uintptr
+		set, clr       uint64
+	}{
+		{"nothing cleared is bindAttr", unix.MS_RDONLY, 0, unix.MOUNT_ATTR_RDONLY, perMount &^ unix.MOUNT_ATTR_RDONLY},
+		{"atime is relatime", 0, unix.MS_NOATIME, unix.MOUNT_ATTR_RELATIME, perMount | atime},
+		{"nostrictatime is relatime", 0, unix.MS_STRICTATIME, unix.MOUNT_ATTR_RELATIME, perMount | atime},
+		{"norelatime is strictatime", 0, unix.MS_RELATIME, unix.MOUNT_ATTR_STRICTATIME, perMount | atime},
+		{"a mode given wins", unix.MS_NOATIME, unix.MS_RELATIME, unix.MOUNT_ATTR_NOATIME, perMount | atime},
+		{"diratime leaves the mode", 0, unix.MS_NODIRATIME, 0, perMount | unix.MOUNT_ATTR_NODIRATIME},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := bindAttrCleared(tt.flags, tt.cleared)
+			if a.Attr_set != tt.set || a.Attr_clr != tt.clr {
+				t.Errorf("bindAttrCleared(%#x, %#x) = set %#x clr %#x, want set %#x clr %#x",
+					tt.flags, tt.cleared, a.Attr_set, a.Attr_clr, tt.set, tt.clr)
+			}
+		})
+	}
+}

@@ -16,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/internal/mountfd"
 )
@@ -26,10 +27,13 @@ import (
 // with CAP_SYS_ADMIN over the source's superblock, that is in the initial
 // user namespace for a host filesystem, and only on a detached mount. init,
 // once in the container's user namespace, has neither, so the runtime makes
-// the detached, id-mapped clones on the host before init starts
-// (MakeIDMapped), hands them to init as inherited fds (Pass), and Prepare
-// attaches each where its mount belongs, in the config's order, with the
-// mount's other options applied there as for any bind mount.
+// the detached, id-mapped clones, and Prepare attaches each where its mount
+// belongs, with the mount's other options applied there as for any bind
+// mount. hull create makes each when init reaches its mount
+// (SourceServer, asked through Config.Sources), in the container's mount
+// namespace, so that a source under an earlier mount of the config is seen
+// through it, as runc does. MakeIDMapped and Pass make them all up front and
+// hand them over as inherited fds instead (the package's tests use them).
 //
 // The mapping is the mount's own uidMappings and gidMappings, in the format
 // of user namespace mappings: containerID is the id on the source
@@ -74,7 +78,8 @@ type IDMapped struct {
 //
 // The sources are resolved in the runtime's mount namespace, before any of
 // the container's mounts exist: a source inside an earlier mount of the
-// config sees what is there on the host.
+// config sees what is there on the host (SourceServer does not have that
+// limit).
 func MakeIDMapped(spec *specs.Spec, bundle string) (_ *IDMapped, err error) {
 	if spec == nil {
 		return nil, nil
@@ -108,25 +113,47 @@ func MakeIDMapped(spec *specs.Spec, bundle string) (_ *IDMapped, err error) {
 }
 
 func makeIDMapped(spec *specs.Spec, m specs.Mount, o config.MountOptions, bundle string, ns *usernsCache) (*os.File, error) {
+	return cloneSource(spec, m, o, bundle, ns, nil)
+}
+
+// cloneSource makes, with the runtime's privileges, the detached clone of bind
+// mount m's source (relative sources are in bundle), recursive for "rbind",
+// id-mapped when the mount asks for it. With mntns set the source is looked up
+// in that mount namespace, the container's, where the config's earlier mounts
+// are already made; the user namespace of a mapping is made before, outside it.
+func cloneSource(spec *specs.Spec, m specs.Mount, o config.MountOptions, bundle string, ns *usernsCache, mntns *os.File) (*os.File, error) {
 	if !isBind(m, o) {
-		return nil, errIDMapNotBind(m)
+		if wantsIDMap(m, o) {
+			return nil, errIDMapNotBind(m)
+		}
+		return nil, fmt.Errorf("not a bind mount (type %s): only a bind's source is opened by the runtime", clip.Quote(m.Type))
 	}
-	userns, err := ns.forMount(spec, m)
-	if err != nil {
-		return nil, err
+	var userns *os.File
+	if wantsIDMap(m, o) {
+		var err error
+		if userns, err = ns.forMount(spec, m); err != nil {
+			return nil, err
+		}
 	}
 	source := m.Source
 	if !filepath.IsAbs(source) {
 		source = filepath.Join(bundle, source)
 	}
-	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("bind source: %w", err)
-	}
-	defer src.Close()
-	tree, err := openTree(src, o.Recursive)
+	var tree *os.File
+	err := inMountNS(mntns, func() error {
+		src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("bind source: %w", err)
+		}
+		defer src.Close()
+		tree, err = openTree(src, o.Recursive)
+		return err
+	})
 	if err != nil {
 		return nil, err
+	}
+	if userns == nil {
+		return tree, nil
 	}
 	if err := idmapTree(tree, userns, o.RIDMap); err != nil {
 		err = explainIDMap(err, tree, m.Source, o.RIDMap && o.Recursive)
@@ -134,6 +161,79 @@ func makeIDMapped(spec *specs.Spec, m specs.Mount, o config.MountOptions, bundle
 		return nil, err
 	}
 	return tree, nil
+}
+
+// inMountNS runs f on a thread of its own in the mount namespace ns (in the
+// caller's when ns is nil). The thread leaves the process's filesystem context
+// for good (setns(CLONE_NEWNS) needs an unshared one), so it is never handed
+// back to the Go scheduler: it ends with its goroutine.
+func inMountNS(ns *os.File, f func() error) error {
+	if ns == nil {
+		return f()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- os.NewSyscallError("unshare CLONE_FS", err)
+			return
+		}
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("enter the container's mount namespace: %w", os.NewSyscallError("setns", err))
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// SourceServer makes, in the runtime and on init's request, the detached clones
+// of bind sources init cannot make itself: id-mapped ones (the mapping needs
+// privileges over the host's filesystem) and, with a user namespace, sources
+// that only the host's root can reach (runc opens those from the host too).
+// They are made when init reaches the mount, in the container's mount
+// namespace, so a source under an earlier mount of the config is seen through
+// it, as init would see it.
+type SourceServer struct {
+	spec   *specs.Spec
+	bundle string
+	mntns  *os.File
+	ns     usernsCache
+}
+
+// NewSourceServer serves the bind sources of spec (relative ones in bundle) for
+// the init whose mount namespace is mntns, which the server then owns.
+func NewSourceServer(spec *specs.Spec, bundle string, mntns *os.File) *SourceServer {
+	return &SourceServer{spec: spec, bundle: bundle, mntns: mntns}
+}
+
+// Open returns the detached clone of the source of spec.Mounts[i]; the caller
+// hands it to init and closes it. Errors name the mount.
+func (s *SourceServer) Open(i int) (*os.File, error) {
+	if i < 0 || i >= len(s.spec.Mounts) {
+		return nil, fmt.Errorf("init asked for the source of mounts[%d], which does not exist", i)
+	}
+	m := s.spec.Mounts[i]
+	o, err := config.ParseMountOptions(m.Options)
+	if err == nil {
+		var tree *os.File
+		if tree, err = cloneSource(s.spec, m, o, s.bundle, &s.ns, s.mntns); err == nil {
+			return tree, nil
+		}
+	}
+	return nil, fmt.Errorf("mounts[%d] (%s): %w", i, clip.String(m.Destination), err)
+}
+
+// Close releases the mount and user namespaces the server holds.
+func (s *SourceServer) Close() {
+	if s == nil {
+		return
+	}
+	s.ns.close()
+	if s.mntns != nil {
+		s.mntns.Close()
+		s.mntns = nil
+	}
 }
 
 // idmapTree applies the mapping of the user namespace userns to the detached

@@ -20,6 +20,33 @@ type preparer struct {
 	cgroupns bool
 	proc     *os.File // the host's procfs root, verified; opened on first use
 	rootPath string   // hostPath of root, read once: root is always reopened from c.Rootfs
+	index    int      // the config mount being made
+}
+
+// idmapped returns the id-mapped clone for spec.Mounts[i]: the one handed over
+// (idm), or, without it, one the runtime makes now (c.Sources), where the
+// config's earlier mounts are seen.
+func (p *preparer) idmapped(idm *IDMapped, i int) (*os.File, error) {
+	if tree := idm.take(i); tree != nil || p.c.Sources == nil {
+		return tree, nil
+	}
+	return p.c.Sources(i)
+}
+
+// sourceTree clones the bind source of the config's current mount. In a user
+// namespace a source that init may not reach (a directory on its path is host
+// root's) is cloned by the runtime instead, as runc does, in this mount
+// namespace: the source is still looked up after the earlier mounts.
+func (p *preparer) sourceTree(source string, o config.MountOptions) (*os.File, error) {
+	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err == nil {
+		defer src.Close()
+		return openTree(src, o.Recursive)
+	}
+	if p.c.Sources == nil || !p.c.InUserNS || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM)) {
+		return nil, fmt.Errorf("bind source: %w", err)
+	}
+	return p.c.Sources(p.index)
 }
 
 func (p *preparer) close() {
@@ -93,7 +120,12 @@ func (p *preparer) mountEntry(m specs.Mount, o config.MountOptions) error {
 	dest := cleanDest(m.Destination)
 	switch {
 	case isBind(m, o):
-		return p.mountBind(m.Source, dest, o)
+		tree, err := p.sourceTree(m.Source, o)
+		if err != nil {
+			return err
+		}
+		defer tree.Close()
+		return p.bindFrom(tree, dest, o, tree)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		return p.mountCgroup(m, dest, o)
 	case m.Type == "sysfs":
@@ -314,7 +346,7 @@ const lockedFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NO
 // from a more privileged user namespace), so, as runc does, retry keeping the
 // flags the source has unless the user explicitly asked to clear them.
 func setBindFlags(tree *os.File, flags, cleared uintptr) error {
-	attr := bindAttr(flags)
+	attr := bindAttrCleared(flags, cleared)
 	err := mountSetattr(tree, 0, &attr)
 	if !errors.Is(err, unix.EPERM) {
 		return err
@@ -327,7 +359,7 @@ func setBindFlags(tree *os.File, flags, cleared uintptr) error {
 	if keep&cleared != 0 || keep&^flags == 0 {
 		return err
 	}
-	attr = bindAttr(flags | keep)
+	attr = bindAttrCleared(flags|keep, cleared)
 	if err := mountSetattr(tree, 0, &attr); err != nil {
 		return fmt.Errorf("%w (also when keeping the source's locked flags %#x)", err, keep)
 	}

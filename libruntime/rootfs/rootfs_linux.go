@@ -42,6 +42,14 @@ type Config struct {
 	// detached trees, LateTrees by mount index, which MountProcLate attaches.
 	LateProc  bool
 	LateTrees map[int]*os.File
+	// Sources, when set, asks the runtime for the detached clone of the source of
+	// spec.Mounts[i] (SourceServer.Open): for id-mapped mounts IDMapped does not
+	// hold, and, in a user namespace, for bind sources init may not reach.
+	Sources func(i int) (*os.File, error)
+	// HostMountNS: the container has no mount namespace of its own (none in
+	// linux.namespaces) and shares the runtime's. Prepare and Finalize then make
+	// no mount, and Pivot only chroots.
+	HostMountNS bool
 }
 
 func (c *Config) linux() *specs.Linux {
@@ -69,6 +77,9 @@ func Prepare(c *Config) error {
 	if err := c.check(); err != nil {
 		return err
 	}
+	if !c.ownMountNS() {
+		return c.checkNoMounts()
+	}
 	idm := c.IDMapped
 	if idm == nil {
 		var err error
@@ -95,15 +106,18 @@ func Prepare(c *Config) error {
 		if err != nil {
 			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
+		p.index = i
+		var idmapped *os.File
+		if wantsIDMap(m, o) && isBind(m, o) {
+			if idmapped, err = p.idmapped(idm, i); err != nil {
+				return err
+			}
+		}
 		switch {
 		case c.LateProc && insideProc(c.Spec, m):
-			var idmapped *os.File
-			if wantsIDMap(m, o) {
-				idmapped = idm.take(i)
-			}
 			err = p.lateTree(c, i, m, o, idmapped)
 		case wantsIDMap(m, o):
-			err = p.mountIDMapped(m, o, idm.take(i))
+			err = p.mountIDMapped(m, o, idmapped)
 		case c.LateProc && m.Type == "proc":
 			var root, dst *os.File
 			if root, err = p.reopenRoot(); err == nil {
@@ -131,10 +145,44 @@ func Pivot(c *Config) error {
 	if err := c.check(); err != nil {
 		return err
 	}
+	if !c.ownMountNS() {
+		return chrootInto(c.Rootfs)
+	}
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)
 	}
 	return pivotRoot(c.Rootfs)
+}
+
+func (c *Config) ownMountNS() bool { return !c.HostMountNS }
+
+// checkNoMounts refuses, for a container in the host's mount namespace, what
+// would need a mount (validation says so first, with the fix).
+func (c *Config) checkNoMounts() error {
+	l := c.linux()
+	switch {
+	case len(c.Spec.Mounts) > 0:
+		return errors.New("mounts: not empty, and the container has no mount namespace: they would be made in the host's")
+	case len(l.MaskedPaths) > 0 || len(l.ReadonlyPaths) > 0:
+		return errors.New("linux.maskedPaths, linux.readonlyPaths: not empty, and the container has no mount namespace")
+	case c.Spec.Root != nil && c.Spec.Root.Readonly:
+		return errors.New("root.readonly: set, and the container has no mount namespace")
+	case l.RootfsPropagation != "" || len(l.Devices) > 0:
+		return errors.New("linux.rootfsPropagation, linux.devices: set, and the container has no mount namespace")
+	}
+	return nil
+}
+
+// chrootInto makes rootfs the root of a process without a mount namespace of
+// its own: pivot_root there would move the host's root.
+func chrootInto(rootfs string) error {
+	if err := unix.Chroot(rootfs); err != nil {
+		return &os.PathError{Op: "chroot", Path: rootfs, Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &os.PathError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
 }
 
 // Finalize runs after Pivot: read-only paths, masked paths, a read-only
@@ -143,6 +191,9 @@ func Pivot(c *Config) error {
 func Finalize(c *Config) error {
 	if err := c.check(); err != nil {
 		return err
+	}
+	if !c.ownMountNS() {
+		return c.checkNoMounts()
 	}
 	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -329,13 +380,8 @@ func (p *preparer) lateTree(c *Config, i int, m specs.Mount, o config.MountOptio
 	case idmapped != nil:
 		tree = idmapped
 	default:
-		src, err := os.OpenFile(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("bind source: %w", err)
-		}
-		tree, err = openTree(src, o.Recursive)
-		src.Close()
-		if err != nil {
+		var err error
+		if tree, err = p.sourceTree(m.Source, o); err != nil {
 			return err
 		}
 	}
