@@ -30,8 +30,12 @@ func init() {
 }
 
 var initCommand = &cli.Command{
-	Name:   "init",
-	Usage:  "initialize the namespaces and launch the process (do not call it outside of hull)",
+	Name:  "init",
+	Usage: "internal: the container's init stage, run by hull itself; never call it",
+	Description: `hull runs its own binary as "hull init" inside a new container (and inside
+a container for exec) to set up the process and exec its program. It
+reads its instructions from a socket only hull holds; called any other
+way it exits 1.`,
 	Hidden: true,
 	Action: func(c *cli.Context) error {
 		// Errors went to `hull create` over the sync socket; the container's stderr is
