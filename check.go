@@ -21,10 +21,15 @@ config.json asks for ("warning"), one per line:
 or, with --format json, an array of {"field", "severity", "message", "fix"}.
 
 The exit status is 0 when nothing was found, 1 when there are errors and 2
-when there are only warnings.`,
+when there are only warnings. create runs the same checks and fails with
+the text of the first error.
+
+Example:
+
+   hull check --bundle /containers/web`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the root of the bundle directory, defaults to the current directory"},
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "select one of: text or json"},
+		&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", DefaultText: "the current directory", Usage: "bundle directory `DIR`, holding config.json"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "text", Usage: "output `FORMAT`: text (a line per finding) or json"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {

@@ -10,10 +10,24 @@ import (
 
 var deleteCommand = &cli.Command{
 	Name:      "delete",
-	Usage:     "delete any resources held by the container often used with detached container",
+	Usage:     "remove a stopped or created container, or with --force any container",
 	ArgsUsage: "<container-id>",
+	Description: `Removes the container <container-id>: kills any process left in its
+cgroup, removes the cgroup and the container's entry in the state
+directory, and runs the poststop hooks (a failing one is logged and the
+rest go on). A created container's init is killed first. A running or
+paused container is refused unless --force is given.
+
+delete prints nothing and exits 0 once everything is gone. With --force a
+container that does not exist is not an error, so a caller can repeat
+delete -f safely.
+
+Example:
+
+   hull delete web
+   hull delete --force web`,
 	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "Forcibly deletes the container if it is still running (uses SIGKILL)"},
+		&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, DisableDefaultText: true, Usage: "SIGKILL a running or paused container's processes, wait (10 s at most) for init, delete"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {

@@ -19,11 +19,22 @@ type event struct {
 
 var eventsCommand = &cli.Command{
 	Name:      "events",
-	Usage:     "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+	Usage:     "stream a container's resource statistics and OOM kills as JSON",
 	ArgsUsage: "<container-id>",
+	Description: `Writes one JSON object per line about the container <container-id>, in
+runc's events format: {"type":"stats","id":...,"data":{...}} with the CPU,
+memory, pids, block I/O and hugetlb statistics of its cgroup every
+--interval, and {"type":"oom","id":...} when the kernel's OOM killer ends
+one of its processes (looked for every 200 ms). events runs until the
+container stops, then exits 0. With --stats it writes one stats object and
+exits. The container must be created, running or paused.
+
+Example:
+
+   hull events --interval 10s web`,
 	Flags: []cli.Flag{
-		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "set the stats collection interval"},
-		&cli.BoolFlag{Name: "stats", Usage: "display the container's stats then exit"},
+		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats objects, a `DURATION` such as 500ms or 1m"},
+		&cli.BoolFlag{Name: "stats", DisableDefaultText: true, Usage: "write the statistics once and exit"},
 	},
 	Action: withContainer(func(c *cli.Context, ct *container.Container) error {
 		if s := ct.Status(); s == container.Stopped || s == container.Creating {

@@ -20,26 +20,53 @@ import (
 
 var execCommand = &cli.Command{
 	Name:      "exec",
-	Usage:     "execute new process inside the container",
-	ArgsUsage: "<container-id> <command> [command options]  || -p process.json <container-id>",
+	Usage:     "run another process in a created or running container",
+	ArgsUsage: "<container-id> [<command> [<argument>...]]",
+	Description: `Runs <command> with its arguments in the container <container-id>, which
+must be created or running (not paused): in init's namespaces and cgroup,
+with the user, capabilities, rlimits, no_new_privs, seccomp filter,
+environment and working directory of config.json's process, as changed by
+the flags. Flags for hull go before the id; everything after it is the
+command's. With --process the whole process is read from a runtime-spec
+process JSON file instead, no command is given, and the flags that change
+the process (--cwd, --env, --tty, --user, --additional-gids, --no-new-privs,
+--cap) are ignored. --cap adds the capability to the bounding, effective
+and permitted sets, and to the ambient set when the config lists an
+inheritable set (empty or not), so that it reaches a program run as a
+user other than root.
+
+Unless --detach is given, hull waits for the process: it uses hull's stdin,
+stdout and stderr (or, with --tty, a pseudo-terminal that hull relays), the
+signals hull receives are passed on to it as run does for init, and hull
+exits with its status: its exit code, or 128+N if signal N killed it. With
+--detach, exec exits 0 once the program runs. A failure of exec itself
+once the command line is parsed (no such container, a --user that is not
+a number, a program that cannot be run) exits 255, which callers tell
+apart from the process's status; a command line that cannot be parsed or
+lacks the container id exits 1.
+
+Example:
+
+   hull exec -t web sh
+   hull exec -e DEBUG=1 --cwd /srv web ls -l`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "console-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal"},
-		&cli.StringFlag{Name: "cwd", Usage: "current working directory in the container"},
-		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set environment variables"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
-		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
-		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
-		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to the process.json"},
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
-		&cli.StringFlag{Name: "pid-file", Usage: "specify the file to write the process id to"},
-		&cli.StringFlag{Name: "process-label", Usage: "set the asm process label for the process commonly used with selinux"},
-		&cli.StringFlag{Name: "apparmor", Usage: "set the apparmor profile for the process"},
-		&cli.BoolFlag{Name: "no-new-privs", Usage: "set the no new privileges value for the process"},
-		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding set for the process"},
-		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
-		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in an (existing) sub-cgroup of the container's, given relative to it"},
-		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the exec process"},
-		&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+		&cli.StringFlag{Name: "console-socket", Usage: "with --tty, send the terminal's master end to the AF_UNIX socket at `PATH`"},
+		&cli.StringFlag{Name: "cwd", DefaultText: "the config's process.cwd", Usage: "working directory of the process, a `DIR` inside the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `NAME=VALUE` in the environment, replacing the config's value of NAME; repeatable"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, DisableDefaultText: true, Usage: "give the process a new pseudo-terminal (process.terminal is not inherited)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, DefaultText: "the config's process.user", Usage: "run as `UID[:GID]`, numbers only; a GID left out stays the config's"},
+		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "supplementary group `GID` (a number), replacing the config's list; repeatable"},
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "take the whole process from the runtime-spec process JSON in `FILE`"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, DisableDefaultText: true, Usage: "return once the program runs instead of waiting for it"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's host pid to `FILE` (replaced atomically) once it runs"},
+		&cli.StringFlag{Name: "process-label", Usage: "refused if given: hull does not support SELinux labels"},
+		&cli.StringFlag{Name: "apparmor", Usage: "refused if given: hull does not support AppArmor profiles"},
+		&cli.BoolFlag{Name: "no-new-privs", DisableDefaultText: true, Usage: "set no_new_privs for the process even if the config does not"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add capability `CAP` (CAP_SYS_PTRACE, ...) to the process's sets; repeatable"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass hull's fds 3 to 3+`N`-1 to the process at the same numbers"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run the process in the existing sub-cgroup `PATH` of the container's cgroup, relative to it"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "send a pidfd of the exec'd process to the AF_UNIX socket at `PATH`"},
+		&cli.BoolFlag{Name: "ignore-paused", DisableDefaultText: true, Usage: "accepted, but a paused container is refused all the same (resume it first)"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, -1); err != nil {

@@ -11,10 +11,27 @@ import (
 
 var killCommand = &cli.Command{
 	Name:      "kill",
-	Usage:     "kill sends the specified signal (default: SIGTERM) to the container's init process",
-	ArgsUsage: "<container-id> [signal]",
+	Usage:     "send a signal to a container's init, or to all of its processes",
+	ArgsUsage: "<container-id> [<signal>]",
+	Description: `Sends <signal> to init of the container <container-id>, or with --all to
+every process in its cgroup. The signal is a name, with or without the SIG
+prefix and in any case (TERM, SIGKILL, usr1), or a number from 0 to 64; it
+defaults to SIGTERM. Signal 0 sends nothing and only checks that init
+still exists.
+
+The container must be created, running or paused; kill --all also accepts
+a stopped one, to reach processes left in its cgroup after init exited
+(nothing left is a success). kill prints nothing and returns once the
+signal is sent, without waiting for any process to exit. When init is
+pid 1 of its own pid namespace, the kernel delivers to it only the signals
+it has a handler for, and SIGKILL and SIGSTOP.
+
+Example:
+
+   hull kill web
+   hull kill --all web KILL`,
 	Flags: []cli.Flag{
-		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the specified signal to all processes inside the container"},
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, DisableDefaultText: true, Usage: "signal every process in the container's cgroup, not only init"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 2); err != nil {

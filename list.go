@@ -17,10 +17,21 @@ import (
 
 var listCommand = &cli.Command{
 	Name:  "list",
-	Usage: "lists containers started by hull with the given root",
+	Usage: "list the containers in the state directory",
+	Description: `Lists every container in the state directory (--root), sorted by id: a
+table with the columns ID, PID, STATUS, BUNDLE, CREATED and OWNER (the
+user owning the container's entry in the state directory), or with
+--format json an array of objects like those hull state prints, with the
+owner filled in as in the table. A state directory that does not exist is
+an error, so that a mistyped --root is not taken for a host without
+containers.
+
+Example:
+
+   hull --root /run/hull list --quiet`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: `select one of: table or json (default: "table")`},
-		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "display only container IDs"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output `FORMAT`: table or json"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, DisableDefaultText: true, Usage: "print only the container ids, one per line"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 0, 0); err != nil {

@@ -48,26 +48,60 @@ type codeError struct {
 func (e *codeError) Error() string { return e.err.Error() }
 func (e *codeError) Unwrap() error { return e.err }
 
+// urfave's own help and version flags, in hull's words (names unchanged). Set once:
+// urfave adds the help flag to each command unless that very flag is there already,
+// and newApp runs more than once in a process (normalizeArgs, the tests).
+func init() {
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Aliases: []string{"h"}, DisableDefaultText: true, Usage: "print this help and exit"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Aliases: []string{"v"}, DisableDefaultText: true, Usage: "print hull's version, its commit and the runtime-spec version it implements"}
+}
+
+// appDescription opens `hull --help`: what hull is for and the terms every command's
+// help uses.
+const appDescription = `hull creates and runs containers from OCI bundles. A bundle is a directory
+holding config.json (runtime-spec 1.3) and the root filesystem it names.
+Commands and flags are runc's, so containerd's shim, Docker, Podman, CRI-O
+and scripts can drive hull in its place.
+
+A container's life: create builds it and leaves its first process, init,
+waiting; start lets init run the program of config.json's process.args;
+kill signals it; delete removes what is left. run does create and start in
+one step and by default waits for the program. state, list, ps and events
+report; exec, pause, resume and update act on a live container. Each
+container is recorded in the state directory (--root): every command about
+a container must be given the same --root.
+
+Global flags go before the command. hull exits 0 on success and 1 on error,
+the error on stderr (and in the --log file). run and exec exit with the
+status of the process they waited for; a failure of exec itself exits 255.
+"hull COMMAND --help" describes each command.
+
+Example:
+
+   mkdir -p demo/rootfs && tar -C demo/rootfs -xf rootfs.tar
+   cd demo && hull spec && hull run demo1`
+
 func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Printf("hull version %s\ncommit: %s\nspec: %s\n", version, gitCommit, specVersion)
 	}
 	app := &cli.App{
 		Name:                   "hull",
-		Usage:                  "an OCI container runtime",
+		Usage:                  "run containers from OCI bundles, with runc's command line",
+		Description:            appDescription,
 		Version:                version,
 		UseShortOptionHandling: true,
 		// containerd and docker put global flags before the command; subcommands must not
 		// swallow `--help` style errors as usage dumps on stdout.
 		HideHelpCommand: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "root directory for storage of container state (this should be located in tmpfs)"},
-			&cli.StringFlag{Name: "log", Usage: "set the log file to write hull logs to (default is '/dev/stderr')"},
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' (default), or 'json')"},
-			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not supported yet)"},
-			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')"},
-			&cli.StringFlag{Name: "criu", Hidden: true},
+			&cli.StringFlag{Name: "root", Value: "/run/hull", Usage: "state directory, a subdirectory per container (made mode 0700 if missing); best on a tmpfs"},
+			&cli.StringFlag{Name: "log", Usage: "append hull's log to `FILE` instead of stderr (errors then go to both)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "`FORMAT` of log entries: text (key=value lines) or json (an object per line)"},
+			&cli.BoolFlag{Name: "debug", DisableDefaultText: true, Usage: "log debug messages too, with the time each phase of create, start, exec and delete took"},
+			&cli.BoolFlag{Name: "systemd-cgroup", DisableDefaultText: true, Usage: "accepted, but hull has no systemd driver: create refuses a slice:prefix:name cgroupsPath"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted and ignored: hull runs containers as root only"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility and ignored: hull does not checkpoint or restore"},
 		},
 		Before: func(c *cli.Context) error {
 			l, err := logs.Open(c.String("log"), c.String("log-format"), c.Bool("debug"))

@@ -14,10 +14,20 @@ import (
 
 var psCommand = &cli.Command{
 	Name:      "ps",
-	Usage:     "ps displays the processes running inside a container",
-	ArgsUsage: "<container-id> [ps options]",
+	Usage:     "show the processes of a container",
+	ArgsUsage: "<container-id> [<ps-argument>...]",
+	Description: `Shows the processes in the cgroup of the container <container-id>. In the
+table format hull runs the host's ps with the arguments given after the id
+(-ef when there are none) and prints its header and the lines whose PID
+column is one of the container's processes; ps must print a PID column.
+With --format json it prints a JSON array of their pids instead, and does
+not run ps. Pids are the host's, not those seen inside the container.
+
+Example:
+
+   hull ps web -o pid,user,args`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "select one of: table or json"},
+		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "output `FORMAT`: table (ps's lines) or json (an array of pids)"},
 	},
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, -1); err != nil {

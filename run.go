@@ -17,12 +17,30 @@ import (
 
 var runCommand = &cli.Command{
 	Name:      "run",
-	Usage:     "create and run a container",
+	Usage:     "create and start a container, then wait for its program and delete it",
 	ArgsUsage: "<container-id>",
+	Description: `Does what hull create and hull start do, with the same bundle checks, hooks
+and flags. Unless --detach is given, hull then stays in the foreground as
+the container's caretaker: the process uses hull's stdin, stdout and stderr
+(through a pseudo-terminal that hull relays when process.terminal is true);
+the signals hull receives are passed on to init, but for SIGCHLD, SIGPIPE,
+SIGURG and SIGWINCH (which resizes the terminal), and for real-time
+signals in the first 25 ms after start; and when init exits hull
+deletes the container, unless --keep is given, and exits with init's
+status: its exit code, or 128+N if signal N killed it. A failure of hull
+itself exits 1, and leaves no container behind.
+
+With --detach, run returns once the program runs, as create and start
+would; the container stays until hull delete, and a terminal needs
+--console-socket.
+
+Example:
+
+   hull run --bundle /containers/job job1; echo "job1 exited with $?"`,
 	Flags: append([]cli.Flag{
-		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
-		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
-		&cli.BoolFlag{Name: "no-subreaper", Usage: "disable the use of the subreaper used to reap reparented processes"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, DisableDefaultText: true, Usage: "return once the program runs, instead of waiting for it"},
+		&cli.BoolFlag{Name: "keep", DisableDefaultText: true, Usage: "keep the stopped container when its program exits, for hull delete to remove"},
+		&cli.BoolFlag{Name: "no-subreaper", DisableDefaultText: true, Usage: "accepted and ignored: hull never makes itself a subreaper"},
 	}, createFlags...),
 	Action: func(c *cli.Context) error {
 		if err := checkArgs(c, 1, 1); err != nil {

@@ -11,9 +11,25 @@ import (
 
 var startCommand = &cli.Command{
 	Name:      "start",
-	Usage:     "executes the user defined process in a created container",
+	Usage:     "let a created container's init run the program of process.args",
 	ArgsUsage: "<container-id>",
-	Action:    withContainer(start),
+	Description: `Starts the created container <container-id>: its init runs the
+startContainer hooks inside the container, then execs the program of
+config.json's process.args, and hull runs the poststart hooks. The
+container is then "running".
+
+start returns as soon as the program has been exec'd, without waiting for
+it, prints nothing and exits 0. With NOTIFY_SOCKET set in hull's
+environment and in create's, it returns only once the program has sent
+READY=1 there (relayed to that socket with MAINPID) or has exited. It
+exits 1 if the container is not in the created state (a paused one
+included), if init died, or if a hook failed; a failing poststart hook
+leaves the container stopped, for hull delete to remove.
+
+Example:
+
+   hull create web && hull start web`,
+	Action: withContainer(start),
 }
 
 // start starts the container and, with NOTIFY_SOCKET set, returns only once the

@@ -39,8 +39,19 @@ func toStateJSON(ct *container.Container) stateJSON {
 
 var stateCommand = &cli.Command{
 	Name:      "state",
-	Usage:     "output the state of a container",
+	Usage:     "print a container's state as JSON",
 	ArgsUsage: "<container-id>",
+	Description: `Prints the state of the container <container-id> as one JSON object: the
+runtime-spec state (ociVersion, id, status, pid, bundle, and annotations
+when the config has any) and, as runc prints them, rootfs, created (an RFC
+3339 time) and owner. status is creating, created, running, paused or
+stopped, as found at the time of the call; pid is init's host pid, or 0
+once the container has stopped. A container that does not exist is an
+error (exit 1).
+
+Example:
+
+   hull state web`,
 	Action: onContainer(func(ct *container.Container) error {
 		data, err := json.MarshalIndent(toStateJSON(ct), "", "  ")
 		if err != nil {

@@ -17,28 +17,47 @@ import (
 
 var updateCommand = &cli.Command{
 	Name:      "update",
-	Usage:     "update container resource constraints",
+	Usage:     "change the resource limits of a live container",
 	ArgsUsage: "<container-id>",
+	Description: `Changes the cgroup limits of the container <container-id>, which must be
+created, running or paused, and records them, so that hull state and later
+updates start from them. Only what is given changes. --resources reads a
+runtime-spec linux.resources object (config.json's "resources": memory,
+cpu, pids, blockIO, hugepageLimits, devices, unified, ...); each section
+it has replaces that section of the limits in force, unified keys are
+merged one by one, and the flags then apply on top of it.
+
+Limits are cgroup v2's, converted as the runtime-spec and runc do. Memory
+sizes are bytes, with an optional k, m, g or t suffix (powers of 1024; a
+trailing b and a fraction are accepted: 512m, 1.5g), or -1 for no limit.
+CPU times are microseconds. A value hull refuses fails the update (exit 1,
+naming the field) before anything is written; one the kernel refuses fails
+it too, with the limits written before it kept.
+
+Example:
+
+   hull update --memory 512m --memory-swap 1g --pids-limit 200 web
+   echo '{"cpu": {"quota": 50000, "period": 100000}}' | hull update -r - web`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "path to the file containing the resources to update or '-' to read from the standard input"},
-		&cli.StringFlag{Name: "blkio-weight", Usage: "Specifies per cgroup weight, range is from 10 to 1000"},
-		&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default"},
-		&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period"},
-		&cli.StringFlag{Name: "cpu-burst", Usage: "how much unused quota (in usecs) the container may carry over and spend above --cpu-quota in a later period (cpu.max.burst)"},
-		&cli.StringFlag{Name: "cpu-idle", Usage: "1 to run the container's tasks with the SCHED_IDLE policy's weight, 0 for the normal one (cpu.idle)"},
-		&cli.StringFlag{Name: "cpu-share", Usage: "CPU shares (relative weight vs. other containers)"},
-		&cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period to be used for hardcapping (in usecs). 0 to use system default"},
-		&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime hardcap limit (in usecs). Allowed cpu time in a given period"},
-		&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPU(s) to use"},
-		&cli.StringFlag{Name: "cpuset-mems", Usage: "Memory node(s) to use"},
-		&cli.StringFlag{Name: "kernel-memory", Usage: "Kernel memory limit (in bytes); ignored on cgroup v2"},
-		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "Kernel memory limit for tcp buffer (in bytes); ignored on cgroup v2"},
-		&cli.StringFlag{Name: "memory", Usage: "Memory limit (in bytes)"},
-		&cli.StringFlag{Name: "memory-reservation", Usage: "Memory reservation or soft_limit (in bytes)"},
-		&cli.StringFlag{Name: "memory-swap", Usage: "Total memory usage (memory + swap); set '-1' to enable unlimited swap"},
-		&cli.StringFlag{Name: "pids-limit", Usage: "Maximum number of pids allowed in the container"},
-		&cli.StringFlag{Name: "l3-cache-schema", Usage: "The string of Intel RDT/CAT L3 cache schema (not supported)"},
-		&cli.StringFlag{Name: "mem-bw-schema", Usage: "The string of Intel RDT/MBA memory bandwidth schema (not supported)"},
+		&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "read a linux.resources JSON object from `FILE`, or from stdin if FILE is -"},
+		&cli.StringFlag{Name: "blkio-weight", Usage: "relative block I/O `WEIGHT`, 10 to 1000 (io.bfq.weight, or io.weight rescaled)"},
+		&cli.StringFlag{Name: "cpu-period", Usage: "CPU bandwidth period in `MICROSECONDS` (cpu.max); 0 keeps the current one"},
+		&cli.StringFlag{Name: "cpu-quota", Usage: "CPU time in `MICROSECONDS` allowed per period (cpu.max); negative for no limit"},
+		&cli.StringFlag{Name: "cpu-burst", Usage: "unused quota, in `MICROSECONDS`, that may be spent above the quota later (cpu.max.burst)"},
+		&cli.StringFlag{Name: "cpu-idle", Usage: "1 to give the container's tasks SCHED_IDLE's lowest weight, 0 for normal (cpu.idle)"},
+		&cli.StringFlag{Name: "cpu-share", Usage: "relative CPU weight in v1 `SHARES`, 2 to 262144 (1024 makes cpu.weight 100)"},
+		&cli.StringFlag{Name: "cpu-rt-period", Usage: "realtime CPU period: cgroup v2 has none, so anything but 0 is refused"},
+		&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "realtime CPU runtime: cgroup v2 has none, so anything but 0 is refused"},
+		&cli.StringFlag{Name: "cpuset-cpus", Usage: "`CPUS` the container may run on, a list such as 0-3,6 (cpuset.cpus)"},
+		&cli.StringFlag{Name: "cpuset-mems", Usage: "memory `NODES` the container may allocate from, a list such as 0-1 (cpuset.mems)"},
+		&cli.StringFlag{Name: "kernel-memory", Usage: "accepted and ignored: cgroup v2 has no kernel memory limit"},
+		&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "accepted and ignored: cgroup v2 has no TCP buffer limit"},
+		&cli.StringFlag{Name: "memory", Usage: "memory limit (memory.max): a `SIZE` in bytes, k, m, g or t suffix allowed, or -1"},
+		&cli.StringFlag{Name: "memory-reservation", Usage: "memory protected from reclaim (memory.low), a `SIZE` like --memory's"},
+		&cli.StringFlag{Name: "memory-swap", Usage: "memory plus swap, a `SIZE` like --memory's, not below it; -1 for unlimited swap"},
+		&cli.StringFlag{Name: "pids-limit", Usage: "`NUMBER` of processes and threads allowed (pids.max); -1 for no limit"},
+		&cli.StringFlag{Name: "l3-cache-schema", Usage: "refused if given: hull does not support Intel RDT"},
+		&cli.StringFlag{Name: "mem-bw-schema", Usage: "refused if given: hull does not support Intel RDT"},
 	},
 	Action: withContainer(func(c *cli.Context, ct *container.Container) error {
 		return ct.Update(func(cur *specs.LinuxResources) (*specs.LinuxResources, error) {
