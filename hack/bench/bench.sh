@@ -16,7 +16,10 @@
 #   3. builds hull as released (`make hull`: -trimpath, -s -w, static) into
 #      build/bench/hull, so a concurrent rebuild of bin/hull does not matter;
 #   4. makes the bundle build/bench/base with hack/mkbundle.sh;
-#   5. runs the harness (hack/bench/main.go; its doc says how the peers are
+#   5. builds the launcher hack/bench/spawn/spawn.c (static, with musl-gcc or
+#      gcc), through which every runtime invocation is started so that peak RSS
+#      is the runtime's own;
+#   6. runs the harness (hack/bench/main.go; its doc says how the peers are
 #      kept away from the host's hybrid cgroups, and what is measured).
 #
 # Flags go to the harness, e.g. `hack/bench/bench.sh -quick` for a rough look,
@@ -79,4 +82,12 @@ if [ -z "$hull" ]; then
 fi
 HULL=$hull BUNDLE_HOSTNAME=bench GO="$GO" hack/mkbundle.sh build/bench/base /bin/true >/dev/null
 "$GO" build -o build/bench/harness ./hack/bench
+# The launcher every invocation goes through, so that peak RSS is the
+# runtime's own (hack/bench/spawn/spawn.c says why); static, musl if there.
+cc=$(command -v musl-gcc || command -v gcc || true)
+if [ -n "$cc" ] && "$cc" -static -O2 -o build/bench/spawn hack/bench/spawn/spawn.c; then
+	set -- -spawner "$repo/build/bench/spawn" "$@"
+else
+	echo "bench: no C compiler for hack/bench/spawn/spawn.c: peak RSS gets the harness's own as a floor" >&2
+fi
 exec build/bench/harness -hull "$hull" -bundle build/bench/base -work build/bench/work -out "$out" -peers "$peers" "$@"

@@ -16,9 +16,13 @@
 // is a bind mount of a cgroup2 directory this program made: they see a pure
 // cgroup v2 host rooted there and never touch the host's hybrid hierarchies.
 // hull is started from a thread left in the host's mount namespace; it finds
-// the cgroup2 mount itself. So no wrapper process is involved and nothing has
-// to be subtracted; the cost of spawning /bin/true from each thread is
-// measured and printed to show the starting points are equal.
+// the cgroup2 mount itself. With -spawner (bench.sh builds it), each
+// invocation is started through a tiny static launcher (spawn/spawn.c) that
+// times it from its own fork to the reap and reports its peak RSS: started
+// straight from this Go program, a runtime would inherit this program's peak
+// RSS at execve. Nothing has to be subtracted; the cost of spawning /bin/true
+// from each thread is measured and printed to show the starting points are
+// equal.
 //
 // This program is a child subreaper: whatever a runtime orphans (the container
 // process after `create`, helpers) is reparented to it and reaped here, so the
@@ -72,6 +76,7 @@ var (
 	flagParRep      = flag.Int("par-reps", 8, "repetitions of the all-at-once batch")
 	flagOnly        = flag.String("only", "", "comma-separated runtimes to measure: names or prefixes (hull, runc, crun-1.27.1, ...) or \"peers\" (default: hull and every peer found)")
 	flagCand        = flag.String("candidate", "", "a second hull binary, measured as \"hull-new\" with a hull-new/hull column: to check an optimisation")
+	flagSpawner     = flag.String("spawner", "", "the launcher every invocation is started through (spawn.c, built by bench.sh), so that peak RSS is the runtime's own and not this harness's; without it, peak RSS has this harness's as a floor")
 )
 
 func main() {
@@ -95,6 +100,13 @@ type agg struct {
 	cpu    time.Duration
 }
 
+// reaped is one process's rusage, kept under the tag it was reaped in.
+type reaped struct {
+	pid    int
+	maxRSS int64 // KiB
+	cpu    time.Duration
+}
+
 // reaper reaps every child (own or reparented) and hands the result to
 // whoever waits for that pid. Records nobody claims are dropped after a few
 // seconds, before pid_max (32768 here) could bring the pid back.
@@ -103,11 +115,11 @@ type reaper struct {
 	done    map[int]*exitRec
 	waiters map[int]chan *exitRec
 	tag     string
-	tags    map[string]*agg
+	tags    map[string][]reaped
 }
 
 func newReaper() *reaper {
-	r := &reaper{done: map[int]*exitRec{}, waiters: map[int]chan *exitRec{}, tags: map[string]*agg{}}
+	r := &reaper{done: map[int]*exitRec{}, waiters: map[int]chan *exitRec{}, tags: map[string][]reaped{}}
 	go r.loop()
 	return r
 }
@@ -127,13 +139,7 @@ func (r *reaper) loop() {
 		rec := &exitRec{end: now, status: ws, ru: ru}
 		r.mu.Lock()
 		if r.tag != "" {
-			a := r.tags[r.tag]
-			if a == nil {
-				a = &agg{}
-				r.tags[r.tag] = a
-			}
-			a.maxRSS = max(a.maxRSS, ru.Maxrss)
-			a.cpu += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			r.tags[r.tag] = append(r.tags[r.tag], reaped{pid, ru.Maxrss, time.Duration(ru.Utime.Nano() + ru.Stime.Nano())})
 		}
 		if ch, ok := r.waiters[pid]; ok {
 			delete(r.waiters, pid)
@@ -159,12 +165,27 @@ func (r *reaper) setTag(t string) {
 func (r *reaper) takeTag(t string) agg {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	a := r.tags[t]
-	delete(r.tags, t)
-	if a == nil {
-		return agg{}
+	var a agg
+	for _, p := range r.tags[t] {
+		a.maxRSS = max(a.maxRSS, p.maxRSS)
+		a.cpu += p.cpu
 	}
-	return *a
+	delete(r.tags, t)
+	return a
+}
+
+// substitute replaces, in the current tag, the rusage of the launcher pid (a
+// child of ours, already reaped: its maxrss is this harness's, see spawn.c)
+// with what it reported of the processes it started and reaped.
+func (r *reaper) substitute(pid int, maxRSS int64, cpu time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	recs := r.tags[r.tag]
+	for i := range recs {
+		if recs[i].pid == pid {
+			recs[i].maxRSS, recs[i].cpu = maxRSS, cpu
+		}
+	}
 }
 
 // wait blocks until pid, a child of ours, is reaped.
@@ -243,9 +264,10 @@ type spawnReq struct {
 }
 
 type spawnRes struct {
-	pid   int
-	start time.Time
-	err   error
+	pid    int
+	start  time.Time
+	report *os.File // -spawner: the read end of the launcher's fd 3
+	err    error
 }
 
 // spawner starts processes from one locked OS thread, whose mount namespace
@@ -272,9 +294,28 @@ func newSpawner(setup func() error) (*spawner, error) {
 		}
 		errc <- nil
 		for r := range s.reqs {
+			if *flagSpawner == "" {
+				t := time.Now()
+				pid, err := syscall.ForkExec(r.argv[0], r.argv, procAttr)
+				r.reply <- spawnRes{pid: pid, start: t, err: err}
+				continue
+			}
+			rd, wr, err := os.Pipe()
+			if err != nil {
+				r.reply <- spawnRes{err: err}
+				continue
+			}
+			attr := *procAttr
+			attr.Files = append(slices.Clone(procAttr.Files), wr.Fd())
+			argv := append([]string{*flagSpawner}, r.argv...)
 			t := time.Now()
-			pid, err := syscall.ForkExec(r.argv[0], r.argv, procAttr)
-			r.reply <- spawnRes{pid, t, err}
+			pid, err := syscall.ForkExec(argv[0], argv, &attr)
+			wr.Close()
+			if err != nil {
+				rd.Close()
+				rd = nil
+			}
+			r.reply <- spawnRes{pid: pid, start: t, report: rd, err: err}
 		}
 	}()
 	return s, <-errc
@@ -324,8 +365,9 @@ type bench struct {
 	sentinel int          // the child that keeps wait4(-1) from failing
 	cleanup  []func()
 
-	mu       sync.Mutex
-	failures map[string][]string // runtime -> errors of `start` that did not stop the run
+	mu          sync.Mutex
+	failures    map[string][]string // runtime -> errors of `start` that did not stop the run
+	launcherHWM int64               // KiB: the -spawner launcher's own peak, the floor of peak RSS
 }
 
 // softFail records a failed `start`: the container is still deleted and the
@@ -350,16 +392,61 @@ func (b *bench) argv(x *rt, args ...string) []string {
 
 // op runs one runtime invocation and returns its wall time.
 func (b *bench) op(x *rt, args ...string) (time.Duration, error) {
-	off, _ := b.log.Seek(0, io.SeekCurrent)
-	res := x.sp.spawn(b.argv(x, args...))
+	r, err := b.opRes(x, args...)
+	return r.wall, err
+}
+
+// result is one invocation: wall time, exit status, and with -spawner the
+// peak RSS and CPU time of the runtime and of what it reaped before it exited
+// (orphans it left running are reaped by this harness, under the tag).
+type result struct {
+	wall   time.Duration
+	status syscall.WaitStatus
+	maxRSS int64 // KiB, -spawner only
+	cpu    time.Duration
+}
+
+// spawnWait starts argv on sp and waits for it: through the -spawner
+// launcher, whose report gives the figures, else straight.
+func (b *bench) spawnWait(sp *spawner, argv []string) (result, error) {
+	res := sp.spawn(argv)
 	if res.err != nil {
-		return 0, fmt.Errorf("%s %s: %w", x.name, strings.Join(args, " "), res.err)
+		return result{}, res.err
 	}
 	rec := b.r.wait(res.pid)
-	if !rec.status.Exited() || rec.status.ExitStatus() != 0 {
-		return 0, fmt.Errorf("%s %s: %s; stderr: %s", x.name, strings.Join(args, " "), describe(rec.status), b.logSince(off))
+	if res.report == nil {
+		return result{wall: rec.end.Sub(res.start), status: rec.status}, nil
 	}
-	return rec.end.Sub(res.start), nil
+	data, err := io.ReadAll(res.report)
+	res.report.Close()
+	if err != nil {
+		return result{}, err
+	}
+	if !rec.status.Exited() || rec.status.ExitStatus() != 0 {
+		return result{}, fmt.Errorf("launcher %s: %s", *flagSpawner, describe(rec.status))
+	}
+	var st, ns, rss, cpuUs, own int64
+	if _, err := fmt.Sscan(string(data), &st, &ns, &rss, &cpuUs, &own); err != nil {
+		return result{}, fmt.Errorf("launcher report %q: %w", data, err)
+	}
+	r := result{wall: time.Duration(ns), status: syscall.WaitStatus(st), maxRSS: rss, cpu: time.Duration(cpuUs) * time.Microsecond}
+	b.mu.Lock()
+	b.launcherHWM = max(b.launcherHWM, own)
+	b.mu.Unlock()
+	b.r.substitute(res.pid, r.maxRSS, r.cpu)
+	return r, nil
+}
+
+func (b *bench) opRes(x *rt, args ...string) (result, error) {
+	off, _ := b.log.Seek(0, io.SeekCurrent)
+	r, err := b.spawnWait(x.sp, b.argv(x, args...))
+	if err != nil {
+		return result{}, fmt.Errorf("%s %s: %w", x.name, strings.Join(args, " "), err)
+	}
+	if !r.status.Exited() || r.status.ExitStatus() != 0 {
+		return result{}, fmt.Errorf("%s %s: %s; stderr: %s", x.name, strings.Join(args, " "), describe(r.status), b.logSince(off))
+	}
+	return r, nil
 }
 
 func describe(ws syscall.WaitStatus) string {
@@ -795,16 +882,16 @@ func mainErr() error {
 
 	// 0. The starting point: /bin/true spawned from each runtime's thread.
 	phase("spawn baseline")
-	base := series{}
+	base, baseRSS := series{}, series{}
 	for i := -*flagWarm; i < *flagN; i++ {
 		for _, x := range b.order(i) {
-			res := x.sp.spawn([]string{"/bin/true"})
-			if res.err != nil {
-				return res.err
+			r, err := b.spawnWait(x.sp, []string{"/bin/true"})
+			if err != nil {
+				return err
 			}
-			rec := b.r.wait(res.pid)
 			if i >= 0 {
-				base.add(x.name, ms(rec.end.Sub(res.start)))
+				base.add(x.name, ms(r.wall))
+				baseRSS.add(x.name, float64(r.maxRSS)/1024)
 			}
 		}
 	}
@@ -849,6 +936,7 @@ func mainErr() error {
 			// 2. create, start, delete as separate invocations.
 			phase("create / start / delete")
 			cT, sT, dT := series{}, series{}, series{}
+			cR, sR, dR := series{}, series{}, series{}
 			for i := -*flagWarm; i < *flagNSplit; i++ {
 				if err := check(); err != nil {
 					return err
@@ -858,14 +946,20 @@ func mainErr() error {
 					if err != nil {
 						return err
 					}
-					if i >= 0 && s > 0 { // s == 0: start failed (softFail)
-						cT.add(x.name, ms(c))
-						sT.add(x.name, ms(s))
-						dT.add(x.name, ms(d))
+					if i >= 0 && s.wall > 0 { // 0: start failed (softFail)
+						cT.add(x.name, ms(c.wall))
+						sT.add(x.name, ms(s.wall))
+						dT.add(x.name, ms(d.wall))
+						if *flagSpawner != "" {
+							cR.add(x.name, float64(c.maxRSS)/1024)
+							sR.add(x.name, float64(s.maxRSS)/1024)
+							dR.add(x.name, float64(d.maxRSS)/1024)
+						}
 					}
 				}
 			}
 			res.create, res.start, res.del = cT, sT, dT
+			res.createRSS, res.startRSS, res.delRSS = cR, sR, dR
 		}
 		// 3. exec /bin/true into a running container, and hull's own phases.
 		phase("exec, " + bb.name)
@@ -927,6 +1021,9 @@ func mainErr() error {
 		{label: "CPU time of all runtime processes in run (user+sys)", unit: "ms", spread: "IQR", data: m.runCPU},
 		{label: "peak RSS of any runtime process, run", unit: "MiB", spread: "IQR", data: m.runRSS},
 		{label: "peak RSS of any runtime process, exec", unit: "MiB", spread: "IQR", data: m.exRSS},
+		{label: "peak RSS of the processes of create (not init, still running)", unit: "MiB", spread: "IQR", data: m.createRSS},
+		{label: "peak RSS of the processes of start", unit: "MiB", spread: "IQR", data: m.startRSS},
+		{label: "peak RSS of the processes of delete", unit: "MiB", spread: "IQR", data: m.delRSS},
 		{label: "binary size", unit: "MiB", single: true, data: size},
 		{label: "binary + shared libraries it loads (ldd)", unit: "MiB", single: true, data: sizeLibs},
 	}
@@ -957,7 +1054,7 @@ func mainErr() error {
 		fmt.Sprintf("Measured %s on %s, kernel %s, %d CPUs; total %.0fs.%s Median (spread): IQR over %d (run, exec) / %d (create, start, delete) samples, min–max over %d and %d batches.",
 			time.Now().UTC().Format("2006-01-02 15:04 UTC"), hostname(), kernel(), runtime.NumCPU(), total.Seconds(), mode, *flagN, *flagNSplit, *flagSeqRep, *flagParRep),
 		"minimal bundle: the same rootfs and config for all (hack/mkbundle.sh, process /bin/true, `linux.resources` removed, cgroupsPath per container). Peers given an ociVersion override say so below. Runtimes interleaved, order rotated every round; " + strconv.Itoa(*flagWarm) + " warm-up rounds not counted.",
-		"No wrapper: the peers are fork+exec'd from a harness thread that has a private mount namespace with a cgroup2 directory of ours bind-mounted on /sys/fs/cgroup (a pure cgroup v2 host to them, which crun needs on this hybrid one); hull from a thread in the host namespace. Nothing subtracted; the cost of fork+exec of /bin/true from each thread, for comparison: " + strings.Join(bl, ", ") + ".",
+		"The peers are started from a harness thread that has a private mount namespace with a cgroup2 directory of ours bind-mounted on /sys/fs/cgroup (a pure cgroup v2 host to them, which crun needs on this hybrid one); hull from a thread in the host namespace. Nothing subtracted; the cost of starting /bin/true from each thread, for comparison: " + strings.Join(bl, ", ") + ".",
 		"Ratios are of medians; < 1 means hull is faster/smaller. Peak RSS is ru_maxrss (wait4, includes reaped children and the pre-execve image of the container process), the same way for every runtime.",
 	}, notes...)
 	for _, x := range b.rts {
@@ -973,8 +1070,18 @@ func mainErr() error {
 			notes = append(notes, fmt.Sprintf("**%s: %d failed `start`** (the container was deleted and the run went on; its time is left out of create/start/delete, kept in the batch totals); first: %s", x.name, len(f), strings.ReplaceAll(f[0], "\n", " ")))
 		}
 	}
-	floor := ownPeakRSS()
-	notes = append(notes, fmt.Sprintf("**Peak RSS has a floor of %.2f MiB, this harness's own peak RSS**: Go's ForkExec clones with CLONE_VM|CLONE_VFORK, and at execve the kernel keeps the old (shared) mm's high-water mark in the child's maxrss, so a runtime whose own peak is lower reports the floor. Figures at the floor mean \"at most this\"; the goal table says so instead of pass/fail.", floor))
+	var floor float64
+	if *flagSpawner == "" {
+		floor = ownPeakRSS()
+		notes = append(notes, fmt.Sprintf("**Peak RSS has a floor of %.2f MiB, this harness's own peak RSS** (run without -spawner): Go's ForkExec clones with CLONE_VM|CLONE_VFORK, and at execve the kernel keeps the old (shared) mm's high-water mark in the child's maxrss, so a runtime whose own peak is lower reports the floor. Figures at the floor mean \"at most this\"; the goal table says so instead of pass/fail.", floor))
+	} else {
+		floor = float64(b.launcherHWM) / 1024
+		var tr []string
+		for _, x := range b.rts {
+			tr = append(tr, fmt.Sprintf("%s %.2f", x.name, summarise(baseRSS[x.name]).med))
+		}
+		notes = append(notes, fmt.Sprintf("Every invocation is started through the launcher `%s` (hack/bench/spawn/spawn.c, static): a child subreaper that vforks and execs the runtime, reaps it and whatever it orphaned and has exited by then, and reports the wall time from its fork to that reap, the largest ru_maxrss and the summed CPU time; processes still running then (a created container's init) are reaped here and charged to run and exec as before. Peak RSS is thus each runtime's own: the launcher's own peak, %.2f MiB, is the floor (the kernel keeps the parent's high-water mark at execve after vfork). /bin/true through it, for comparison (MiB): %s. create/start/delete RSS rows: only the command's own processes (hull's and runc's init, still running after create, is in run's row).", *flagSpawner, floor, strings.Join(tr, ", ")))
+	}
 	refRunc, refCrun := refPeer(b.rts, "runc-1.5.1", "runc"), refPeer(b.rts, "crun-1.27.1", "crun")
 	table := "## minimal bundle\n\n" + render(b.rts, rows, nil, refRunc, refCrun)
 	if dockerRows != nil {
@@ -1002,6 +1109,7 @@ func mainErr() error {
 type opResults struct {
 	run, runRSS, runCPU, exec, exRSS series
 	create, start, del               series
+	createRSS, startRSS, delRSS      series // -spawner only: each command's own processes
 }
 
 // measureRun: n interleaved `run`s of /bin/true per runtime, with the peak RSS
@@ -1181,24 +1289,24 @@ func goalTable(rts []*rt, bundles []benchBundle, results map[string]*opResults, 
 
 // lifecycle: create (timed), start (timed), wait for the process to exit,
 // delete (timed).
-func (b *bench) lifecycle(x *rt, name string) (c, s, d time.Duration, err error) {
+func (b *bench) lifecycle(x *rt, name string) (c, s, d result, err error) {
 	pf := b.pidFile(x, name)
-	if c, err = b.op(x, "create", "--pid-file", pf, "--bundle", b.bundle(x, minimalBundle, name), cid(name)); err != nil {
+	if c, err = b.opRes(x, "create", "--pid-file", pf, "--bundle", b.bundle(x, minimalBundle, name), cid(name)); err != nil {
 		return
 	}
 	pid, err := readPid(pf)
 	if err != nil {
 		return
 	}
-	if s, err = b.op(x, "start", cid(name)); err != nil {
+	if s, err = b.opRes(x, "start", cid(name)); err != nil {
 		b.softFail(x, err)
-		s, err = 0, nil
+		s, err = result{}, nil
 	}
 	if err = b.r.waitGone(pid, 10*time.Second); err != nil {
 		err = fmt.Errorf("%s container %s: %w", x.name, name, err)
 		return
 	}
-	d, err = b.op(x, "delete", cid(name))
+	d, err = b.opRes(x, "delete", cid(name))
 	return
 }
 
@@ -1251,10 +1359,7 @@ func (b *bench) deleteAll() {
 		ents, _ := os.ReadDir(x.root)
 		for _, e := range ents {
 			if e.IsDir() {
-				res := x.sp.spawn(b.argv(x, "delete", "--force", e.Name()))
-				if res.err == nil {
-					b.r.wait(res.pid)
-				}
+				_, _ = b.spawnWait(x.sp, b.argv(x, "delete", "--force", e.Name()))
 			}
 		}
 	}
