@@ -128,7 +128,14 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	if c.NArg() < 2 {
 		return nil, errors.New("exec: no command given; usage: hull exec <container-id> <command> [args...]")
 	}
-	base := ct.Config().Process
+	spec, err := ct.Config()
+	if err != nil {
+		return nil, err
+	}
+	if spec == nil || spec.Process == nil {
+		return nil, fmt.Errorf("container %s has no process in its recorded config", ct.ID())
+	}
+	base := spec.Process
 	p := *base
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = c.Bool("tty")

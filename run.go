@@ -91,7 +91,7 @@ func run(c *cli.Context, id string) error {
 		return err
 	}
 	var master *os.File
-	if ct.Config().Process.Terminal && ttyRecv != nil {
+	if spec, _ := ct.Config(); spec.Process.Terminal && ttyRecv != nil { // create recorded it
 		conn, err := net.FileConn(ttyRecv)
 		if err == nil {
 			master, err = console.RecvMaster(conn.(*net.UnixConn))

@@ -6,6 +6,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hull-runtime/hull/libruntime/cgroups"
+	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
 // Pause freezes every process of a running container.
@@ -72,6 +73,10 @@ func (c *Container) Update(merge func(cur *specs.LinuxResources) (*specs.LinuxRe
 	if s := c.Status(); s == Stopped || s == Creating {
 		return ErrNotRunning
 	}
+	// Set below, and written back whole.
+	if _, err := c.p.spec(); err != nil {
+		return err
+	}
 	r, err := merge(c.Resources())
 	if err != nil {
 		return err
@@ -89,8 +94,13 @@ func (c *Container) Update(merge func(cur *specs.LinuxResources) (*specs.LinuxRe
 
 // Resources returns the resources in force, as last set by create or update.
 func (c *Container) Resources() *specs.LinuxResources {
-	if c.p.Config == nil || c.p.Config.Linux == nil {
+	s, err := c.p.spec()
+	if err != nil {
+		logs.Warnf("%v", err)
 		return nil
 	}
-	return c.p.Config.Linux.Resources
+	if s == nil || s.Linux == nil {
+		return nil
+	}
+	return s.Linux.Resources
 }

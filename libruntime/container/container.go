@@ -88,20 +88,18 @@ func List(root string) ([]*Container, error) {
 	return out, nil
 }
 
-func (c *Container) ID() string          { return c.p.ID }
-func (c *Container) Bundle() string      { return c.p.Bundle }
-func (c *Container) Rootfs() string      { return c.p.Rootfs }
-func (c *Container) Created() time.Time  { return c.p.Created }
-func (c *Container) Owner() string       { return c.p.Owner }
-func (c *Container) Config() *specs.Spec { return c.p.Config }
+func (c *Container) ID() string         { return c.p.ID }
+func (c *Container) Bundle() string     { return c.p.Bundle }
+func (c *Container) Rootfs() string     { return c.p.Rootfs }
+func (c *Container) Created() time.Time { return c.p.Created }
+func (c *Container) Owner() string      { return c.p.Owner }
+
+// Config returns the container's config (nil while create has not recorded it),
+// decoded on first use.
+func (c *Container) Config() (*specs.Spec, error) { return c.p.spec() }
 
 // Annotations returns the config's annotations.
-func (c *Container) Annotations() map[string]string {
-	if c.p.Config == nil {
-		return nil
-	}
-	return c.p.Config.Annotations
-}
+func (c *Container) Annotations() map[string]string { return c.p.annotations() }
 
 // Status derives the current status from the init process and the exec fifo.
 func (c *Container) Status() Status {
@@ -138,7 +136,7 @@ func (c *Container) Status() Status {
 // creating reports whether a `hull create` is still building the container, which
 // has no init recorded yet.
 func (c *Container) creating() bool {
-	if c.noCreator || c.p.Config != nil {
+	if c.noCreator || c.p.hasConfig() {
 		return false
 	}
 	if c.p.CreatorPid != 0 {
@@ -197,7 +195,7 @@ func (c *Container) Start() error {
 	if err := c.releaseInit(t); err != nil {
 		return err
 	}
-	if h := c.p.Config.Hooks; h != nil && len(h.Poststart) > 0 {
+	if h := c.p.hooks(); h != nil && len(h.Poststart) > 0 {
 		// Runtime-spec 1.3: a failing poststart hook is an error, and the container is
 		// stopped; `delete` then destroys it and runs the poststop hooks (runc does
 		// the same; 1.0 only asked for a warning).
@@ -352,11 +350,11 @@ func (c *Container) Delete(force bool) error {
 		}
 	}
 	t.mark("cgroup kill+remove")
-	if c.p.Config != nil && c.p.Config.Hooks != nil && len(c.p.Config.Hooks.Poststop) > 0 {
+	if h := c.p.hooks(); h != nil && len(h.Poststop) > 0 {
 		st := c.OCIState()
 		st.Status = specs.StateStopped
 		// The spec: a failing poststop hook is logged, and the others and deletion go on.
-		for _, err := range hooks.RunEach("poststop", c.p.Config.Hooks.Poststop, st) {
+		for _, err := range hooks.RunEach("poststop", h.Poststop, st) {
 			logs.Warnf("%v", err)
 		}
 	}

@@ -68,6 +68,10 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if s == Stopped || s == Creating {
 		return nil, errors.New("cannot exec in a stopped container")
 	}
+	// Everything below reads c.p.Config.
+	if _, err := c.p.spec(); err != nil {
+		return nil, err
+	}
 	p := o.Process
 	if p == nil || len(p.Args) == 0 {
 		return nil, errors.New("process.args: empty; give the command to run")

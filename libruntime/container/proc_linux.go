@@ -113,10 +113,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 }
 
 func (c *Container) ownPidNS() bool {
-	if c.p.Config == nil || c.p.Config.Linux == nil {
-		return false
-	}
-	for _, n := range c.p.Config.Linux.Namespaces {
+	for _, n := range c.p.namespaces() {
 		if n.Type == "pid" && n.Path == "" {
 			return true
 		}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,21 +22,91 @@ const (
 // process (pid plus start time, so a reused pid is never mistaken for the container) and
 // the exec fifo, so it can never go stale.
 type persisted struct {
-	ID            string      `json:"id"`
-	Bundle        string      `json:"bundle"`
-	Rootfs        string      `json:"rootfs"`
-	InitPid       int         `json:"init_pid"`
-	InitStartTime uint64      `json:"init_start_time"`
-	Created       time.Time   `json:"created"`
-	Owner         string      `json:"owner"`
-	Config        *specs.Spec `json:"config"`
-	CgroupPath    string      `json:"cgroup_path,omitempty"`
+	ID            string    `json:"id"`
+	Bundle        string    `json:"bundle"`
+	Rootfs        string    `json:"rootfs"`
+	InitPid       int       `json:"init_pid"`
+	InitStartTime uint64    `json:"init_start_time"`
+	Created       time.Time `json:"created"`
+	Owner         string    `json:"owner"`
+	// Config is the container's config once decoded (create and update set it;
+	// spec() decodes RawConfig on first use); writeState stores it as "config".
+	Config *specs.Spec `json:"-"`
+	// RawConfig is "config" as read: most commands (state, start, kill, delete,
+	// list) need a few fields of it, and decoding the whole spec in a fresh
+	// process costs ~0.2 ms for a minimal config and ~0.4 ms for Docker's
+	// default one (its seccomp profile), each time.
+	RawConfig  json.RawMessage `json:"config"`
+	CgroupPath string          `json:"cgroup_path,omitempty"`
 	// CreatorPid and CreatorStartTime name the `hull create` that writes the first
 	// record, before it makes the cgroup: while init is not recorded yet, the container
 	// is creating only as long as that process lives. One that was killed leaves
 	// remains for delete to remove, not a container that is creating forever.
 	CreatorPid       int    `json:"creator_pid,omitempty"`
 	CreatorStartTime uint64 `json:"creator_start_time,omitempty"`
+
+	view configView // the fields of RawConfig that readState decodes
+}
+
+// configView is what readState decodes of the config: what `state`, `start`,
+// `kill`, `delete` and `list` read.
+type configView struct {
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
+	Linux       *struct {
+		Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
+	} `json:"linux,omitempty"`
+}
+
+// hasConfig reports whether the record holds the config, which create writes
+// only in its final record.
+func (p *persisted) hasConfig() bool {
+	if p.Config != nil {
+		return true
+	}
+	raw := bytes.TrimSpace(p.RawConfig)
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
+}
+
+// spec returns the whole config, decoding it on first use; nil if the record
+// has none yet.
+func (p *persisted) spec() (*specs.Spec, error) {
+	if p.Config != nil || !p.hasConfig() {
+		return p.Config, nil
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(p.RawConfig, &s); err != nil {
+		return nil, fmt.Errorf("state of container %q: config: %w", p.ID, err)
+	}
+	p.Config = &s
+	return p.Config, nil
+}
+
+func (p *persisted) annotations() map[string]string {
+	if p.Config != nil {
+		return p.Config.Annotations
+	}
+	return p.view.Annotations
+}
+
+func (p *persisted) hooks() *specs.Hooks {
+	if p.Config != nil {
+		return p.Config.Hooks
+	}
+	return p.view.Hooks
+}
+
+func (p *persisted) namespaces() []specs.LinuxNamespace {
+	if p.Config != nil {
+		if p.Config.Linux == nil {
+			return nil
+		}
+		return p.Config.Linux.Namespaces
+	}
+	if p.view.Linux == nil {
+		return nil
+	}
+	return p.view.Linux.Namespaces
 }
 
 // stateDir returns root/id after checking id, so no id can name a path outside root.
@@ -64,6 +135,13 @@ func ensureRoot(root string) error {
 
 // writeState replaces state.json atomically: a reader sees the old file or the new one.
 func writeState(dir string, p *persisted) error {
+	if p.Config != nil {
+		raw, err := json.Marshal(p.Config)
+		if err != nil {
+			return err
+		}
+		p.RawConfig = raw
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -80,6 +158,11 @@ func readState(dir string) (*persisted, error) {
 	var p persisted
 	if err := json.NewDecoder(f).Decode(&p); err != nil {
 		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
+	}
+	if p.hasConfig() {
+		if err := json.Unmarshal(p.RawConfig, &p.view); err != nil {
+			return nil, fmt.Errorf("read %s: config: %w", f.Name(), err)
+		}
 	}
 	return &p, nil
 }
