@@ -254,3 +254,25 @@ func FuzzParseMountOptions(f *testing.F) {
 		}
 	})
 }
+
+func TestPropagationFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		want uintptr
+		ok   bool
+	}{
+		{"rslave", unix.MS_SLAVE | unix.MS_REC, true},
+		{"shared", unix.MS_SHARED, true},
+		{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC, true},
+		{"", 0, false},
+		{"rsharedx", 0, false},
+		{"rprivate", unix.MS_PRIVATE | unix.MS_REC, true},
+		{"bind", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := PropagationFlags(tt.name)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("PropagationFlags(%q) = %#x, %v; want %#x, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -233,7 +233,7 @@ func Finalize(c *Config) error {
 		}
 	}
 	if l.RootfsPropagation != "" {
-		flags, ok := propagationFlags(l.RootfsPropagation)
+		flags, ok := config.PropagationFlags(l.RootfsPropagation)
 		if !ok {
 			return fmt.Errorf("unknown rootfsPropagation %q", l.RootfsPropagation)
 		}
@@ -265,7 +265,7 @@ func checkHostProcfs() error {
 func setupPropagation(c *Config) error {
 	flags := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if name := c.linux().RootfsPropagation; name != "" {
-		f, ok := propagationFlags(name)
+		f, ok := config.PropagationFlags(name)
 		if !ok {
 			return fmt.Errorf("unknown rootfsPropagation %q", name)
 		}
