@@ -160,28 +160,6 @@ var atimeAttrOptions = map[string]uint64{
 	"rnostrictatime": unix.MOUNT_ATTR_RELATIME,
 }
 
-// isKnownMountOption reports whether opt is interpreted by ParseMountOptions
-// rather than passed on in Data.
-func isKnownMountOption(opt string) bool {
-	if _, ok := flagOptions[opt]; ok {
-		return true
-	}
-	if _, ok := propagationOptions[opt]; ok {
-		return true
-	}
-	if _, ok := attrOptions[opt]; ok {
-		return true
-	}
-	if _, ok := atimeAttrOptions[opt]; ok {
-		return true
-	}
-	switch opt {
-	case "bind", "rbind", "idmap", "ridmap", "tmpcopyup":
-		return true
-	}
-	return false
-}
-
 // checkMountOption returns why a single option can never be passed to the
 // kernel, or nil.
 func checkMountOption(opt string) error {
