@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
+
 	"github.com/hull-runtime/hull/internal/clip"
 )
 
@@ -45,13 +47,9 @@ func (m *Manager) Sub(rel string) (*Manager, error) {
 		return nil, err
 	}
 	defer unix.Close(dir)
-	var fd int
-	err = retry(func() (err error) {
-		fd, err = unix.Openat2(dir, clean, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-		})
-		return err
+	fd, err := linux.Openat2(dir, clean, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
 	})
 	switch {
 	case errors.Is(err, unix.ENOENT):
@@ -63,7 +61,7 @@ func (m *Manager) Sub(rel string) (*Manager, error) {
 	}
 	defer unix.Close(fd)
 	var st unix.Statfs_t
-	if err := retry(func() error { return unix.Fstatfs(fd, &st) }); err != nil {
+	if err := linux.Fstatfs(fd, &st); err != nil {
 		return nil, &os.PathError{Op: "fstatfs", Path: filepath.Join(m.path, clean), Err: err}
 	}
 	if st.Type != unix.CGROUP2_SUPER_MAGIC {

@@ -7,24 +7,14 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
-// Thin wrappers: retry EINTR, return *os.PathError or *os.SyscallError.
-
-func retry(f func() error) error {
-	for {
-		if err := f(); !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
+// Thin wrappers: errors as *os.PathError or *os.SyscallError.
 
 func open(path string, flags int) (int, error) {
-	var fd int
-	err := retry(func() (err error) {
-		fd, err = unix.Open(path, flags|unix.O_CLOEXEC, 0)
-		return err
-	})
+	fd, err := linux.Open(path, flags|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -42,18 +32,7 @@ func writeFile(dir, name, data string) error {
 		return err
 	}
 	defer unix.Close(fd)
-	var n int
-	err = retry(func() (err error) {
-		n, err = unix.Write(fd, []byte(data))
-		return err
-	})
-	if err != nil {
-		return &os.PathError{Op: "write", Path: path, Err: err}
-	}
-	if n != len(data) {
-		return &os.PathError{Op: "write", Path: path, Err: unix.EIO}
-	}
-	return nil
+	return linux.WriteValue(fd, path, data)
 }
 
 // writeCgroup is how resources are written: writeFile, which the tests of
@@ -85,21 +64,21 @@ func readFile(dir, name string) (string, error) {
 }
 
 func mkdir(path string) error {
-	if err := retry(func() error { return unix.Mkdir(path, 0o755) }); err != nil {
+	if err := linux.Mkdir(path, 0o755); err != nil {
 		return &os.PathError{Op: "mkdir", Path: path, Err: err}
 	}
 	return nil
 }
 
 func rmdir(path string) error {
-	if err := retry(func() error { return unix.Rmdir(path) }); err != nil {
+	if err := linux.Rmdir(path); err != nil {
 		return &os.PathError{Op: "rmdir", Path: path, Err: err}
 	}
 	return nil
 }
 
 func setxattr(path, name, value string) error {
-	if err := retry(func() error { return unix.Setxattr(path, name, []byte(value), 0) }); err != nil {
+	if err := linux.Setxattr(path, name, []byte(value), 0); err != nil {
 		return &os.PathError{Op: "setxattr " + name, Path: path, Err: err}
 	}
 	return nil
@@ -109,11 +88,7 @@ func setxattr(path, name, value string) error {
 // that name.
 func getxattr(path, name string) (string, error) {
 	buf := make([]byte, 64)
-	var n int
-	err := retry(func() (err error) {
-		n, err = unix.Getxattr(path, name, buf)
-		return err
-	})
+	n, err := linux.Getxattr(path, name, buf)
 	if errors.Is(err, unix.ENODATA) {
 		return "", nil
 	}
@@ -124,14 +99,14 @@ func getxattr(path, name string) (string, error) {
 }
 
 func statfs(path string, st *unix.Statfs_t) error {
-	if err := retry(func() error { return unix.Statfs(path, st) }); err != nil {
+	if err := linux.Statfs(path, st); err != nil {
 		return &os.PathError{Op: "statfs", Path: path, Err: err}
 	}
 	return nil
 }
 
 func kill(pid int, sig unix.Signal) error {
-	if err := retry(func() error { return unix.Kill(pid, sig) }); err != nil {
+	if err := linux.Kill(pid, sig); err != nil {
 		return os.NewSyscallError("kill", err)
 	}
 	return nil

@@ -105,6 +105,8 @@ var superblockOptions = map[string]bool{
 	"nolazytime": true,
 }
 
+// propagationOptions are the propagation words of both a mount's options and
+// linux.rootfsPropagation, with their MS_* flags.
 var propagationOptions = map[string]uintptr{
 	"private":     unix.MS_PRIVATE,
 	"rprivate":    unix.MS_REC | unix.MS_PRIVATE,
@@ -114,6 +116,13 @@ var propagationOptions = map[string]uintptr{
 	"rslave":      unix.MS_REC | unix.MS_SLAVE,
 	"unbindable":  unix.MS_UNBINDABLE,
 	"runbindable": unix.MS_REC | unix.MS_UNBINDABLE,
+}
+
+// PropagationFlags returns the MS_* flags of a propagation word ("rslave",
+// "shared", ...), as linux.rootfsPropagation and a mount's options name them.
+func PropagationFlags(name string) (uintptr, bool) {
+	f, ok := propagationOptions[name]
+	return f, ok
 }
 
 // attrOption is a recursive option that sets or clears a MOUNT_ATTR_* bit.
@@ -149,28 +158,6 @@ var atimeAttrOptions = map[string]uint64{
 	"rnorelatime":    unix.MOUNT_ATTR_STRICTATIME,
 	"rstrictatime":   unix.MOUNT_ATTR_STRICTATIME,
 	"rnostrictatime": unix.MOUNT_ATTR_RELATIME,
-}
-
-// isKnownMountOption reports whether opt is interpreted by ParseMountOptions
-// rather than passed on in Data.
-func isKnownMountOption(opt string) bool {
-	if _, ok := flagOptions[opt]; ok {
-		return true
-	}
-	if _, ok := propagationOptions[opt]; ok {
-		return true
-	}
-	if _, ok := attrOptions[opt]; ok {
-		return true
-	}
-	if _, ok := atimeAttrOptions[opt]; ok {
-		return true
-	}
-	switch opt {
-	case "bind", "rbind", "idmap", "ridmap", "tmpcopyup":
-		return true
-	}
-	return false
 }
 
 // checkMountOption returns why a single option can never be passed to the

@@ -187,9 +187,6 @@ func TestMountOptionsKnowSpecWords(t *testing.T) {
 		if mo.Data != "" {
 			t.Errorf("%q went to data", o)
 		}
-		if !isKnownMountOption(o) {
-			t.Errorf("isKnownMountOption(%q) = false", o)
-		}
 	}
 }
 
@@ -233,10 +230,10 @@ func FuzzParseMountOptions(f *testing.F) {
 		if mo.Bind != (mo.Flags&unix.MS_BIND != 0) || mo.Recursive && !mo.Bind {
 			t.Errorf("bind %v recursive %v with flags %#x", mo.Bind, mo.Recursive, mo.Flags)
 		}
+		// The data of a list is the data of its options, each on its own, in order.
 		var data []string
 		for _, o := range opts {
-			// x-* options are for userspace tools and never reach the kernel.
-			if !isKnownMountOption(o) && !strings.HasPrefix(o, "x-") {
+			if one, _ := ParseMountOptions([]string{o}); one.Data != "" {
 				data = append(data, o)
 			}
 		}
@@ -253,4 +250,26 @@ func FuzzParseMountOptions(f *testing.F) {
 			t.Errorf("%d propagation changes, want %d", len(mo.Propagation), props)
 		}
 	})
+}
+
+func TestPropagationFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		want uintptr
+		ok   bool
+	}{
+		{"rslave", unix.MS_SLAVE | unix.MS_REC, true},
+		{"shared", unix.MS_SHARED, true},
+		{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC, true},
+		{"", 0, false},
+		{"rsharedx", 0, false},
+		{"rprivate", unix.MS_PRIVATE | unix.MS_REC, true},
+		{"bind", 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := PropagationFlags(tt.name)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("PropagationFlags(%q) = %#x, %v; want %#x, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
 }

@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // masterName is the payload sent with the master fd; runc sends the name of
@@ -45,7 +47,7 @@ func SetupNoCtty(socket *os.File, size *specs.Box, uid uint32) error {
 }
 
 func setup(socket *os.File, size *specs.Box, uid uint32, mount, ctty bool) error {
-	dev, err := openNoEINTR(unix.AT_FDCWD, "/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	dev, err := openat(unix.AT_FDCWD, "/dev", unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
@@ -116,7 +118,7 @@ func chownPeer(peer *os.File, uid uint32) error {
 	if st.Uid == uid {
 		return nil
 	}
-	err := retry(func() error { return unix.Fchown(int(peer.Fd()), int(uid), -1) })
+	err := linux.Fchown(int(peer.Fd()), int(uid), -1)
 	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
 		return nil
 	}
@@ -137,17 +139,14 @@ func ClearONLCR(f *os.File) error {
 	var ioErr error
 	if err := rc.Control(func(fd uintptr) {
 		var t *unix.Termios
-		if ioErr = retry(func() (err error) {
-			t, err = unix.IoctlGetTermios(int(fd), unix.TCGETS)
-			return err
-		}); ioErr != nil {
+		if t, ioErr = linux.IoctlGetTermios(int(fd), unix.TCGETS); ioErr != nil {
 			return
 		}
 		if t.Oflag&unix.ONLCR == 0 {
 			return
 		}
 		t.Oflag &^= unix.ONLCR
-		ioErr = retry(func() error { return unix.IoctlSetTermios(int(fd), unix.TCSETS, t) })
+		ioErr = linux.IoctlSetTermios(int(fd), unix.TCSETS, t)
 	}); err != nil {
 		return err
 	}
@@ -161,7 +160,7 @@ func ClearONLCR(f *os.File) error {
 // the devpts mounted at dev/pts, so a ptmx symlinked elsewhere by the image
 // (for example to the host's devpts through a leaked path) is refused.
 func openPty(dev int) (master, peer *os.File, err error) {
-	mfd, err := openNoEINTR(dev, "ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	mfd, err := openat(dev, "ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
 	}
@@ -231,11 +230,11 @@ func mountConsole(dev int, peer *os.File) error {
 // followed: it is the image's, and could point anywhere in the rootfs.
 func consoleTarget(dev int) (int, error) {
 	for attempt := 0; ; attempt++ {
-		fd, err := openNoEINTR(dev, "console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		fd, err := openat(dev, "console", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if errors.Is(err, unix.ENOENT) {
 			// O_EXCL: if something appears here meanwhile, fail instead of
 			// opening (or following) it.
-			fd, err = openNoEINTR(dev, "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
+			fd, err = openat(dev, "console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC, 0o600)
 			if err != nil {
 				return -1, fmt.Errorf("create /dev/console: %w", err)
 			}

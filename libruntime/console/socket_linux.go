@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // maxNameLen bounds the payload of an fd message; readers in the wild (runc's
@@ -39,14 +41,7 @@ func SendFile(socket *os.File, name string, f *os.File) error {
 		// Write cooperates with the runtime poller when the socket is
 		// non-blocking, and is a plain call when it is not.
 		wErr := dst.Write(func(sfd uintptr) bool {
-			var n int
-			var err error
-			for {
-				n, err = unix.SendmsgN(int(sfd), []byte(name), oob, nil, 0)
-				if !errors.Is(err, unix.EINTR) {
-					break
-				}
-			}
+			n, err := linux.SendmsgN(int(sfd), []byte(name), oob, nil, 0)
 			switch {
 			case errors.Is(err, unix.EAGAIN):
 				// Only a non-blocking socket says this; the poller waits.

@@ -1,28 +1,17 @@
 package console
 
 import (
-	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
-// Thin wrappers: retry EINTR, return *os.PathError or *os.SyscallError.
+// Thin wrappers: errors as *os.PathError or *os.SyscallError.
 
-func retry(f func() error) error {
-	for {
-		if err := f(); !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
-
-func openNoEINTR(dir int, path string, flags int, mode uint32) (int, error) {
-	var fd int
-	err := retry(func() (err error) {
-		fd, err = unix.Openat(dir, path, flags, mode)
-		return err
-	})
+func openat(dir int, path string, flags int, mode uint32) (int, error) {
+	fd, err := linux.Openat(dir, path, flags, mode)
 	if err != nil {
 		return -1, &os.PathError{Op: "openat", Path: path, Err: err}
 	}
@@ -30,35 +19,35 @@ func openNoEINTR(dir int, path string, flags int, mode uint32) (int, error) {
 }
 
 func fstat(fd int, st *unix.Stat_t) error {
-	if err := retry(func() error { return unix.Fstat(fd, st) }); err != nil {
+	if err := linux.Fstat(fd, st); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
 	return nil
 }
 
 func fstatat(dir int, path string, st *unix.Stat_t, flags int) error {
-	if err := retry(func() error { return unix.Fstatat(dir, path, st, flags) }); err != nil {
+	if err := linux.Fstatat(dir, path, st, flags); err != nil {
 		return &os.PathError{Op: "fstatat", Path: path, Err: err}
 	}
 	return nil
 }
 
 func unlinkat(dir int, path string) error {
-	if err := retry(func() error { return unix.Unlinkat(dir, path, 0) }); err != nil {
+	if err := linux.Unlinkat(dir, path, 0); err != nil {
 		return &os.PathError{Op: "unlinkat", Path: path, Err: err}
 	}
 	return nil
 }
 
 func ioctlSetInt(fd int, req uint, v int) error {
-	if err := retry(func() error { return unix.IoctlSetInt(fd, req, v) }); err != nil {
+	if err := linux.IoctlSetInt(fd, req, v); err != nil {
 		return os.NewSyscallError("ioctl", err)
 	}
 	return nil
 }
 
 func ioctlSetPointerInt(fd int, req uint, v int) error {
-	if err := retry(func() error { return unix.IoctlSetPointerInt(fd, req, v) }); err != nil {
+	if err := linux.IoctlSetPointerInt(fd, req, v); err != nil {
 		return os.NewSyscallError("ioctl", err)
 	}
 	return nil
@@ -68,7 +57,7 @@ func ioctlSetPointerInt(fd int, req uint, v int) error {
 // returns the new descriptor.
 func ioctlPeer(fd int, flags int) (int, error) {
 	var peer int
-	err := retry(func() error {
+	err := linux.Retry(func() error {
 		r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCGPTPEER, uintptr(flags))
 		if errno != 0 {
 			return errno
@@ -89,7 +78,7 @@ func ioctlWinsize(f *os.File, ws *unix.Winsize) error {
 	}
 	var ioErr error
 	if err := rc.Control(func(fd uintptr) {
-		ioErr = retry(func() error { return unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws) })
+		ioErr = linux.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, ws)
 	}); err != nil {
 		return err
 	}
@@ -100,11 +89,7 @@ func ioctlWinsize(f *os.File, ws *unix.Winsize) error {
 }
 
 func dupAbove(fd, min int) (int, error) {
-	var nfd int
-	err := retry(func() (err error) {
-		nfd, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, min)
-		return err
-	})
+	nfd, err := linux.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, min)
 	if err != nil {
 		return -1, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
 	}
@@ -112,18 +97,14 @@ func dupAbove(fd, min int) (int, error) {
 }
 
 func dup3(oldfd, newfd int) error {
-	if err := retry(func() error { return unix.Dup3(oldfd, newfd, 0) }); err != nil {
+	if err := linux.Dup3(oldfd, newfd, 0); err != nil {
 		return os.NewSyscallError("dup3", err)
 	}
 	return nil
 }
 
 func openTree(dir int, path string, flags uint) (int, error) {
-	var fd int
-	err := retry(func() (err error) {
-		fd, err = unix.OpenTree(dir, path, flags)
-		return err
-	})
+	fd, err := linux.OpenTree(dir, path, flags)
 	if err != nil {
 		return -1, os.NewSyscallError("open_tree", err)
 	}
@@ -131,7 +112,7 @@ func openTree(dir int, path string, flags uint) (int, error) {
 }
 
 func moveMount(from int, fromPath string, to int, toPath string, flags int) error {
-	if err := retry(func() error { return unix.MoveMount(from, fromPath, to, toPath, flags) }); err != nil {
+	if err := linux.MoveMount(from, fromPath, to, toPath, flags); err != nil {
 		return os.NewSyscallError("move_mount", err)
 	}
 	return nil

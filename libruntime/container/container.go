@@ -19,6 +19,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/initproc"
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
@@ -234,16 +235,12 @@ func (c *Container) releaseInit(t *phaseTimer) error {
 	var report []byte // what init wrote: StartOK, or StartFailed and the error
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
-		_, err := unix.Poll(fds, -1)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
+		if _, err := linux.Poll(fds, -1); err != nil {
 			return os.NewSyscallError("poll", err)
 		}
 		if fds[0].Revents&(unix.POLLIN|unix.POLLHUP) != 0 {
-			n, err := unix.Read(fd, buf[:])
-			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+			n, err := linux.Read(fd, buf[:])
+			if errors.Is(err, unix.EAGAIN) {
 				continue
 			}
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 	"github.com/hull-runtime/hull/libruntime/sdnotify"
 )
 
@@ -89,12 +90,7 @@ func (c *Container) Exited() (<-chan struct{}, error) {
 	go func() {
 		defer close(done)
 		defer unix.Close(fd)
-		for {
-			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
-			if !errors.Is(err, unix.EINTR) {
-				return
-			}
-		}
+		_, _ = linux.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
 	}()
 	return done, nil
 }

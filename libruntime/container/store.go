@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 const (
@@ -205,13 +207,7 @@ func lock(dir string) (func(), error) {
 		if err != nil {
 			return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 		}
-		for {
-			err = unix.Flock(fd, unix.LOCK_EX)
-			if !errors.Is(err, unix.EINTR) {
-				break
-			}
-		}
-		if err != nil {
+		if err := linux.Flock(fd, unix.LOCK_EX); err != nil {
 			unix.Close(fd)
 			return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
 		}

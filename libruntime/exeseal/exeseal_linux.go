@@ -16,7 +16,6 @@
 package exeseal
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -131,27 +130,4 @@ func memfdCopy() (*os.File, error) {
 		return nil, os.NewSyscallError("fcntl F_ADD_SEALS", err)
 	}
 	return f, nil
-}
-
-// ErrWritable is returned by Check when the handle can be opened for writing.
-var ErrWritable = errors.New("exeseal: executable handle is writable")
-
-// Check verifies that nothing can be written through f (used by tests and debug logs).
-// A sealed memfd can be opened for writing but refuses every write, so a write of the
-// byte already at offset 0 is what decides.
-func Check(f *os.File) error {
-	p := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	defer unix.Close(fd)
-	var b [1]byte
-	if _, err := unix.Pread(fd, b[:], 0); err != nil {
-		return nil
-	}
-	if _, err := unix.Pwrite(fd, b[:], 0); err != nil {
-		return nil
-	}
-	return ErrWritable
 }

@@ -99,7 +99,7 @@ func TestHooks(t *testing.T) {
 }
 
 // configMountWords reads the option words of config.ParseMountOptions from
-// its source: the keys of its option tables and the words isKnownMountOption
+// its source: the keys of its option tables and the words ParseMountOptions
 // matches in its switch. config does not export the list.
 func configMountWords(t *testing.T) []string {
 	t.Helper()
@@ -138,7 +138,7 @@ func configMountWords(t *testing.T) []string {
 				}
 			}
 		case *ast.FuncDecl:
-			if n.Name.Name != "isKnownMountOption" {
+			if n.Name.Name != "ParseMountOptions" {
 				return false
 			}
 			ast.Inspect(n.Body, func(m ast.Node) bool {
@@ -160,7 +160,7 @@ func configMountWords(t *testing.T) []string {
 		}
 	}
 	if !sawSwitch {
-		t.Fatalf("%s: isKnownMountOption has no switch; update this test to config's new layout", src)
+		t.Fatalf("%s: ParseMountOptions has no switch; update this test to config's new layout", src)
 	}
 	return words
 }
@@ -351,8 +351,12 @@ func TestIDMapClaim(t *testing.T) {
 	spec := &specs.Spec{Mounts: []specs.Mount{{Destination: "/x", Type: "bind", Source: t.TempDir(), Options: []string{"bind", "idmap"},
 		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}},
 		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}}}}
-	idm, err := rootfs.MakeIDMapped(spec, "/")
-	idm.Close()
+	srv := rootfs.NewSourceServer(spec, "/", nil)
+	defer srv.Close()
+	tree, err := srv.Open(0)
+	if tree != nil {
+		tree.Close()
+	}
 	if (err == nil) != *got {
 		t.Errorf("mountExtensions.idmap.enabled = %v, but making an id-mapped mount: %v", *got, err)
 	}

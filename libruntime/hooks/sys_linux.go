@@ -5,30 +5,22 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 func memfdCreate(name string) (*os.File, error) {
-	for {
-		fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, os.NewSyscallError("memfd_create", err)
-		}
-		return os.NewFile(uintptr(fd), name), nil
+	fd, err := linux.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("memfd_create", err)
 	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // waitNoReap blocks until pid has exited, leaving it for exec.Cmd.Wait to reap.
 func waitNoReap(pid int) error {
 	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return os.NewSyscallError("waitid", err)
-		}
-	}
+	return os.NewSyscallError("waitid", linux.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil))
 }
 
 // killGroup SIGKILLs the process group led by pid.

@@ -17,6 +17,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/console"
 	"github.com/hull-runtime/hull/libruntime/hooks"
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
@@ -873,18 +874,13 @@ func containerProcFor(fifo *os.File) (*os.File, error) {
 // handle (the container's, see containerProcFor): init's own O_PATH fd needs no path.
 func waitForStart(proc, fifo *os.File) (int, error) {
 	rel := "thread-self/fd/" + strconv.Itoa(int(fifo.Fd()))
-	for {
-		fd, err := unix.Openat(int(proc.Fd()), rel, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return -1, &os.PathError{Op: "open", Path: "exec fifo", Err: err}
-		}
-		fifo.Close()
-		proc.Close()
-		return fd, nil
+	fd, err := linux.Openat(int(proc.Fd()), rel, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: "exec fifo", Err: err}
 	}
+	fifo.Close()
+	proc.Close()
+	return fd, nil
 }
 
 // setupTimeNS makes a new time namespace for init's children and for init itself at

@@ -22,7 +22,6 @@ import (
 const (
 	levelError   = "error"
 	levelWarning = "warning"
-	levelInfo    = "info"
 	levelDebug   = "debug"
 )
 
@@ -30,7 +29,6 @@ const (
 type Logger struct {
 	mu    sync.Mutex
 	f     *os.File
-	own   bool // f was opened by Open and is closed by Close
 	json  bool
 	debug bool
 }
@@ -55,18 +53,12 @@ func Open(path, format string, debug bool) (*Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open log file: %w", err)
 	}
-	l.f, l.own = f, true
+	l.f = f
 	return l, nil
 }
 
 // Errorf logs at level error.
 func (l *Logger) Errorf(format string, args ...any) { l.logf(levelError, format, args) }
-
-// Warnf logs at level warning.
-func (l *Logger) Warnf(format string, args ...any) { l.logf(levelWarning, format, args) }
-
-// Infof logs at level info.
-func (l *Logger) Infof(format string, args ...any) { l.logf(levelInfo, format, args) }
 
 // DebugEnabled reports whether debug entries are written, so callers can skip work
 // (timing, formatting) that only a debug log would show.
@@ -77,22 +69,6 @@ func (l *Logger) Debugf(format string, args ...any) {
 	if l != nil && l.debug {
 		l.logf(levelDebug, format, args)
 	}
-}
-
-// Close closes the log file; a logger writing to stderr leaves stderr open.
-// Entries logged after Close are dropped.
-func (l *Logger) Close() error {
-	if l == nil {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.f
-	l.f = nil
-	if f == nil || !l.own {
-		return nil
-	}
-	return f.Close()
 }
 
 func (l *Logger) logf(level, format string, args []any) {
@@ -159,14 +135,8 @@ func SetDefault(l *Logger) {
 	defaultLogger.Store(l)
 }
 
-// Errorf logs at level error on the default logger.
-func Errorf(format string, args ...any) { Default().logf(levelError, format, args) }
-
 // Warnf logs at level warning on the default logger.
 func Warnf(format string, args ...any) { Default().logf(levelWarning, format, args) }
-
-// Infof logs at level info on the default logger.
-func Infof(format string, args ...any) { Default().logf(levelInfo, format, args) }
 
 // Debugf logs at level debug on the default logger, when it has debug on.
 func Debugf(format string, args ...any) { Default().Debugf(format, args...) }

@@ -100,24 +100,23 @@ func TestFormats(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				SetDefault(l)
+				t.Cleanup(func() { SetDefault(nil) })
 				before := time.Now()
 				var want []entry
 				for _, m := range msgs {
 					l.Errorf("%s", m)
-					l.Warnf("%s", m)
-					l.Infof("%s", m)
+					Warnf("%s", m)
 					l.Debugf("%s", m)
-					want = append(want, entry{Level: "error", Msg: m}, entry{Level: "warning", Msg: m}, entry{Level: "info", Msg: m})
+					Debugf("%s", m)
+					want = append(want, entry{Level: "error", Msg: m}, entry{Level: "warning", Msg: m})
 					if debug {
-						want = append(want, entry{Level: "debug", Msg: m})
+						want = append(want, entry{Level: "debug", Msg: m}, entry{Level: "debug", Msg: m})
 					}
 				}
-				l.Infof("formatted %d %q", 42, "x")
-				want = append(want, entry{Level: "info", Msg: `formatted 42 "x"`})
+				l.Errorf("formatted %d %q", 42, "x")
+				want = append(want, entry{Level: "error", Msg: `formatted 42 "x"`})
 				after := time.Now()
-				if err := l.Close(); err != nil {
-					t.Fatal(err)
-				}
 
 				lines := readLines(t, path)
 				if len(lines) != len(want) {
@@ -195,17 +194,17 @@ func TestContainerdReadsLastError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
 	b, err := Open(path, "json", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	a.Infof("creating")
+	SetDefault(a)
+	defer SetDefault(nil)
+	a.Debugf("creating")
 	a.Errorf("first error")
 	b.Debugf("not written")
 	b.Errorf("exec: %q: executable file not found in $PATH", "foo")
-	a.Warnf("cleaning up")
+	Warnf("cleaning up")
 	a.Debugf("done")
 	if got, want := lastRuntimeError(t, path), `exec: "foo": executable file not found in $PATH`; got != want {
 		t.Errorf("last error = %q, want %q", got, want)
@@ -215,9 +214,8 @@ func TestContainerdReadsLastError(t *testing.T) {
 func TestBadFormat(t *testing.T) {
 	for _, f := range []string{"xml", "JSON", "txt", " json"} {
 		path := filepath.Join(t.TempDir(), "log")
-		l, err := Open(path, f, false)
+		_, err := Open(path, f, false)
 		if err == nil {
-			l.Close()
 			t.Errorf("Open(format %q) succeeded", f)
 			continue
 		}
@@ -242,9 +240,8 @@ func TestOpenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Infof("appended")
-	l.Close()
-	l.Infof("after close: dropped")
+	l.Errorf("appended")
+	l.f.Close()
 	if lines := readLines(t, path); len(lines) != 2 || lines[0] != "kept" {
 		t.Errorf("existing content not appended to: %q", lines)
 	}
@@ -254,7 +251,7 @@ func TestOpenFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Close()
+	l.f.Close()
 	fi, err := os.Stat(fresh)
 	if err != nil {
 		t.Fatal(err)
@@ -299,16 +296,9 @@ func TestStderr(t *testing.T) {
 			t.Fatal(err)
 		}
 		l.Errorf("to stderr")
-		if err := l.Close(); err != nil {
-			t.Fatal(err)
-		}
-		// Close must have left stderr itself open.
-		if _, err := os.Stderr.Write([]byte("still open\n")); err != nil {
-			t.Errorf("stderr closed by Logger.Close: %v", err)
-		}
 	})
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 2 || lines[1] != "still open" {
+	if len(lines) != 1 {
 		t.Fatalf("stderr = %q", out)
 	}
 	if e, err := parseLine("json", lines[0]); err != nil || e.Level != "error" || e.Msg != "to stderr" {
@@ -325,16 +315,15 @@ func TestDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.f.Close()
 	SetDefault(l)
 	if Default() != l {
 		t.Fatal("Default() is not the logger just set")
 	}
-	Errorf("e %d", 1)
+	Default().Errorf("e %d", 1)
 	Warnf("w %d", 2)
-	Infof("i %d", 3)
-	Debugf("d %d", 4)
-	want := []entry{{Level: "error", Msg: "e 1"}, {Level: "warning", Msg: "w 2"}, {Level: "info", Msg: "i 3"}, {Level: "debug", Msg: "d 4"}}
+	Debugf("d %d", 3)
+	want := []entry{{Level: "error", Msg: "e 1"}, {Level: "warning", Msg: "w 2"}, {Level: "debug", Msg: "d 3"}}
 	lines := readLines(t, path)
 	if len(lines) != len(want) {
 		t.Fatalf("lines %q, want %d", lines, len(want))
@@ -352,7 +341,7 @@ func TestDefault(t *testing.T) {
 	// The initial default: stderr, text, no debug.
 	out := captureStderr(t, func() {
 		SetDefault(nil)
-		Infof("back on stderr")
+		Warnf("back on stderr")
 		Debugf("not without debug")
 	})
 	if e, err := parseLine("text", strings.TrimSuffix(out, "\n")); err != nil || e.Msg != "back on stderr" {
@@ -374,7 +363,7 @@ func writeLines(path, format, id string) error {
 		return err
 	}
 	logLines(l, id)
-	return l.Close()
+	return l.f.Close()
 }
 
 func logLines(l *Logger, id string) {
@@ -445,7 +434,7 @@ func goroutinesShared(t *testing.T, path, format string, ids []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer l.f.Close()
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Go(func() { logLines(l, id) })

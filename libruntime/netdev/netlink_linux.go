@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // The few rtnetlink requests moving a device takes, written out by hand: a link by
@@ -93,10 +95,7 @@ func (c *conn) request(typ, flags uint16, body []byte) ([][]byte, error) {
 	var out [][]byte
 	buf := make([]byte, 1<<16)
 	for {
-		n, _, err := unix.Recvfrom(c.fd, buf, 0)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
+		n, _, err := linux.Recvfrom(c.fd, buf, 0)
 		if err != nil {
 			return nil, os.NewSyscallError("recvfrom netlink", err)
 		}

@@ -11,6 +11,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
+
 	"github.com/hull-runtime/hull/internal/clip"
 )
 
@@ -275,7 +277,7 @@ func capHeader() *unix.CapUserHeader {
 
 func capget() (capState, error) {
 	var data [2]unix.CapUserData
-	if err := retry(func() error { return unix.Capget(capHeader(), &data[0]) }); err != nil {
+	if err := linux.Capget(capHeader(), &data[0]); err != nil {
 		return capState{}, os.NewSyscallError("capget", err)
 	}
 	join := func(lo, hi uint32) capSet { return capSet(lo) | capSet(hi)<<32 }
@@ -291,7 +293,7 @@ func capset(s capState) error {
 		{Effective: uint32(s.eff), Permitted: uint32(s.perm), Inheritable: uint32(s.inh)},
 		{Effective: uint32(s.eff >> 32), Permitted: uint32(s.perm >> 32), Inheritable: uint32(s.inh >> 32)},
 	}
-	if err := retry(func() error { return unix.Capset(capHeader(), &data[0]) }); err != nil {
+	if err := linux.Capset(capHeader(), &data[0]); err != nil {
 		return os.NewSyscallError("capset", err)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // CloseExecFrom marks every open file descriptor >= minFd close-on-exec, so
@@ -18,9 +20,7 @@ func CloseExecFrom(minFd int) error {
 	if minFd < 0 {
 		return fmt.Errorf("close-on-exec from fd %d: negative fd", minFd)
 	}
-	err := retry(func() error {
-		return unix.CloseRange(uint(minFd), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
-	})
+	err := linux.CloseRange(uint(minFd), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
 	if err == nil {
 		return nil
 	}
@@ -62,22 +62,14 @@ func closeExecWalk(minFd int) error {
 }
 
 func setCloexec(fd int) error {
-	var flags int
-	err := retry(func() (err error) {
-		flags, err = unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		return err
-	})
+	flags, err := linux.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	if err != nil {
 		return os.NewSyscallError("fcntl", err)
 	}
 	if flags&unix.FD_CLOEXEC != 0 {
 		return nil
 	}
-	err = retry(func() error {
-		_, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC)
-		return err
-	})
-	if err != nil {
+	if _, err := linux.FcntlInt(uintptr(fd), unix.F_SETFD, flags|unix.FD_CLOEXEC); err != nil {
 		return os.NewSyscallError("fcntl", err)
 	}
 	return nil

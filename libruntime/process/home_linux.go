@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // maxPasswd bounds how much of the container's /etc/passwd is read: the image
@@ -67,22 +69,14 @@ func homeOf(uid uint32) string {
 // (RESOLVE_IN_ROOT): an image's symlinks cannot lead out, nor can /proc magic links.
 // O_NONBLOCK and the regular-file check keep a FIFO or device there from blocking.
 func readPasswd() (string, error) {
-	var root int
-	err := retry(func() (err error) {
-		root, err = unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		return err
-	})
+	root, err := linux.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
 	}
 	defer unix.Close(root)
-	var fd int
-	err = retry(func() (err error) {
-		fd, err = unix.Openat2(root, "etc/passwd", &unix.OpenHow{
-			Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
-		return err
+	fd, err := linux.Openat2(root, "etc/passwd", &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	if err != nil {
 		return "", err
@@ -103,11 +97,7 @@ func readPasswd() (string, error) {
 type fdReader int
 
 func (r fdReader) Read(b []byte) (int, error) {
-	var n int
-	err := retry(func() (err error) {
-		n, err = unix.Read(int(r), b)
-		return err
-	})
+	n, err := linux.Read(int(r), b)
 	if err != nil {
 		return 0, err
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // Key permission bits from <linux/key.h>.
@@ -25,14 +27,12 @@ const (
 // keyring is hardening, not a requirement.
 func JoinSessionKeyring(name string) error {
 	var id int
-	err := retry(func() (err error) {
-		if name == "" {
-			id, err = unix.KeyctlInt(unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0, 0)
-		} else {
-			id, err = unix.KeyctlJoinSessionKeyring(name)
-		}
-		return err
-	})
+	var err error
+	if name == "" {
+		id, err = linux.KeyctlInt(unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0, 0, 0)
+	} else {
+		id, err = linux.KeyctlJoinSessionKeyring(name)
+	}
 	if err != nil {
 		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EACCES) {
 			return nil
@@ -41,11 +41,7 @@ func JoinSessionKeyring(name string) error {
 	}
 
 	// The description is "type;uid;gid;perm;description", perm in hex.
-	var desc string
-	err = retry(func() (err error) {
-		desc, err = unix.KeyctlString(unix.KEYCTL_DESCRIBE, id)
-		return err
-	})
+	desc, err := linux.KeyctlString(unix.KEYCTL_DESCRIBE, id)
 	if err != nil {
 		return fmt.Errorf("session keyring %q: describe: %w", name, os.NewSyscallError("keyctl", err))
 	}
@@ -61,7 +57,7 @@ func JoinSessionKeyring(name string) error {
 	if inUserNS() {
 		search = keyOthSearch
 	}
-	err = retry(func() error { return unix.KeyctlSetperm(id, uint32(perm)|search) })
+	err = linux.KeyctlSetperm(id, uint32(perm)|search)
 	if err != nil {
 		return fmt.Errorf("session keyring %q: set permissions: %w", name, os.NewSyscallError("keyctl", err))
 	}

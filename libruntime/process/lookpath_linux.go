@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
+
 	"github.com/hull-runtime/hull/internal/clip"
 )
 
@@ -101,7 +103,7 @@ func checkExecutable(path string) error {
 	}
 	// AT_EACCESS checks the effective ids, which execve uses; it also
 	// catches noexec mounts, which the mode bits do not show.
-	err = retry(func() error { return unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS) })
+	err = linux.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
 	switch {
 	case err == nil:
 		return nil

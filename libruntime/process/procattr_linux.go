@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // The attributes below belong to the calling thread and are inherited by what it
@@ -18,7 +20,7 @@ import (
 
 // SetScheduler applies sched_setattr(2) attributes to the calling thread.
 func SetScheduler(attr *unix.SchedAttr) error {
-	if err := retry(func() error { return unix.SchedSetAttr(0, attr, 0) }); err != nil {
+	if err := linux.SchedSetAttr(0, attr, 0); err != nil {
 		return fmt.Errorf("process.scheduler: %w", explainSched(err))
 	}
 	return nil
@@ -41,7 +43,7 @@ const ioprioWhoProcess = 1
 
 // SetIOPriority applies an ioprio_set(2) value to the calling thread.
 func SetIOPriority(prio int) error {
-	err := retry(func() error {
+	err := linux.Retry(func() error {
 		_, _, e := unix.Syscall(unix.SYS_IOPRIO_SET, ioprioWhoProcess, 0, uintptr(prio))
 		if e != 0 {
 			return e

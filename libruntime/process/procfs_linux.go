@@ -3,13 +3,14 @@ package process
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // procRootIno is the inode number the kernel gives the root of every procfs.
@@ -21,11 +22,7 @@ const procRootIno = 1
 // WriteProcFile, which cannot be led out of it.
 func OpenProcRoot() (*os.File, error) {
 	const path = "/proc"
-	var fd int
-	err := retry(func() (err error) {
-		fd, err = unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		return err
-	})
+	fd, err := linux.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
@@ -43,7 +40,7 @@ func verifyProcRoot(f *os.File) error {
 	fd := int(f.Fd())
 
 	var sfs unix.Statfs_t
-	if err := retry(func() error { return unix.Fstatfs(fd, &sfs) }); err != nil {
+	if err := linux.Fstatfs(fd, &sfs); err != nil {
 		return &os.PathError{Op: "fstatfs", Path: f.Name(), Err: err}
 	}
 	if sfs.Type != unix.PROC_SUPER_MAGIC {
@@ -51,7 +48,7 @@ func verifyProcRoot(f *os.File) error {
 	}
 
 	var st unix.Stat_t
-	if err := retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+	if err := linux.Fstat(fd, &st); err != nil {
 		return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
 	}
 	if st.Ino != procRootIno {
@@ -61,9 +58,7 @@ func verifyProcRoot(f *os.File) error {
 	// Inode 1 already means a procfs root; where statx reports it, also
 	// insist that it is where a mount starts.
 	var stx unix.Statx_t
-	err := retry(func() error {
-		return unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO, &stx)
-	})
+	err := linux.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO, &stx)
 	if err != nil {
 		if errors.Is(err, unix.ENOSYS) {
 			return nil
@@ -118,19 +113,7 @@ func WriteProcFile(procRoot *os.File, rel string, data string) error {
 		return err
 	}
 	defer unix.Close(fd)
-
-	var n int
-	err = retry(func() (err error) {
-		n, err = unix.Write(fd, []byte(data))
-		return err
-	})
-	if err != nil {
-		return &os.PathError{Op: "write", Path: name, Err: err}
-	}
-	if n != len(data) {
-		return &os.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
-	}
-	return nil
+	return linux.WriteValue(fd, name, data)
 }
 
 // procComponents splits rel into names, refusing anything but plain names,
@@ -145,11 +128,7 @@ func procComponents(procRoot *os.File, rel string) ([]string, error) {
 		return comps, nil
 	}
 	buf := make([]byte, 64)
-	var n int
-	err = retry(func() (err error) {
-		n, err = unix.Readlinkat(int(procRoot.Fd()), comps[0], buf)
-		return err
-	})
+	n, err := linux.Readlinkat(int(procRoot.Fd()), comps[0], buf)
 	if err != nil {
 		return nil, &os.PathError{Op: "readlinkat", Path: procRoot.Name() + "/" + comps[0], Err: err}
 	}
@@ -187,8 +166,8 @@ func openBeneath(root int, rootName string, comps []string, flags int) (int, err
 	// EAGAIN means a concurrent rename or mount raced the lookup; the
 	// kernel asks for a retry.
 	for range 32 {
-		fd, err = unix.Openat2(root, path, how)
-		if err != unix.EINTR && err != unix.EAGAIN {
+		fd, err = linux.Openat2(root, path, how)
+		if err != unix.EAGAIN {
 			break
 		}
 	}
@@ -206,7 +185,7 @@ func openBeneath(root int, rootName string, comps []string, flags int) (int, err
 // root's filesystem.
 func openBeneathWalk(root int, rootName string, comps []string, flags int) (int, error) {
 	var rootSt unix.Stat_t
-	if err := retry(func() error { return unix.Fstat(root, &rootSt) }); err != nil {
+	if err := linux.Fstat(root, &rootSt); err != nil {
 		return -1, &os.PathError{Op: "fstat", Path: rootName, Err: err}
 	}
 	dir := root
@@ -224,16 +203,12 @@ func openBeneathWalk(root int, rootName string, comps []string, flags int) (int,
 		if last {
 			fl = flags | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY
 		}
-		var fd int
-		err := retry(func() (err error) {
-			fd, err = unix.Openat(dir, c, fl, 0)
-			return err
-		})
+		fd, err := linux.Openat(dir, c, fl, 0)
 		if err != nil {
 			return -1, &os.PathError{Op: "openat", Path: name, Err: err}
 		}
 		var st unix.Stat_t
-		if err := retry(func() error { return unix.Fstat(fd, &st) }); err != nil {
+		if err := linux.Fstat(fd, &st); err != nil {
 			unix.Close(fd)
 			return -1, &os.PathError{Op: "fstat", Path: name, Err: err}
 		}

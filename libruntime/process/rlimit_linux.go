@@ -9,6 +9,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
+
 	"github.com/hull-runtime/hull/internal/clip"
 )
 
@@ -46,7 +48,7 @@ func RlimitFromName(name string) (int, error) {
 func prlimit(resource int, newLimit, old *unix.Rlimit) error {
 	// unix.Prlimit goes through the syscall package, which then stops Go
 	// from restoring its own idea of RLIMIT_NOFILE in syscall.Exec.
-	err := retry(func() error { return unix.Prlimit(0, resource, newLimit, old) })
+	err := linux.Prlimit(0, resource, newLimit, old)
 	if err != nil {
 		return os.NewSyscallError("prlimit", err)
 	}

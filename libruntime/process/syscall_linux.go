@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 )
 
 // explainedError replaces the text of err with a message that says what to
@@ -17,30 +19,15 @@ type explainedError struct {
 func (e *explainedError) Error() string { return e.msg }
 func (e *explainedError) Unwrap() error { return e.err }
 
-// retry calls fn until it fails with something other than EINTR.
-func retry(fn func() error) error {
-	for {
-		err := fn()
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 func prctl(option int, arg2, arg3, arg4, arg5 uintptr) error {
-	err := retry(func() error { return unix.Prctl(option, arg2, arg3, arg4, arg5) })
-	if err != nil {
+	if err := linux.Prctl(option, arg2, arg3, arg4, arg5); err != nil {
 		return os.NewSyscallError("prctl", err)
 	}
 	return nil
 }
 
 func prctlInt(option int, arg2, arg3, arg4, arg5 uintptr) (int, error) {
-	var ret int
-	err := retry(func() (err error) {
-		ret, err = unix.PrctlRetInt(option, arg2, arg3, arg4, arg5)
-		return err
-	})
+	ret, err := linux.PrctlRetInt(option, arg2, arg3, arg4, arg5)
 	if err != nil {
 		return 0, os.NewSyscallError("prctl", err)
 	}
@@ -51,7 +38,7 @@ func prctlInt(option int, arg2, arg3, arg4, arg5 uintptr) (int, error) {
 // syscall.Setresuid and friends use allthreadssyscall to change every thread
 // of the process; here only the calling thread must change.
 func rawIDSyscall(name string, trap, a1, a2, a3 uintptr) error {
-	err := retry(func() error {
+	err := linux.Retry(func() error {
 		_, _, errno := unix.RawSyscall(trap, a1, a2, a3)
 		if errno != 0 {
 			return errno
@@ -74,7 +61,7 @@ func setresgid(gid uint32) error {
 
 // setgroups replaces the supplementary groups; an empty list clears them.
 func setgroups(gids []uint32) error {
-	err := retry(func() error {
+	err := linux.Retry(func() error {
 		var errno unix.Errno
 		if len(gids) == 0 {
 			_, _, errno = unix.RawSyscall(sysSetgroups, 0, 0, 0)

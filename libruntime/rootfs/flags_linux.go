@@ -99,21 +99,3 @@ func statfsFlags(st *unix.Statfs_t) uintptr {
 	}
 	return ms
 }
-
-// rootfsPropagation maps the values of linux.rootfsPropagation to MS_* flags.
-var rootfsPropagation = map[string]uintptr{
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
-// propagationFlags maps linux.rootfsPropagation to MS_* flags.
-func propagationFlags(name string) (uintptr, bool) {
-	f, ok := rootfsPropagation[name]
-	return f, ok
-}

@@ -61,26 +61,6 @@ func TestStatfsFlags(t *testing.T) {
 	}
 }
 
-func TestPropagationFlags(t *testing.T) {
-	tests := []struct {
-		name string
-		want uintptr
-		ok   bool
-	}{
-		{"rslave", unix.MS_SLAVE | unix.MS_REC, true},
-		{"shared", unix.MS_SHARED, true},
-		{"runbindable", unix.MS_UNBINDABLE | unix.MS_REC, true},
-		{"", 0, false},
-		{"rsharedx", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := propagationFlags(tt.name)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("propagationFlags(%q) = %#x, %v; want %#x, %v", tt.name, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestContainerDevices(t *testing.T) {
 	mode := os.FileMode(0o20600) // S_IFCHR|0600, as some configs write it
 	uid, gid := uint32(5), uint32(6)

@@ -51,6 +51,10 @@ type childArgs struct {
 	// UserNSHost is where a child's user namespace maps its ids 0..65535
 	// on the host (0: the same ids).
 	UserNSHost int
+	// Sources are the detached bind sources the parent made with a
+	// SourceServer, by mount index: inherited fds that Config.Sources hands
+	// to Prepare, as hull create sends them to init.
+	Sources map[int]int
 }
 
 // scenario hooks run in the child around the Prepare/Pivot/Finalize flow.
@@ -99,6 +103,16 @@ func childMain(v string) int {
 
 func runFlow(a *childArgs, sc scenario, ck *checker) {
 	c := &Config{Spec: a.Spec, Rootfs: a.Rootfs, NoPivot: a.NoPivot, InUserNS: a.InUserNS}
+	if a.Sources != nil {
+		c.Sources = func(i int) (*os.File, error) {
+			fd, ok := a.Sources[i]
+			if !ok {
+				return nil, fmt.Errorf("the parent made no source for mounts[%d]", i)
+			}
+			delete(a.Sources, i)
+			return os.NewFile(uintptr(fd), fmt.Sprintf("source:mounts[%d]", i)), nil
+		}
+	}
 	err := Prepare(c)
 	if err == nil && sc.prepared != nil {
 		sc.prepared(a, ck)
@@ -123,6 +137,9 @@ func runFlow(a *childArgs, sc scenario, ck *checker) {
 	if err != nil {
 		ck.errorf("%v", err)
 		return
+	}
+	if len(a.Sources) > 0 {
+		ck.errorf("Prepare left the sources of mounts %v unclaimed", a.Sources)
 	}
 	if sc.inside != nil {
 		sc.inside(a, ck)

@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -43,11 +40,6 @@ import (
 // namespace: the joined one, or a short-lived one that a stopped child
 // process holds while the mapping is applied.
 
-// EnvIDMapFds is the environment variable through which Pass tells init which
-// of its inherited fds are the id-mapped mounts: comma-separated
-// "<index in spec.Mounts>=<fd>" pairs.
-const EnvIDMapFds = "_HULL_IDMAP_FDS"
-
 // wantsIDMap reports whether the mount asks for an id mapping. As with runc,
 // uidMappings and gidMappings without an "idmap" or "ridmap" option are
 // applied too, to the mount itself only.
@@ -61,59 +53,6 @@ func wantsIDMap(m specs.Mount, o config.MountOptions) bool {
 func errIDMapNotBind(m specs.Mount) error {
 	return fmt.Errorf("id mappings (idmap, ridmap, uidMappings, gidMappings) are only supported on bind mounts, not on this mount of type %q; "+
 		`remove them, or bind-mount a host directory ("bind" or "rbind" in options)`, m.Type)
-}
-
-// IDMapped holds the detached id-mapped mounts made for a spec, by index in
-// spec.Mounts. A nil *IDMapped holds none; every method accepts it.
-type IDMapped struct {
-	trees map[int]*os.File
-}
-
-// MakeIDMapped runs in the runtime, on the host and before init starts: for
-// every mount of spec that asks for an id mapping it clones the bind source
-// (relative sources are in bundle) into a detached mount, recursively for
-// "rbind", and applies the mapping to it, recursively for "ridmap". It
-// returns nil when no mount asks for one. Errors name the mount
-// ("mounts[3] (/data): ...").
-//
-// The sources are resolved in the runtime's mount namespace, before any of
-// the container's mounts exist: a source inside an earlier mount of the
-// config sees what is there on the host (SourceServer does not have that
-// limit).
-func MakeIDMapped(spec *specs.Spec, bundle string) (_ *IDMapped, err error) {
-	if spec == nil {
-		return nil, nil
-	}
-	idm := &IDMapped{trees: map[int]*os.File{}}
-	defer func() {
-		if err != nil {
-			idm.Close()
-		}
-	}()
-	var ns usernsCache
-	defer ns.close()
-	for i, m := range spec.Mounts {
-		o, err := config.ParseMountOptions(m.Options)
-		if err != nil {
-			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
-		}
-		if !wantsIDMap(m, o) {
-			continue
-		}
-		tree, err := makeIDMapped(spec, m, o, bundle, &ns)
-		if err != nil {
-			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
-		}
-		idm.trees[i] = tree
-	}
-	if len(idm.trees) == 0 {
-		return nil, nil
-	}
-	return idm, nil
-}
-
-func makeIDMapped(spec *specs.Spec, m specs.Mount, o config.MountOptions, bundle string, ns *usernsCache) (*os.File, error) {
-	return cloneSource(spec, m, o, bundle, ns, nil)
 }
 
 // cloneSource makes, with the runtime's privileges, the detached clone of bind
@@ -299,103 +238,13 @@ func fsName(magic int64) string {
 	return fmt.Sprintf("type %#x", magic)
 }
 
-// Pass hands the mounts to the init that cmd starts: each becomes one of
-// cmd.ExtraFiles, and EnvIDMapFds in cmd.Env says which fd is which mount.
-// Call it once cmd.ExtraFiles and cmd.Env hold everything else init gets
-// (files appended later keep their numbers; files inserted before would
-// not). The caller still closes m (after the start) with Close.
-func (m *IDMapped) Pass(cmd *exec.Cmd) {
-	if m == nil || len(m.trees) == 0 {
-		return
-	}
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
-	}
-	var pairs []string
-	for _, i := range m.indexes() {
-		fd := 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, m.trees[i])
-		pairs = append(pairs, strconv.Itoa(i)+"="+strconv.Itoa(fd))
-	}
-	cmd.Env = append(cmd.Env, EnvIDMapFds+"="+strings.Join(pairs, ","))
-}
-
-func (m *IDMapped) indexes() []int {
-	var out []int
-	for i := range m.trees {
-		out = append(out, i)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// Len is the number of mounts m holds.
-func (m *IDMapped) Len() int {
-	if m == nil {
-		return 0
-	}
-	return len(m.trees)
-}
-
-// Close closes every mount m still holds; a detached mount nobody attached
-// goes away with its last fd.
-func (m *IDMapped) Close() {
-	if m == nil {
-		return
-	}
-	for i, f := range m.trees {
-		f.Close()
-		delete(m.trees, i)
-	}
-}
-
-// take hands the mount for spec.Mounts[i] over to the caller, or nil.
-func (m *IDMapped) take(i int) *os.File {
-	if m == nil {
-		return nil
-	}
-	f := m.trees[i]
-	delete(m.trees, i)
-	return f
-}
-
-// idmappedFromEnv picks up in init the mounts Pass handed over, and removes
-// EnvIDMapFds from the environment so nothing init starts sees it.
-func idmappedFromEnv() (*IDMapped, error) {
-	v, ok := os.LookupEnv(EnvIDMapFds)
-	if !ok {
-		return nil, nil
-	}
-	os.Unsetenv(EnvIDMapFds)
-	// Every pair is checked before any fd is adopted: a bad value must not
-	// make init close fds that are not the mounts.
-	fds := map[int]int{}
-	if v != "" {
-		for pair := range strings.SplitSeq(v, ",") {
-			is, fs, cut := strings.Cut(pair, "=")
-			i, ierr := strconv.Atoi(is)
-			fd, ferr := strconv.Atoi(fs)
-			if _, dup := fds[i]; !cut || ierr != nil || ferr != nil || i < 0 || fd < 3 || dup {
-				return nil, fmt.Errorf("init: bad %s %q", EnvIDMapFds, v)
-			}
-			fds[i] = fd
-		}
-	}
-	idm := &IDMapped{trees: map[int]*os.File{}}
-	for i, fd := range fds {
-		unix.CloseOnExec(fd)
-		idm.trees[i] = os.NewFile(uintptr(fd), "idmapped:mounts["+strconv.Itoa(i)+"]")
-	}
-	return idm, nil
-}
-
 // mountIDMapped attaches the id-mapped clone the runtime made for m.
 func (p *preparer) mountIDMapped(m specs.Mount, o config.MountOptions, tree *os.File) error {
 	if !isBind(m, o) {
 		return errIDMapNotBind(m)
 	}
 	if tree == nil {
-		return errors.New("no id-mapped mount was handed over for it: the runtime makes id-mapped mounts on the host before init starts (rootfs.MakeIDMapped and Pass)")
+		return errors.New("no id-mapped mount was handed over for it: the runtime makes id-mapped mounts on the host (rootfs.SourceServer, asked through Config.Sources)")
 	}
 	defer tree.Close()
 	if _, err := p.reopenRoot(); err != nil {

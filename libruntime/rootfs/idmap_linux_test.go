@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/config"
 )
 
 func init() {
@@ -54,9 +55,10 @@ func searchableTo(t *testing.T, dir string) {
 }
 
 // TestIDMappedMounts makes id-mapped mounts the way hull does: the detached
-// mounts are made by a host-root process (MakeIDMapped), handed to a child in
-// a new user namespace mapping 0 -> 100000 (Pass), and attached there by
-// Prepare.
+// mounts are made by a host-root process (SourceServer.Open), handed to a
+// child in a new user namespace mapping 0 -> 100000 (as inherited fds here,
+// over the sync socket in hull), and attached there by Prepare, which asks
+// for them through Config.Sources.
 func TestIDMappedMounts(t *testing.T) {
 	requireRoot(t)
 	if !IDMapSupported() {
@@ -140,14 +142,30 @@ func idmapOuter(a *childArgs, ck *checker) {
 		ck.errorf("%v", err)
 		return
 	}
-	idm, err := MakeIDMapped(a.Inner.Spec, a.Inner.Bundle)
-	if err != nil {
-		ck.errorf("MakeIDMapped: %v", err)
-		return
+	srv := NewSourceServer(a.Inner.Spec, a.Inner.Bundle, nil)
+	defer srv.Close()
+	var trees []*os.File
+	a.Inner.Sources = map[int]int{}
+	for i, m := range a.Inner.Spec.Mounts {
+		o, err := config.ParseMountOptions(m.Options)
+		if err != nil {
+			ck.errorf("mounts[%d]: %v", i, err)
+			return
+		}
+		if !wantsIDMap(m, o) {
+			continue
+		}
+		tree, err := srv.Open(i)
+		if err != nil {
+			ck.errorf("SourceServer.Open(%d): %v", i, err)
+			return
+		}
+		defer tree.Close()
+		a.Inner.Sources[i] = 3 + len(trees)
+		trees = append(trees, tree)
 	}
-	defer idm.Close()
-	if n := idm.Len(); n != 7 {
-		ck.errorf("MakeIDMapped made %d mounts, want 7", n)
+	if n := len(trees); n != 7 {
+		ck.errorf("%d mounts want an id mapping, want 7", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -164,9 +182,8 @@ func idmapOuter(a *childArgs, ck *checker) {
 		return
 	}
 	defer exe.Close()
-	cmd.ExtraFiles = append(cmd.ExtraFiles, exe)
+	cmd.ExtraFiles = append(trees, exe)
 	cmd.Path = fmt.Sprintf("/proc/self/fd/%d", 3+len(cmd.ExtraFiles)-1)
-	idm.Pass(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		ck.errorf("inner %s: %v\n%s", a.Inner.Scenario, err, out)
@@ -200,9 +217,6 @@ func expectOwner(ck *checker, p, want string) {
 }
 
 func idmapUsernsInside(a *childArgs, ck *checker) {
-	if _, ok := os.LookupEnv(EnvIDMapFds); ok {
-		ck.errorf("%s is still in the environment after Prepare", EnvIDMapFds)
-	}
 	const nobody = "65534:65534"
 	// The container's mapping: host root's files are root's, the plain
 	// bind of the same directory shows them unmapped.
@@ -272,13 +286,14 @@ func idmapNoUsernsOuter(a *childArgs, ck *checker) {
 	if !ownProcfs(ck) {
 		return
 	}
-	idm, err := MakeIDMapped(a.Spec, a.Bundle)
-	if err != nil {
-		ck.errorf("MakeIDMapped: %v", err)
-		return
-	}
-	c := &Config{Spec: a.Spec, Rootfs: a.Rootfs, IDMapped: idm}
-	err = Prepare(c)
+	srv := NewSourceServer(a.Spec, a.Bundle, nil)
+	defer srv.Close()
+	var asked []int
+	c := &Config{Spec: a.Spec, Rootfs: a.Rootfs, Sources: func(i int) (*os.File, error) {
+		asked = append(asked, i)
+		return srv.Open(i)
+	}}
+	err := Prepare(c)
 	if err == nil {
 		err = Pivot(c)
 	}
@@ -289,8 +304,8 @@ func idmapNoUsernsOuter(a *childArgs, ck *checker) {
 		ck.errorf("%v", err)
 		return
 	}
-	if idm.Len() != 0 {
-		ck.errorf("Prepare left %d id-mapped mounts unclaimed", idm.Len())
+	if len(asked) != 1 || asked[0] != 1 {
+		ck.errorf("Prepare asked for the sources of mounts %v, want [1]", asked)
 	}
 	expectOwner(ck, "/m/rootfile", "1000:2000")
 	expectOwner(ck, "/m/file1000", "65534:65534")
@@ -298,8 +313,8 @@ func idmapNoUsernsOuter(a *childArgs, ck *checker) {
 	expectErrno(ck, "root creating a file", writeFile("/m/new", "x"), unix.EOVERFLOW)
 }
 
-// TestMakeIDMappedErrors checks the refusals, each naming the mount.
-func TestMakeIDMappedErrors(t *testing.T) {
+// TestSourceServerErrors checks the refusals, each naming the mount.
+func TestSourceServerErrors(t *testing.T) {
 	requireRoot(t)
 	dir := t.TempDir()
 	full := idmapping(0, idmapHost, 65536)
@@ -336,6 +351,9 @@ func TestMakeIDMappedErrors(t *testing.T) {
 			mount: specs.Mount{Destination: "/x", Source: dir, Options: []string{"bind", "idmap"}},
 			linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.UserNamespace, Path: "/proc/self/ns/net"}}},
 			want:  "mounts[1] (/x): linux.namespaces: /proc/self/ns/net is not a user namespace"},
+		{name: "not a bind",
+			mount: specs.Mount{Destination: "/t", Type: "tmpfs", Source: "tmpfs"},
+			want:  `mounts[1] (/t): not a bind mount (type "tmpfs"): only a bind's source is opened by the runtime`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -346,89 +364,21 @@ func TestMakeIDMappedErrors(t *testing.T) {
 				Mounts: []specs.Mount{{Destination: "/plain", Type: "bind", Source: dir, Options: []string{"rbind"}}, tc.mount},
 				Linux:  tc.linux,
 			}
-			idm, err := MakeIDMapped(spec, t.TempDir())
+			srv := NewSourceServer(spec, t.TempDir(), nil)
+			defer srv.Close()
+			tree, err := srv.Open(1)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("MakeIDMapped: %v, want an error containing %q", err, tc.want)
+				t.Errorf("Open: %v, want an error containing %q", err, tc.want)
 			}
-			if idm != nil {
-				t.Errorf("MakeIDMapped returned mounts with its error")
-				idm.Close()
+			if tree != nil {
+				t.Errorf("Open returned a mount with its error")
+				tree.Close()
 			}
 		})
 	}
-}
-
-// TestMakeIDMappedNone: a spec without id mappings needs nothing made, and
-// Pass of nothing changes nothing.
-func TestMakeIDMappedNone(t *testing.T) {
-	spec := &specs.Spec{Mounts: []specs.Mount{{Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind"}}}}
-	idm, err := MakeIDMapped(spec, "/")
-	if idm != nil || err != nil {
-		t.Fatalf("MakeIDMapped = %v, %v; want nil, nil", idm, err)
-	}
-	cmd := exec.Command("true")
-	idm.Pass(cmd)
-	if cmd.Env != nil || cmd.ExtraFiles != nil {
-		t.Errorf("Pass of nothing changed the command: env %q, files %v", cmd.Env, cmd.ExtraFiles)
-	}
-	idm.Close()
-}
-
-// TestPass checks the fd numbers Pass gives and that idmappedFromEnv reads
-// them back.
-func TestPass(t *testing.T) {
-	files := map[int]*os.File{}
-	for _, i := range []int{7, 2} {
-		f, err := os.Open(os.DevNull)
-		must(t, err)
-		files[i] = f
-	}
-	idm := &IDMapped{trees: files}
-	defer idm.Close()
-	extra, err := os.Open(os.DevNull)
-	must(t, err)
-	defer extra.Close()
-	cmd := exec.Command("true")
-	cmd.Env = []string{"A=b"}
-	cmd.ExtraFiles = []*os.File{extra}
-	idm.Pass(cmd)
-	if want := []string{"A=b", EnvIDMapFds + "=2=4,7=5"}; strings.Join(cmd.Env, " ") != strings.Join(want, " ") {
-		t.Errorf("env %q, want %q", cmd.Env, want)
-	}
-	if len(cmd.ExtraFiles) != 3 || cmd.ExtraFiles[1] != files[2] || cmd.ExtraFiles[2] != files[7] {
-		t.Errorf("extra files %v", cmd.ExtraFiles)
-	}
-
-	// Read back in "init": fds of its own, here copies of /dev/null.
-	null1, err := unix.Dup(int(extra.Fd()))
-	must(t, err)
-	null2, err := unix.Dup(int(extra.Fd()))
-	must(t, err)
-	t.Setenv(EnvIDMapFds, fmt.Sprintf("3=%d,9=%d", null1, null2))
-	got, err := idmappedFromEnv()
-	must(t, err)
-	if got.Len() != 2 || int(got.trees[3].Fd()) != null1 || int(got.trees[9].Fd()) != null2 {
-		t.Errorf("idmappedFromEnv: %v", got.trees)
-	}
-	if _, ok := os.LookupEnv(EnvIDMapFds); ok {
-		t.Errorf("idmappedFromEnv left %s in the environment", EnvIDMapFds)
-	}
-	if f := got.take(3); f == nil || got.take(3) != nil || got.Len() != 1 {
-		t.Errorf("take(3) twice: %v, then %d left", f, got.Len())
-	} else {
-		f.Close()
-	}
-	got.Close()
-	if unix.FcntlFlock(uintptr(null2), unix.F_GETLK, &unix.Flock_t{}) != unix.EBADF {
-		t.Errorf("Close left fd %d open", null2)
-	}
-
-	for _, bad := range []string{"x", "1=2", "1=x", "-1=5", "1=5,1=6", "1"} {
-		t.Setenv(EnvIDMapFds, bad)
-		if got, err := idmappedFromEnv(); err == nil {
-			got.Close()
-			t.Errorf("idmappedFromEnv(%q) accepted it", bad)
-		}
+	srv := NewSourceServer(&specs.Spec{}, "/", nil)
+	if tree, err := srv.Open(0); tree != nil || err == nil || err.Error() != "init asked for the source of mounts[0], which does not exist" {
+		t.Errorf("Open of a mount the spec does not have = %v, %v", tree, err)
 	}
 }
 
@@ -437,8 +387,12 @@ func TestIDMapSupported(t *testing.T) {
 	got := IDMapSupported()
 	spec := &specs.Spec{Mounts: []specs.Mount{{Destination: "/x", Type: "bind", Source: t.TempDir(), Options: []string{"bind", "idmap"},
 		UIDMappings: idmapping(0, idmapHost, 65536), GIDMappings: idmapping(0, idmapHost, 65536)}}}
-	idm, err := MakeIDMapped(spec, "/")
-	idm.Close()
+	srv := NewSourceServer(spec, "/", nil)
+	defer srv.Close()
+	tree, err := srv.Open(0)
+	if tree != nil {
+		tree.Close()
+	}
 	if (err == nil) != got {
 		t.Errorf("IDMapSupported() = %v (probe: %v), but making an id-mapped mount: %v", got, idmapProbe(), err)
 	}

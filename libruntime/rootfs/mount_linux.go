@@ -23,12 +23,12 @@ type preparer struct {
 	index    int      // the config mount being made
 }
 
-// idmapped returns the id-mapped clone for spec.Mounts[i]: the one handed over
-// (idm), or, without it, one the runtime makes now (c.Sources), where the
-// config's earlier mounts are seen.
-func (p *preparer) idmapped(idm *IDMapped, i int) (*os.File, error) {
-	if tree := idm.take(i); tree != nil || p.c.Sources == nil {
-		return tree, nil
+// idmapped returns the id-mapped clone for spec.Mounts[i], which the runtime
+// makes now (c.Sources), where the config's earlier mounts are seen; nil
+// without a runtime to ask.
+func (p *preparer) idmapped(i int) (*os.File, error) {
+	if p.c.Sources == nil {
+		return nil, nil
 	}
 	return p.c.Sources(i)
 }

@@ -14,6 +14,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
 	"github.com/hull-runtime/hull/libruntime/process"
 )
 
@@ -67,14 +68,12 @@ func lookupInRoot(root *os.File, p string) (*os.File, error) {
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
 	for tries := 0; ; tries++ {
-		fd, err := unix.Openat2(int(root.Fd()), p, &how)
+		fd, err := linux.Openat2(int(root.Fd()), p, &how)
 		runtime.KeepAlive(root)
 		if err == nil {
 			return os.NewFile(uintptr(fd), filepath.Join(root.Name(), p)), nil
 		}
 		switch {
-		case err == unix.EINTR:
-			continue
 		case err == unix.EAGAIN && tries < 128:
 			// A rename or mount raced with a ".." step; the kernel asks for a retry.
 			continue
@@ -270,22 +269,14 @@ func (p *preparer) hostPath(f *os.File) (string, error) {
 		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	var link int
-	err := ignoringEINTR(func() (err error) {
-		link, err = unix.Openat2(int(p.proc.Fd()), name, &how)
-		return err
-	})
+	link, err := linux.Openat2(int(p.proc.Fd()), name, &how)
 	if err != nil {
 		return "", fmt.Errorf("readlink %s: %w", f.Name(), &os.PathError{Op: "openat2", Path: "/proc/" + name, Err: err})
 	}
 	defer unix.Close(link)
 	for size := 256; ; size *= 2 {
 		buf := make([]byte, size)
-		var n int
-		err := ignoringEINTR(func() (err error) {
-			n, err = unix.Readlinkat(link, "", buf)
-			return err
-		})
+		n, err := linux.Readlinkat(link, "", buf)
 		runtime.KeepAlive(f)
 		if err != nil {
 			return "", fmt.Errorf("readlink %s: %w", f.Name(), &os.PathError{Op: "readlinkat", Path: "/proc/" + name, Err: err})

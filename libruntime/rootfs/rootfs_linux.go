@@ -28,10 +28,6 @@ type Config struct {
 	Rootfs   string // absolute, cleaned host path of root.path (already validated to be a dir)
 	NoPivot  bool
 	InUserNS bool // devices must be bind-mounted from the host instead of mknod
-	// IDMapped are the id-mapped mounts MakeIDMapped made for Spec. When nil,
-	// Prepare takes those Pass handed to this process (EnvIDMapFds).
-	// Prepare attaches them and closes them all.
-	IDMapped *IDMapped
 	// PidNS, when set, is the pid namespace the container's procfs mounts show
 	// (procfs pidns=, Linux 6.18): init then builds the rootfs outside a pid
 	// namespace it joins, see ProcPidNSSupported.
@@ -43,8 +39,8 @@ type Config struct {
 	LateProc  bool
 	LateTrees map[int]*os.File
 	// Sources, when set, asks the runtime for the detached clone of the source of
-	// spec.Mounts[i] (SourceServer.Open): for id-mapped mounts IDMapped does not
-	// hold, and, in a user namespace, for bind sources init may not reach.
+	// spec.Mounts[i] (SourceServer.Open): for id-mapped mounts, and, in a user
+	// namespace, for bind sources init may not reach.
 	Sources func(i int) (*os.File, error)
 	// HostMountNS: the container has no mount namespace of its own (none in
 	// linux.namespaces) and shares the runtime's. Prepare and Finalize then make
@@ -80,14 +76,6 @@ func Prepare(c *Config) error {
 	if !c.ownMountNS() {
 		return c.checkNoMounts()
 	}
-	idm := c.IDMapped
-	if idm == nil {
-		var err error
-		if idm, err = idmappedFromEnv(); err != nil {
-			return err
-		}
-	}
-	defer idm.Close()
 	if err := checkHostProcfs(); err != nil {
 		return err
 	}
@@ -109,7 +97,7 @@ func Prepare(c *Config) error {
 		p.index = i
 		var idmapped *os.File
 		if wantsIDMap(m, o) && isBind(m, o) {
-			if idmapped, err = p.idmapped(idm, i); err != nil {
+			if idmapped, err = p.idmapped(i); err != nil {
 				return err
 			}
 		}
@@ -233,7 +221,7 @@ func Finalize(c *Config) error {
 		}
 	}
 	if l.RootfsPropagation != "" {
-		flags, ok := propagationFlags(l.RootfsPropagation)
+		flags, ok := config.PropagationFlags(l.RootfsPropagation)
 		if !ok {
 			return fmt.Errorf("unknown rootfsPropagation %q", l.RootfsPropagation)
 		}
@@ -265,7 +253,7 @@ func checkHostProcfs() error {
 func setupPropagation(c *Config) error {
 	flags := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if name := c.linux().RootfsPropagation; name != "" {
-		f, ok := propagationFlags(name)
+		f, ok := config.PropagationFlags(name)
 		if !ok {
 			return fmt.Errorf("unknown rootfsPropagation %q", name)
 		}

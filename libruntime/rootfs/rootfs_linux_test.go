@@ -362,8 +362,8 @@ func TestPrepareErrors(t *testing.T) {
 		viaLink bool // reach the rootfs through a symlinked path
 	}{
 		{
-			// The runtime makes id-mapped mounts (MakeIDMapped); Prepare
-			// cannot without it.
+			// The runtime makes id-mapped mounts (SourceServer); Prepare
+			// cannot without it (no Config.Sources).
 			name:   "idmap not handed over",
 			mounts: []specs.Mount{{Destination: "/mnt", Source: "/tmp", Options: []string{"rbind", "idmap"}}},
 			want:   "mounts[0] (/mnt): no id-mapped mount was handed over for it",

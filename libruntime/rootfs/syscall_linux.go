@@ -1,7 +1,6 @@
 package rootfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -9,19 +8,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-)
 
-// ignoringEINTR retries fn while it fails with EINTR. Mount syscalls can be
-// interrupted by signals (FUSE and NFS mounts in particular) and the Go
-// runtime sends SIGURG to threads for preemption.
-func ignoringEINTR(fn func() error) error {
-	for {
-		err := fn()
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
-}
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
+)
 
 // procFdPath is the magic link through which the kernel reaches exactly the
 // file f refers to. It is only used before pivot_root, while /proc is still
@@ -33,10 +22,7 @@ func procFdPath(f *os.File) string {
 // mount is mount(2) on path strings the runtime controls (the host rootfs
 // path, "/" after pivot_root).
 func mount(source, target, fstype string, flags uintptr, data string) error {
-	err := ignoringEINTR(func() error {
-		return unix.Mount(source, target, fstype, flags, data)
-	})
-	if err != nil {
+	if err := linux.Mount(source, target, fstype, flags, data); err != nil {
 		return &os.PathError{Op: "mount", Path: target, Err: err}
 	}
 	return nil
@@ -48,9 +34,7 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 // mount.
 func mountOnto(source, fstype string, flags uintptr, data string, dst *os.File) error {
 	target := procFdPath(dst)
-	err := ignoringEINTR(func() error {
-		return unix.Mount(source, target, fstype, flags, data)
-	})
+	err := linux.Mount(source, target, fstype, flags, data)
 	runtime.KeepAlive(dst)
 	if err != nil {
 		return &os.PathError{Op: "mount", Path: fstype, Err: err}
@@ -59,8 +43,7 @@ func mountOnto(source, fstype string, flags uintptr, data string, dst *os.File) 
 }
 
 func unmount(target string, flags int) error {
-	err := ignoringEINTR(func() error { return unix.Unmount(target, flags) })
-	if err != nil {
+	if err := linux.Unmount(target, flags); err != nil {
 		return &os.PathError{Op: "umount", Path: target, Err: err}
 	}
 	return nil
@@ -73,11 +56,7 @@ func openTree(f *os.File, recursive bool) (*os.File, error) {
 	if recursive {
 		flags |= unix.AT_RECURSIVE
 	}
-	var fd int
-	err := ignoringEINTR(func() (err error) {
-		fd, err = unix.OpenTree(int(f.Fd()), "", flags)
-		return err
-	})
+	fd, err := linux.OpenTree(int(f.Fd()), "", flags)
 	runtime.KeepAlive(f)
 	if err != nil {
 		return nil, &os.PathError{Op: "open_tree", Path: f.Name(), Err: err}
@@ -88,10 +67,8 @@ func openTree(f *os.File, recursive bool) (*os.File, error) {
 // moveMount attaches the (detached or attached) mount mnt on top of the inode
 // dst refers to, without any path lookup.
 func moveMount(mnt, dst *os.File) error {
-	err := ignoringEINTR(func() error {
-		return unix.MoveMount(int(mnt.Fd()), "", int(dst.Fd()), "",
-			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
-	})
+	err := linux.MoveMount(int(mnt.Fd()), "", int(dst.Fd()), "",
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 	runtime.KeepAlive(mnt)
 	runtime.KeepAlive(dst)
 	if err != nil {
@@ -103,9 +80,7 @@ func moveMount(mnt, dst *os.File) error {
 // mountSetattr changes the mount properties of the mount whose root f is.
 // flags may add AT_RECURSIVE.
 func mountSetattr(f *os.File, flags uint, attr *unix.MountAttr) error {
-	err := ignoringEINTR(func() error {
-		return unix.MountSetattr(int(f.Fd()), "", flags|unix.AT_EMPTY_PATH, attr)
-	})
+	err := linux.MountSetattr(int(f.Fd()), "", flags|unix.AT_EMPTY_PATH, attr)
 	runtime.KeepAlive(f)
 	if err != nil {
 		return &os.PathError{Op: "mount_setattr", Path: f.Name(), Err: err}
@@ -115,7 +90,7 @@ func mountSetattr(f *os.File, flags uint, attr *unix.MountAttr) error {
 
 func fstat(f *os.File) (unix.Stat_t, error) {
 	var st unix.Stat_t
-	err := ignoringEINTR(func() error { return unix.Fstat(int(f.Fd()), &st) })
+	err := linux.Fstat(int(f.Fd()), &st)
 	runtime.KeepAlive(f)
 	if err != nil {
 		return st, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
@@ -125,7 +100,7 @@ func fstat(f *os.File) (unix.Stat_t, error) {
 
 func fstatfs(f *os.File) (unix.Statfs_t, error) {
 	var st unix.Statfs_t
-	err := ignoringEINTR(func() error { return unix.Fstatfs(int(f.Fd()), &st) })
+	err := linux.Fstatfs(int(f.Fd()), &st)
 	runtime.KeepAlive(f)
 	if err != nil {
 		return st, &os.PathError{Op: "fstatfs", Path: f.Name(), Err: err}
@@ -136,9 +111,7 @@ func fstatfs(f *os.File) (unix.Statfs_t, error) {
 // mountID returns the id of the mount f is on.
 func mountID(f *os.File) (uint64, error) {
 	var stx unix.Statx_t
-	err := ignoringEINTR(func() error {
-		return unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
-	})
+	err := linux.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx)
 	runtime.KeepAlive(f)
 	if err != nil {
 		return 0, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
@@ -151,11 +124,7 @@ func mountID(f *os.File) (uint64, error) {
 
 // openat opens name relative to the directory dir.
 func openat(dir *os.File, name string, flags int, mode uint32) (*os.File, error) {
-	var fd int
-	err := ignoringEINTR(func() (err error) {
-		fd, err = unix.Openat(int(dir.Fd()), name, flags|unix.O_CLOEXEC, mode)
-		return err
-	})
+	fd, err := linux.Openat(int(dir.Fd()), name, flags|unix.O_CLOEXEC, mode)
 	runtime.KeepAlive(dir)
 	if err != nil {
 		return nil, &os.PathError{Op: "openat", Path: dir.Name() + "/" + name, Err: err}

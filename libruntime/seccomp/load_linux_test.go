@@ -238,9 +238,9 @@ func TestLoadFlags(t *testing.T) {
 	}
 }
 
-func TestLoadNil(t *testing.T) {
-	if _, _, err := Load(nil); err == nil {
-		t.Fatal("Load(nil) succeeded")
+func TestCompileNil(t *testing.T) {
+	if _, _, err := Compile(nil); err == nil {
+		t.Fatal("Compile(nil) succeeded")
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
 // A loaded filter cannot be removed, so every test that loads one runs in a
@@ -107,7 +109,11 @@ func childMain(b []byte) error {
 	fd := -1
 	if arg.Profile != nil {
 		var err error
-		if fd, _, err = Load(arg.Profile); err != nil {
+		prog, _, err := Compile(arg.Profile)
+		if err != nil {
+			return err
+		}
+		if fd, err = bpf.Install(prog); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 // Package seccomp turns the linux.seccomp object of a config.json into a seccomp
 // filter: Validate checks it, Compile builds its BPF program (bpf.Program) and Cache
-// keeps those programs so a profile is compiled once per host, Load installs it on
-// the calling thread, Features says what this build and kernel support, and
+// keeps those programs so a profile is compiled once per host, Features says what this build and kernel support, and
 // SendNotifyFd hands a notify fd to a seccomp agent.
 //
 // Only `hull create` (and `hull check`) compile: init and exec's helper get the
@@ -24,7 +23,7 @@ import (
 type Error = bpf.Error
 
 // Validate checks s without loading anything: it builds the whole filter with
-// libseccomp, so everything Load could reject short of the kernel is reported
+// libseccomp, so everything Compile could reject short of the kernel is reported
 // here. The error is an *Error naming the JSON field. Syscall names libseccomp
 // does not know are not errors (a profile lists syscalls of every architecture
 // and kernel): they are skipped, and each is returned as a warning. A nil s is
@@ -39,37 +38,6 @@ func Validate(s *specs.LinuxSeccomp) (warnings []string, err error) {
 	}
 	p.release()
 	return warnings, nil
-}
-
-// Load builds the filter described by s and installs it on the calling thread,
-// with the flags of s (SECCOMP_FILTER_FLAG_TSYNC is accepted and ignored, see
-// below). It returns the notify fd (close-on-exec) when some rule uses
-// SCMP_ACT_NOTIFY, else -1, and the warnings of Validate.
-//
-// The caller must have locked its goroutine to the OS thread (runtime.LockOSThread)
-// and execve from that thread: the filter applies to this thread and is inherited
-// by the new program. Other threads of the Go runtime are left alone because
-// execve ends them; filtering them (TSYNC) would only make the runtime's own
-// syscalls fail before the execve.
-//
-// Load does not set no_new_privs: without it the kernel requires CAP_SYS_ADMIN,
-// so call Load before dropping capabilities, or after process.SetNoNewPrivs.
-// Between Load and execve the thread runs under the filter, and the notify fd
-// must reach the agent through a syscall no rule notifies (Validate refuses
-// SCMP_ACT_NOTIFY on write for that reason, as runc does).
-func Load(s *specs.LinuxSeccomp) (notifyFd int, warnings []string, err error) {
-	if s == nil {
-		return -1, nil, &Error{Field: root, Msg: "no seccomp configuration to load"}
-	}
-	prog, warnings, err := Compile(s)
-	if err != nil {
-		return -1, warnings, err
-	}
-	fd, err := bpf.Install(prog)
-	if err != nil {
-		return -1, warnings, err
-	}
-	return fd, warnings, nil
 }
 
 // Compile builds the filter described by s without loading it: the BPF program and

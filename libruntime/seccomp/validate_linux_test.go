@@ -112,9 +112,9 @@ func TestValidateErrors(t *testing.T) {
 			if e.Field != tt.field || !strings.Contains(err.Error(), tt.msg) {
 				t.Fatalf("Validate: %q\nwant field %s and %q", err, tt.field, tt.msg)
 			}
-			// Load refuses the same profile before touching the thread.
-			if _, _, lerr := Load(&tt.s); lerr == nil || lerr.Error() != err.Error() {
-				t.Fatalf("Load: %v, want %v", lerr, err)
+			// Compile refuses the same profile.
+			if _, _, cerr := Compile(&tt.s); cerr == nil || cerr.Error() != err.Error() {
+				t.Fatalf("Compile: %v, want %v", cerr, err)
 			}
 		})
 	}

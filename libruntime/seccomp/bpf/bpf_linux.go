@@ -42,8 +42,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// flagNames are the seccomp(2) flags a program may carry; hull never asks for TSYNC
-// (see seccomp.Load), so a program with it was not made by hull.
+// flagNames are the seccomp(2) flags a program may carry. hull never asks for TSYNC,
+// so a program with it was not made by hull: Install filters the thread that goes
+// on to execve, which ends the Go runtime's other threads, and filtering those too
+// would only make the runtime's own syscalls fail before the execve.
 var flagNames = map[uintptr]string{
 	unix.SECCOMP_FILTER_FLAG_LOG:                "SECCOMP_FILTER_FLAG_LOG",
 	unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW:         "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
@@ -163,7 +165,10 @@ func (p *Program) UnmarshalJSON(data []byte) error {
 // Install loads p on the calling thread with seccomp(2) and returns the listener fd
 // (close-on-exec) when p's flags ask for one, else -1. The filter binds this thread
 // and what it execs; the caller must have locked its goroutine to it. Without
-// no_new_privs the kernel wants CAP_SYS_ADMIN.
+// no_new_privs the kernel wants CAP_SYS_ADMIN. Between Install and execve the
+// thread runs under the filter: the listener fd must reach the agent through a
+// syscall no rule notifies (seccomp.Validate refuses SCMP_ACT_NOTIFY on write and
+// sendmsg for that reason, as runc does).
 func Install(p *Program) (int, error) {
 	if err := p.Check(); err != nil {
 		return -1, err
