@@ -224,7 +224,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		unlock()
 	}()
 
-	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
+	cgDriver, err := selectDriver(o.SystemdCgroup, spec.Linux.CgroupsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	cgPath, err := cgDriver.Path(spec.Linux.CgroupsPath, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +305,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 
 	// Limits and the device filter come after init is cloned (cg.Limit below), while
 	// init starts up, and before it is sent its config.
-	cg, _, err := cgroups.Make(cgPath, spec.Linux.Resources)
+	cg, _, err := cgDriver.Make(cgPath)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -319,11 +323,19 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 	}
 	t.mark("state dir+cgroup dir")
+	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
+	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there. A
+	// driver that makes the cgroup only with its first process (ErrNoFD) gets init
+	// right after the clone instead, before init is sent anything.
+	var into cgroups.Manager
 	cgFile, err := cg.FD()
-	if err != nil {
+	switch {
+	case err == nil:
+		defer cgFile.Close()
+		into = cg
+	case !errors.Is(err, cgroups.ErrNoFD):
 		return nil, nil, err
 	}
-	defer cgFile.Close()
 
 	// The state dir is the overlay's second layer (see exeseal.Open).
 	exe, err := exeseal.Open(dir)
@@ -374,12 +386,12 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		defer unix.Close(exeFd)
 	}
 	cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFd)
-	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
-	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there.
-	cmd.SysProcAttr.UseCgroupFD = true
-	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
+	if cgFile != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
+	}
 	cloned := time.Now()
-	proc, err := startInit(cmd, joins, exe, cg)
+	proc, err := startInit(cmd, joins, exe, into)
 	if consoleFile != nil {
 		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
 		cmd.Stdin.(*os.File).Close()
@@ -393,6 +405,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 	})
+	if into == nil {
+		if err := cg.Apply(proc.Pid); err != nil {
+			return nil, nil, fmt.Errorf("start init: join the container's cgroup: %w", err)
+		}
+	}
 	// Init is still starting up (execve, Go runtime) and waits for its config: nothing
 	// of the container runs before these limits and the device filter are in place.
 	if err := cg.Limit(spec.Linux.Resources); err != nil {
@@ -460,8 +477,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 }
 
 // startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
-// a namespace needs a single-threaded process to join, through nsenter's raw fork.
-func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg *cgroups.Manager) (*os.Process, error) {
+// a namespace needs a single-threaded process to join, through nsenter's raw fork, born
+// in cg (nil: where hull is).
+func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg cgroups.Manager) (*os.Process, error) {
 	if !nsenter.NeedsSpawn(joins) {
 		if err := nsenter.Start(cmd, joins); err != nil {
 			return nil, err
