@@ -21,8 +21,10 @@ import (
 // warnings for settings cgroup v2 has no equivalent for and that are
 // therefore ignored (kernel memory, swappiness, disableOOMKiller, leaf
 // weights, network classes and priorities), which the caller should log, and
-// an error naming the first field that cannot be applied. New and Set run
-// the same checks but drop the warnings.
+// an error naming the first field that cannot be applied. The validation
+// pipeline (package check) runs it before create makes anything, once; Set
+// runs it again for `hull update`, which has no such pass, and drops the
+// warnings.
 func Validate(r *specs.LinuxResources) (warnings []string, err error) {
 	if r == nil {
 		return nil, nil
@@ -226,7 +228,7 @@ func ioWeight(w uint16) uint64 {
 // Need is a controller that a set field of linux.resources writes through.
 type Need struct{ Field, Controller string }
 
-// Requirements lists, in the order New checks them, the controllers the set fields of
+// Requirements lists, in the order Limit checks them, the controllers the set fields of
 // r need, each with the field that needs it (for `hull check`, which must agree with
 // create).
 func Requirements(r *specs.LinuxResources) []Need {
