@@ -24,7 +24,7 @@ import (
 )
 
 // wantFile checks the content of a cgroup file.
-func wantFile(t *testing.T, m *Manager, name, want string) {
+func wantFile(t *testing.T, m *fsManager, name, want string) {
 	t.Helper()
 	got, err := readFile(m.Path(), name)
 	if err != nil {

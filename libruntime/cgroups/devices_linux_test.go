@@ -18,7 +18,7 @@ import (
 
 // probe runs the devices helper in m's cgroup and returns one result per
 // probe ("ok" or an errno name).
-func probe(t *testing.T, m *Manager, probes ...string) []string {
+func probe(t *testing.T, m *fsManager, probes ...string) []string {
 	t.Helper()
 	fd, err := m.FD()
 	if err != nil {

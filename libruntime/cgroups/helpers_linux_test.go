@@ -177,9 +177,27 @@ func requireController(t *testing.T, parent, ctrl string) {
 	}
 }
 
+// New is what create does in steps, in one: check r (the validation pipeline's
+// part, package check, in create), make the cgroup, then limit it and install the
+// device filter; on failure it removes what it made.
+func New(path string, r *specs.LinuxResources) (*fsManager, error) {
+	if _, err := Validate(r); err != nil {
+		return nil, err
+	}
+	m, undo, err := makeFS(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Limit(r); err != nil {
+		undo()
+		return nil, err
+	}
+	return m, nil
+}
+
 // newManager is New with cleanup: the cgroup is destroyed at the end (after
 // the processes the test started are killed, as cleanups run in reverse).
-func newManager(t *testing.T, path string, r *specs.LinuxResources) *Manager {
+func newManager(t *testing.T, path string, r *specs.LinuxResources) *fsManager {
 	t.Helper()
 	m, err := New(path, r)
 	if err != nil {
@@ -196,7 +214,7 @@ func newManager(t *testing.T, path string, r *specs.LinuxResources) *Manager {
 // helper starts this binary as helper mode with args. With m it starts in
 // m's cgroup through CLONE_INTO_CGROUP. The process is killed, by pid, and
 // reaped at the end of the test.
-func helper(t *testing.T, m *Manager, mode string, args ...string) *exec.Cmd {
+func helper(t *testing.T, m *fsManager, mode string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)

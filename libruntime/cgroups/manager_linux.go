@@ -14,14 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Manager is one container's cgroup v2 directory. Its methods only read the
-// paths it was made with, so one Manager may be used from several goroutines.
-type Manager struct {
+// fsManager is the cgroupfs driver's Manager: one container's cgroup v2
+// directory, which hull makes and writes itself. Its methods only read the paths
+// it was made with, so one fsManager may be used from several goroutines.
+type fsManager struct {
 	mount string // the cgroup2 mount point
 	path  string // the cgroup directory, below mount
 
-	// created lists the ancestors New made that could not be marked with
-	// markerXattr, so that at least this Manager's Destroy removes them.
+	// created lists the ancestors makeFS made that could not be marked with
+	// markerXattr, so that at least this fsManager's Destroy removes them.
 	created []string
 }
 
@@ -35,38 +36,16 @@ const (
 	markerValue = "hull"
 )
 
-// New creates the cgroup directory path (an absolute path below the cgroup2
-// mount, as Path returns) and any missing ancestors, enables in the
-// ancestors hull made the controllers r needs, applies r (see Set) and
-// installs the device filter: r.Devices followed by devices.DefaultRules,
-// and with r or r.Devices nil, only the defaults. Without resources the
-// cgroup still serves to track, freeze and kill the container.
+// makeFS creates the cgroup directory path (an absolute path below the cgroup2
+// mount, as Path returns) and any missing ancestors, with no limit and no device
+// filter yet (Limit applies them). linux.resources are not checked here: the
+// validation pipeline (package check) has done that before create makes anything.
 //
-// An already existing path is used if it has no processes and is not
-// frozen, as the runtime-spec recommends for create.
-//
-// On failure New removes what it made.
-func New(path string, r *specs.LinuxResources) (*Manager, error) {
-	m, undo, err := Make(path, r)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.Limit(r); err != nil {
-		undo()
-		return nil, err
-	}
-	return m, nil
-}
-
-// Make is New's first half: it checks r and creates the cgroup and its missing
-// ancestors, but applies no limit and no device filter yet; Limit does. create
-// starts init in the cgroup between the two, so init's execve and Go start-up
-// overlap the device filter's load. undo removes the directories Make made, for a
-// caller that fails before Limit.
-func Make(path string, r *specs.LinuxResources) (m *Manager, undo func(), err error) {
-	if _, err := Validate(r); err != nil {
-		return nil, nil, err
-	}
+// An already existing path is used if it has no processes and is not frozen, as
+// the runtime-spec recommends for create. undo removes the directories makeFS
+// made, for a caller that fails before the container is recorded; on failure
+// makeFS removes them itself.
+func makeFS(path string) (m *fsManager, undo func(), err error) {
 	m, err = manager(path)
 	if err != nil {
 		return nil, nil, err
@@ -89,16 +68,17 @@ func Make(path string, r *specs.LinuxResources) (m *Manager, undo func(), err er
 	return m, undo, nil
 }
 
-// Limit applies r to a cgroup Make returned and installs the device filter
-// (r.Devices followed by devices.DefaultRules). Set is the same for a later
-// update, where nil r.Devices leaves the filter alone.
-func (m *Manager) Limit(r *specs.LinuxResources) error {
+// Limit applies r to a cgroup makeFS returned and installs the device filter
+// (r.Devices followed by devices.DefaultRules; with r or r.Devices nil, only the
+// defaults). Controllers are enabled in the ancestors hull made. Set is the same
+// for a later update, where nil r.Devices leaves the filter alone.
+func (m *fsManager) Limit(r *specs.LinuxResources) error {
 	return m.set(r, true)
 }
 
-// Load returns the Manager of an existing cgroup directory, for the commands
+// loadFS returns the fsManager of an existing cgroup directory, for the commands
 // that act on a container made by an earlier hull process.
-func Load(path string) (*Manager, error) {
+func loadFS(path string) (*fsManager, error) {
 	m, err := manager(path)
 	if err != nil {
 		return nil, err
@@ -114,7 +94,7 @@ func Load(path string) (*Manager, error) {
 }
 
 // manager checks that path is a clean path strictly below the cgroup2 mount.
-func manager(path string) (*Manager, error) {
+func manager(path string) (*fsManager, error) {
 	mount, err := Mount()
 	if err != nil {
 		return nil, err
@@ -122,16 +102,17 @@ func manager(path string) (*Manager, error) {
 	if path != filepath.Clean(path) || !strings.HasPrefix(path, mount+"/") {
 		return nil, fmt.Errorf("cgroup path %q is not a clean path below the cgroup2 mount %s", path, mount)
 	}
-	return &Manager{mount: mount, path: path}, nil
+	return &fsManager{mount: mount, path: path}, nil
 }
 
 // Path returns the cgroup's directory.
-func (m *Manager) Path() string { return m.path }
+func (m *fsManager) Path() string { return m.path }
 
 // FD opens the cgroup directory as an O_PATH descriptor, for clone3's
 // CLONE_INTO_CGROUP (syscall.SysProcAttr UseCgroupFD and CgroupFD), which
-// starts a process directly in the cgroup. The caller closes it.
-func (m *Manager) FD() (*os.File, error) {
+// starts a process directly in the cgroup. The caller closes it. The cgroupfs
+// driver makes the directory before any process, so FD never returns ErrNoFD.
+func (m *fsManager) FD() (*os.File, error) {
 	fd, err := open(m.path, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, fmt.Errorf("open cgroup: %w", err)
@@ -141,7 +122,7 @@ func (m *Manager) FD() (*os.File, error) {
 
 // Apply moves process pid into the cgroup, for processes not started in it
 // with CLONE_INTO_CGROUP.
-func (m *Manager) Apply(pid int) error {
+func (m *fsManager) Apply(pid int) error {
 	var err error
 	// A process still being forked (TASK_NEW) refuses to move with
 	// EINVAL for a moment.
@@ -161,7 +142,7 @@ func (m *Manager) Apply(pid int) error {
 // create makes the missing directories from the mount down to m.path and
 // returns them top first. Ancestors (not the cgroup itself) are marked as
 // hull's.
-func (m *Manager) create() ([]string, error) {
+func (m *fsManager) create() ([]string, error) {
 	parts := split(strings.TrimPrefix(m.path, m.mount))
 	var made []string
 	// An ENOENT means another hull's Destroy removed an empty ancestor
@@ -180,7 +161,7 @@ func (m *Manager) create() ([]string, error) {
 	}
 }
 
-func (m *Manager) createOnce(parts []string, made *[]string) error {
+func (m *fsManager) createOnce(parts []string, made *[]string) error {
 	dir := m.mount
 	for i, p := range parts {
 		dir = filepath.Join(dir, p)
@@ -208,7 +189,7 @@ func (m *Manager) createOnce(parts []string, made *[]string) error {
 }
 
 // hullMade reports whether hull created the ancestor dir.
-func (m *Manager) hullMade(dir string) (bool, error) {
+func (m *fsManager) hullMade(dir string) (bool, error) {
 	if slices.Contains(m.created, dir) {
 		return true, nil
 	}
@@ -221,7 +202,7 @@ func (m *Manager) hullMade(dir string) (bool, error) {
 
 // checkReusable refuses an existing cgroup that already runs something or
 // is frozen: the container would share it, or hang on its first exec.
-func (m *Manager) checkReusable() error {
+func (m *fsManager) checkReusable() error {
 	pids, err := m.Pids()
 	if err != nil {
 		return err
@@ -246,7 +227,7 @@ type need struct{ field, controller string }
 // subtree_control of each ancestor hull made (never in one it did not:
 // that would change the cgroups of everything else below it), then checks
 // that the cgroup itself has them all.
-func (m *Manager) ensureControllers(needs []need) error {
+func (m *fsManager) ensureControllers(needs []need) error {
 	if len(needs) == 0 {
 		return nil
 	}
@@ -320,7 +301,7 @@ func controllers(dir string) ([]string, error) {
 // left (see Kill); a cgroup whose last processes are still exiting is
 // retried for about a second. Destroying a cgroup that is already gone is
 // not an error.
-func (m *Manager) Destroy() error {
+func (m *fsManager) Destroy() error {
 	if err := removeTree(m.path); err != nil {
 		return fmt.Errorf("destroy cgroup %s: %w", m.path, err)
 	}
@@ -361,7 +342,7 @@ func removeTree(dir string) error {
 
 // removeAncestors removes each ancestor of the cgroup that hull made and that is now
 // empty, from the nearest up, stopping at the first one still in use or not hull's.
-func (m *Manager) removeAncestors() error {
+func (m *fsManager) removeAncestors() error {
 	for dir := filepath.Dir(m.path); strings.HasPrefix(dir, m.mount+"/"); dir = filepath.Dir(dir) {
 		ours, err := m.hullMade(dir)
 		if errors.Is(err, unix.ENOENT) {
@@ -386,9 +367,9 @@ func (m *Manager) removeAncestors() error {
 	return nil
 }
 
-// RemoveMadeAncestors is Destroy's second half for a container whose own cgroup was
+// removeMadeAncestors is Destroy's second half for a container whose own cgroup was
 // never made: a `hull create` killed after it made (and marked) an ancestor of path.
-func RemoveMadeAncestors(path string) error {
+func removeMadeAncestors(path string) error {
 	m, err := manager(path)
 	if err != nil {
 		return err

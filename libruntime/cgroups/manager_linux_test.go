@@ -80,7 +80,7 @@ func TestDestroySharedAncestor(t *testing.T) {
 	if !exists(t, shared) {
 		t.Fatal("Destroy removed an ancestor another container still uses")
 	}
-	m2, err := Load(filepath.Join(shared, "c2"))
+	m2, err := Cgroupfs.Load(filepath.Join(shared, "c2"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +142,10 @@ func TestNewExistingEmpty(t *testing.T) {
 func TestLoad(t *testing.T) {
 	parent := testParent(t)
 	m := newManager(t, filepath.Join(parent, "ctr"), nil)
-	if _, err := Load(m.Path()); err != nil {
+	if _, err := Cgroupfs.Load(m.Path()); err != nil {
 		t.Errorf("Load(%s): %v", m.Path(), err)
 	}
-	if _, err := Load(filepath.Join(parent, "missing")); err == nil {
+	if _, err := Cgroupfs.Load(filepath.Join(parent, "missing")); err == nil {
 		t.Error("Load of a missing cgroup succeeded")
 	}
 }
@@ -229,13 +229,13 @@ func TestFreezeThaw(t *testing.T) {
 func TestKill(t *testing.T) {
 	tests := []struct {
 		name   string
-		kill   func(*Manager) error
+		kill   func(*fsManager) error
 		frozen bool
 	}{
-		{"cgroup.kill", (*Manager).Kill, false},
-		{"signals", (*Manager).killEach, false},
-		{"cgroup.kill frozen", (*Manager).Kill, true},
-		{"signals frozen", (*Manager).killEach, true},
+		{"cgroup.kill", (*fsManager).Kill, false},
+		{"signals", (*fsManager).killEach, false},
+		{"cgroup.kill frozen", (*fsManager).Kill, true},
+		{"signals frozen", (*fsManager).killEach, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,7 +354,7 @@ func TestRemoveMadeAncestors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := RemoveMadeAncestors(leaf); err != nil {
+	if err := Cgroupfs.RemoveMadeAncestors(leaf); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(parent, "a", "b")); !errors.Is(err, os.ErrNotExist) {

@@ -21,8 +21,10 @@ import (
 // warnings for settings cgroup v2 has no equivalent for and that are
 // therefore ignored (kernel memory, swappiness, disableOOMKiller, leaf
 // weights, network classes and priorities), which the caller should log, and
-// an error naming the first field that cannot be applied. New and Set run
-// the same checks but drop the warnings.
+// an error naming the first field that cannot be applied. The validation
+// pipeline (package check) runs it before create makes anything, once; Set
+// runs it again for `hull update`, which has no such pass, and drops the
+// warnings.
 func Validate(r *specs.LinuxResources) (warnings []string, err error) {
 	if r == nil {
 		return nil, nil
@@ -226,7 +228,7 @@ func ioWeight(w uint16) uint64 {
 // Need is a controller that a set field of linux.resources writes through.
 type Need struct{ Field, Controller string }
 
-// Requirements lists, in the order New checks them, the controllers the set fields of
+// Requirements lists, in the order Limit checks them, the controllers the set fields of
 // r need, each with the field that needs it (for `hull check`, which must agree with
 // create).
 func Requirements(r *specs.LinuxResources) []Need {
@@ -335,7 +337,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // the field. Values follow runc's cgroup v2 conversions: see Validate for
 // what is refused or ignored, and linux.resources.unified is written last,
 // so that it overrides.
-func (m *Manager) Set(r *specs.LinuxResources) error {
+func (m *fsManager) Set(r *specs.LinuxResources) error {
 	if _, err := Validate(r); err != nil {
 		return err
 	}
@@ -343,7 +345,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 }
 
 // set is Set; initial also installs the device filter when r has no rules.
-func (m *Manager) set(r *specs.LinuxResources, initial bool) error {
+func (m *fsManager) set(r *specs.LinuxResources, initial bool) error {
 	if err := m.ensureControllers(requirements(r)); err != nil {
 		return err
 	}
@@ -366,7 +368,7 @@ func (m *Manager) set(r *specs.LinuxResources, initial bool) error {
 	return m.setUnified(r)
 }
 
-func (m *Manager) setPids(r *specs.LinuxResources) error {
+func (m *fsManager) setPids(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
@@ -389,7 +391,7 @@ func limitStr(v int64) string {
 	return strconv.FormatInt(v, 10)
 }
 
-func (m *Manager) setMemory(r *specs.LinuxResources) error {
+func (m *fsManager) setMemory(r *specs.LinuxResources) error {
 	mem := r.Memory
 	if mem == nil {
 		return nil
@@ -433,7 +435,7 @@ func (m *Manager) setMemory(r *specs.LinuxResources) error {
 // memory.max below the current usage and reclaims or OOM-kills to get there,
 // where v1 refused; the spec asks to refuse. Like runc, a limit equal to the
 // usage is refused too, and an unreadable usage skips the check.
-func (m *Manager) checkMemoryUsage(limit, swap int64) error {
+func (m *fsManager) checkMemoryUsage(limit, swap int64) error {
 	s, err := readFile(m.path, "memory.current")
 	if err != nil {
 		return nil
@@ -451,7 +453,7 @@ func (m *Manager) checkMemoryUsage(limit, swap int64) error {
 	return nil
 }
 
-func (m *Manager) setCPU(r *specs.LinuxResources) error {
+func (m *fsManager) setCPU(r *specs.LinuxResources) error {
 	c := r.CPU
 	if c == nil {
 		return nil
@@ -511,7 +513,7 @@ func (m *Manager) setCPU(r *specs.LinuxResources) error {
 // cpuMax builds the cpu.max line. The kernel keeps the period when given a
 // quota alone; a period alone keeps the current quota, so that an update of
 // one does not reset the other.
-func (m *Manager) cpuMax(quota, period string) (string, error) {
+func (m *fsManager) cpuMax(quota, period string) (string, error) {
 	if period == "" {
 		return quota, nil
 	}
@@ -525,7 +527,7 @@ func (m *Manager) cpuMax(quota, period string) (string, error) {
 	return quota + " " + period, nil
 }
 
-func (m *Manager) setCpuset(r *specs.LinuxResources) error {
+func (m *fsManager) setCpuset(r *specs.LinuxResources) error {
 	c := r.CPU
 	if c == nil {
 		return nil
@@ -557,7 +559,7 @@ func throttles(b *specs.LinuxBlockIO) []throttle {
 	}
 }
 
-func (m *Manager) setIO(r *specs.LinuxResources) error {
+func (m *fsManager) setIO(r *specs.LinuxResources) error {
 	b := r.BlockIO
 	if b == nil {
 		return nil
@@ -593,7 +595,7 @@ func (m *Manager) setIO(r *specs.LinuxResources) error {
 // setIOWeight writes the weights. Like runc it prefers io.bfq.weight, which
 // takes blkio's 10-1000 scale as is and is what the BFQ scheduler obeys,
 // and falls back to io.weight (iocost) with the value converted.
-func (m *Manager) setIOWeight(b *specs.LinuxBlockIO) error {
+func (m *fsManager) setIOWeight(b *specs.LinuxBlockIO) error {
 	var devs []specs.LinuxWeightDevice
 	for _, d := range b.WeightDevice {
 		if d.Weight != nil {
@@ -634,7 +636,7 @@ func (m *Manager) setIOWeight(b *specs.LinuxBlockIO) error {
 	return nil
 }
 
-func (m *Manager) setHugetlb(r *specs.LinuxResources) error {
+func (m *fsManager) setHugetlb(r *specs.LinuxResources) error {
 	if len(r.HugepageLimits) == 0 {
 		return nil
 	}
@@ -661,7 +663,7 @@ func (m *Manager) setHugetlb(r *specs.LinuxResources) error {
 }
 
 // hugePageSizes lists the page sizes the cgroup has hugetlb.<size>.max for.
-func (m *Manager) hugePageSizes() ([]string, error) {
+func (m *fsManager) hugePageSizes() ([]string, error) {
 	matches, err := filepath.Glob(filepath.Join(m.path, "hugetlb.*.max"))
 	if err != nil {
 		return nil, err
@@ -676,7 +678,7 @@ func (m *Manager) hugePageSizes() ([]string, error) {
 	return sizes, nil
 }
 
-func (m *Manager) setRdma(r *specs.LinuxResources) error {
+func (m *fsManager) setRdma(r *specs.LinuxResources) error {
 	for _, name := range sortedKeys(r.Rdma) {
 		d := r.Rdma[name]
 		line := name
@@ -693,7 +695,7 @@ func (m *Manager) setRdma(r *specs.LinuxResources) error {
 	return nil
 }
 
-func (m *Manager) setUnified(r *specs.LinuxResources) error {
+func (m *fsManager) setUnified(r *specs.LinuxResources) error {
 	for _, k := range sortedKeys(r.Unified) {
 		if err := writeLinesCgroup(m.path, k, r.Unified[k]); err != nil {
 			return fmt.Errorf("linux.resources.unified[%q]: %w", k, err)
@@ -704,7 +706,7 @@ func (m *Manager) setUnified(r *specs.LinuxResources) error {
 
 // setDevices replaces the cgroup's device filter with one for rules followed
 // by devices.DefaultRules.
-func (m *Manager) setDevices(rules []specs.LinuxDeviceCgroup) error {
+func (m *fsManager) setDevices(rules []specs.LinuxDeviceCgroup) error {
 	all := append(slices.Clip(rules), devices.DefaultRules()...)
 	prog, err := devices.Load(all)
 	if err != nil {

@@ -133,7 +133,7 @@ func TestValidate(t *testing.T) {
 // recorder in place of the cgroup writes, for checking what Set writes
 // without needing the controllers.
 type fakeCgroup struct {
-	m      *Manager
+	m      *fsManager
 	writes []string
 }
 
@@ -173,7 +173,7 @@ func newFake(t *testing.T, files map[string]string) *fakeCgroup {
 			t.Fatal(err)
 		}
 	}
-	f := &fakeCgroup{m: &Manager{mount: root, path: dir}}
+	f := &fakeCgroup{m: &fsManager{mount: root, path: dir}}
 	orig := writeCgroup
 	writeCgroup = func(d, name, data string) error {
 		if _, err := os.Stat(filepath.Join(d, name)); err != nil {

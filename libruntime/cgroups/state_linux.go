@@ -24,7 +24,7 @@ var (
 // waits until the kernel reports the cgroup frozen. If that does not happen
 // in time, Freeze thaws the cgroup again and fails, rather than leave it
 // half frozen.
-func (m *Manager) Freeze() error {
+func (m *fsManager) Freeze() error {
 	if err := writeFile(m.path, "cgroup.freeze", "1"); err != nil {
 		return fmt.Errorf("freeze cgroup: %w", err)
 	}
@@ -37,7 +37,7 @@ func (m *Manager) Freeze() error {
 
 // Thaw undoes Freeze and waits until the kernel reports the cgroup running.
 // A cgroup whose ancestor is frozen stays frozen; Thaw then times out.
-func (m *Manager) Thaw() error {
+func (m *fsManager) Thaw() error {
 	if err := writeFile(m.path, "cgroup.freeze", "0"); err != nil {
 		return fmt.Errorf("thaw cgroup: %w", err)
 	}
@@ -50,7 +50,7 @@ func (m *Manager) Thaw() error {
 // Frozen reports whether the cgroup was asked to freeze (cgroup.freeze),
 // which is what makes a container "paused": a process that joins a frozen
 // cgroup freezes too, while cgroup.events briefly says otherwise.
-func (m *Manager) Frozen() (bool, error) {
+func (m *fsManager) Frozen() (bool, error) {
 	s, err := readFile(m.path, "cgroup.freeze")
 	if err != nil {
 		return false, fmt.Errorf("read freezer state: %w", err)
@@ -69,7 +69,7 @@ func (m *Manager) Frozen() (bool, error) {
 // which also catches processes forked meanwhile; on older kernels it signals
 // the listed pids over and over until none is left. Processes that exited
 // but are not yet reaped by their parent do not count.
-func (m *Manager) Kill() error {
+func (m *fsManager) Kill() error {
 	// A stopped container's cgroup is usually empty already: nothing to signal or wait for.
 	if v, err := eventValue(m.path, "populated"); err == nil && v == "0" {
 		return nil
@@ -93,7 +93,7 @@ func (m *Manager) Kill() error {
 // killEach is Kill for kernels without cgroup.kill. Freezing first keeps
 // the set of processes still while they are listed and signalled (SIGKILL
 // still reaches a frozen process); the freezer exists since Linux 5.2.
-func (m *Manager) killEach() error {
+func (m *fsManager) killEach() error {
 	frozen := m.Freeze() == nil
 	deadline := time.Now().Add(killTimeout)
 	for {
@@ -124,7 +124,7 @@ func (m *Manager) killEach() error {
 }
 
 // Pids lists the processes of the cgroup and of its child cgroups.
-func (m *Manager) Pids() ([]int, error) {
+func (m *fsManager) Pids() ([]int, error) {
 	var pids []int
 	if err := collectPids(m.path, &pids); err != nil {
 		return nil, fmt.Errorf("list processes of cgroup: %w", err)
@@ -167,7 +167,7 @@ func collectPids(dir string, pids *[]int) error {
 // the open file, which kernfs wakes with POLLPRI on every change (no inotify: closing
 // an inotify fd with a watch waits for in-flight events, tens of ms), re-reading at
 // least every 100ms so that a missed wake-up costs little.
-func (m *Manager) waitEvent(key, want string, timeout time.Duration) error {
+func (m *fsManager) waitEvent(key, want string, timeout time.Duration) error {
 	got, err := eventValue(m.path, key)
 	if err != nil {
 		return err

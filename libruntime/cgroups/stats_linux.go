@@ -107,7 +107,7 @@ type PSIData struct {
 // Stats reads the statistics of every controller the cgroup has. Files of
 // controllers that are not enabled are skipped, so on a cgroup without
 // controllers only CPU usage, pressure and the process count are filled.
-func (m *Manager) Stats() (*Stats, error) {
+func (m *fsManager) Stats() (*Stats, error) {
 	st := &Stats{Hugetlb: map[string]Hugetlb{}}
 	steps := []func(*Stats) error{m.statCPU, m.statMemory, m.statPids, m.statIO, m.statHugetlb}
 	for _, step := range steps {
@@ -121,7 +121,7 @@ func (m *Manager) Stats() (*Stats, error) {
 // OOMKillCount returns how many processes of the cgroup the OOM killer has
 // killed (oom_kill of memory.events); 0 while the memory controller is not
 // enabled in the cgroup.
-func (m *Manager) OOMKillCount() (uint64, error) {
+func (m *fsManager) OOMKillCount() (uint64, error) {
 	kv, err := readKeyValues(m.path, "memory.events")
 	if errors.Is(err, os.ErrNotExist) {
 		if _, serr := os.Stat(m.path); serr != nil {
@@ -135,7 +135,7 @@ func (m *Manager) OOMKillCount() (uint64, error) {
 	return kv["oom_kill"], nil
 }
 
-func (m *Manager) statCPU(st *Stats) error {
+func (m *fsManager) statCPU(st *Stats) error {
 	kv, err := readKeyValues(m.path, "cpu.stat")
 	if err != nil {
 		return skipMissing(err)
@@ -154,7 +154,7 @@ func (m *Manager) statCPU(st *Stats) error {
 	return err
 }
 
-func (m *Manager) statMemory(st *Stats) error {
+func (m *fsManager) statMemory(st *Stats) error {
 	var err error
 	if st.Memory.PSI, err = readPSI(m.path, "memory.pressure"); err != nil {
 		return err
@@ -208,7 +208,7 @@ func (m *Manager) statMemory(st *Stats) error {
 	return nil
 }
 
-func (m *Manager) statPids(st *Stats) error {
+func (m *fsManager) statPids(st *Stats) error {
 	cur, err := readUint(m.path, "pids.current")
 	if errors.Is(err, os.ErrNotExist) {
 		// No pids controller: count the processes ourselves.
@@ -233,7 +233,7 @@ func (m *Manager) statPids(st *Stats) error {
 	return nil
 }
 
-func (m *Manager) statIO(st *Stats) error {
+func (m *fsManager) statIO(st *Stats) error {
 	var err error
 	if st.Blkio.PSI, err = readPSI(m.path, "io.pressure"); err != nil {
 		return err
@@ -279,7 +279,7 @@ func (m *Manager) statIO(st *Stats) error {
 	return nil
 }
 
-func (m *Manager) statHugetlb(st *Stats) error {
+func (m *fsManager) statHugetlb(st *Stats) error {
 	sizes, err := m.hugePageSizes()
 	if err != nil {
 		return err
@@ -397,7 +397,7 @@ func readPSI(dir, name string) (*PSIStats, error) {
 // PidsLimitHits returns how many forks pids.max has refused in the cgroup (the "max"
 // count of pids.events) and the limit itself ("max" when none), so a caller whose
 // process died starting up can tell whether the limit was the cause.
-func (m *Manager) PidsLimitHits() (hits uint64, limit string, err error) {
+func (m *fsManager) PidsLimitHits() (hits uint64, limit string, err error) {
 	ev, err := readKeyValues(m.path, "pids.events")
 	if err != nil {
 		return 0, "", err

@@ -12,7 +12,7 @@ import (
 
 // statsDir writes a directory with the files of a cgroup v2 with every
 // controller, as the kernel formats them.
-func statsDir(t *testing.T, files map[string]string) *Manager {
+func statsDir(t *testing.T, files map[string]string) *fsManager {
 	t.Helper()
 	dir := t.TempDir()
 	for k, v := range files {
@@ -20,7 +20,7 @@ func statsDir(t *testing.T, files map[string]string) *Manager {
 			t.Fatal(err)
 		}
 	}
-	return &Manager{mount: filepath.Dir(dir), path: dir}
+	return &fsManager{mount: filepath.Dir(dir), path: dir}
 }
 
 var fullCgroup = map[string]string{

@@ -24,7 +24,7 @@ var ErrSubNotFound = errors.New("no such sub-cgroup")
 // is looked up beneath m's without following anything and without crossing a mount
 // (cgroupfs has no symlinks, but m's directory is the container's to write in when
 // it has a writable cgroup mount): what is found is a cgroup2 directory under m.
-func (m *Manager) Sub(rel string) (*Manager, error) {
+func (m *fsManager) Sub(rel string) (Manager, error) {
 	if strings.IndexByte(rel, 0) >= 0 {
 		return nil, fmt.Errorf("bad sub cgroup path %s: contains a NUL byte", clip.Quote(rel))
 	}
@@ -67,12 +67,12 @@ func (m *Manager) Sub(rel string) (*Manager, error) {
 	if st.Type != unix.CGROUP2_SUPER_MAGIC {
 		return nil, fmt.Errorf("bad sub cgroup path %s: %s is not a cgroup2 directory", clip.Quote(rel), filepath.Join(m.path, clean))
 	}
-	return &Manager{mount: m.mount, path: filepath.Join(m.path, clean)}, nil
+	return &fsManager{mount: m.mount, path: filepath.Join(m.path, clean)}, nil
 }
 
 // EffectivelyFrozen reports whether the cgroup is frozen, by its own cgroup.freeze or
 // an ancestor's (cgroup.events "frozen").
-func (m *Manager) EffectivelyFrozen() (bool, error) {
+func (m *fsManager) EffectivelyFrozen() (bool, error) {
 	v, err := eventValue(m.path, "frozen")
 	if err != nil {
 		return false, err

@@ -4,9 +4,11 @@
 // inside the rootfs) and against this host (namespaces, capabilities, cgroup
 // controllers, rlimits, oom_score_adj, id mappings, unsupported features).
 //
-// `hull check` prints every Finding; `hull create` calls ForCreate so that it
-// fails with the same text check prints for the first error, and logs the
-// warnings in the same text.
+// This is hull's one validation pass. `hull check` prints every Finding;
+// `hull create` calls ForCreate, which adds what depends on create's flags
+// (Create), so that it fails with the same text check prints for the first
+// error, and logs the warnings in the same text. Nothing validates the config
+// again after it.
 //
 // Every probe is read-only: check stats and reads files, reads its own
 // credentials and limits, and builds (but never loads) the seccomp filter in
@@ -94,21 +96,32 @@ func Spec(s *specs.Spec, bundle string) []Finding {
 // seccomp.Validate would: its warnings and its error.
 type SeccompFunc func(*specs.LinuxSeccomp) (warnings []string, err error)
 
-// ForCreate returns what `hull create` acts on among the findings about s:
-// the first error-severity finding as a *Finding, whose Error() is the text
-// `hull check` prints after "error: ", so that create fails exactly as check
-// predicts; and, when there is no error, every warning, which create logs in
-// the same text before it goes on, so that a user of create learns what check
-// would have told them.
+// ForCreate is the validation pass of `hull create`: the findings `hull check`
+// prints about s, then those that depend on how create was asked (o). It
+// returns the first error-severity finding as a *Finding, whose Error() is the
+// text `hull check` prints after "error: ", so that create fails exactly as
+// check predicts; and, when there is no error, every warning, which create logs
+// in the same text before it goes on, so that a user of create learns what check
+// would have told them. Nothing after it checks the config again: create acts on
+// this one pass.
 //
 // compile, if not nil, stands in for seccomp.Validate: create compiles the filter
 // it gives init there, and the findings are made of that one compile's result.
-func ForCreate(s *specs.Spec, bundle string, compile SeccompFunc) (warnings []Finding, err error) {
+func ForCreate(s *specs.Spec, bundle string, compile SeccompFunc, o Create) (warnings []Finding, err error) {
 	c := newChecker(s, bundle, realHost())
 	if compile != nil {
 		c.compileSeccomp = compile
 	}
-	for _, f := range c.run() {
+	return c.forCreate(o)
+}
+
+func (c *checker) forCreate(o Create) (warnings []Finding, err error) {
+	findings := c.run()
+	if c.s != nil {
+		c.create(o)
+		findings = c.findings
+	}
+	for _, f := range findings {
 		switch f.Severity {
 		case SeverityError:
 			return nil, &f

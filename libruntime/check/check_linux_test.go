@@ -650,16 +650,16 @@ func TestLoadFailure(t *testing.T) {
 
 func TestForCreate(t *testing.T) {
 	bundle, s := testBundle(t)
-	if w, err := ForCreate(s, bundle, nil); err != nil || len(w) != 0 {
+	if w, err := ForCreate(s, bundle, nil, Create{ConsoleSocket: true}); err != nil || len(w) != 0 {
 		t.Fatalf("clean spec: warnings %v, error %v", w, err)
 	}
 	s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
-	w, err := ForCreate(s, bundle, nil)
+	w, err := ForCreate(s, bundle, nil, Create{ConsoleSocket: true})
 	if err != nil || len(w) != 1 || w[0].Field != "process.capabilities.ambient[0]" || w[0].Severity != SeverityWarning {
 		t.Fatalf("got warnings %v, error %v; want the one ambient warning", w, err)
 	}
 	s.Process.Cwd = "/missing"
-	w, err = ForCreate(s, bundle, nil)
+	w, err = ForCreate(s, bundle, nil, Create{ConsoleSocket: true})
 	f, ok := err.(*Finding)
 	if !ok || f.Field != "process.cwd" {
 		t.Fatalf("got %#v, want the process.cwd finding", err)
@@ -746,5 +746,61 @@ func TestSplitField(t *testing.T) {
 		if f != tc.field || m != tc.msg {
 			t.Errorf("splitField(%q) = %q, %q; want %q, %q", tc.in, f, m, tc.field, tc.msg)
 		}
+	}
+}
+
+// TestCreateFindings: what depends on how create was asked is part of the same
+// pass, after the config's own findings, with create's texts; `hull check` is
+// asked nothing of it and prints none.
+func TestCreateFindings(t *testing.T) {
+	const noTTY = "cannot allocate tty if hull will detach without setting console socket"
+	const noSocket = "cannot use console socket if hull will not detach or allocate tty"
+	tests := []struct {
+		name   string
+		change func(*specs.Spec, *host)
+		o      Create
+		want   string // create's error, "" for none
+	}{
+		{"clean", nil, Create{}, ""},
+		{"no linux", func(s *specs.Spec, _ *host) {
+			// What ValidateAll would refuse without a mount namespace goes too.
+			s.Linux, s.Mounts, s.Hostname, s.Root.Readonly = nil, nil, "", false
+		}, Create{}, "linux: missing; config.json must have a linux section with the namespaces to create"},
+		{"not root", func(_ *specs.Spec, h *host) { h.effectiveUID = func() int { return 1000 } }, Create{}, "rootless containers are not supported yet: run hull as root"},
+		{"systemd path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "system.slice:hull:x" }, Create{SystemdCgroup: true},
+			`linux.cgroupsPath "system.slice:hull:x": systemd cgroup paths (slice:prefix:name) are not supported yet; drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>`},
+		{"systemd flag, cgroupfs path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "/hull/x" }, Create{SystemdCgroup: true}, ""},
+		{"colons without the flag", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "system.slice:hull:x" }, Create{}, ""},
+		{"terminal without a socket", func(s *specs.Spec, _ *host) { s.Process.Terminal = true }, Create{}, noTTY},
+		{"terminal with a socket", func(s *specs.Spec, _ *host) { s.Process.Terminal = true }, Create{ConsoleSocket: true}, ""},
+		{"terminal relayed by run", func(s *specs.Spec, _ *host) { s.Process.Terminal = true }, Create{ConsoleRelay: true}, ""},
+		{"socket without a terminal", nil, Create{ConsoleSocket: true}, noSocket},
+		{"the config's errors first", func(s *specs.Spec, _ *host) { s.Process.Terminal, s.Process.Cwd = true, "rel" }, Create{},
+			`process.cwd: "rel" is not absolute; use an absolute path inside the container, e.g. "/"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle, s := testBundle(t)
+			s.Process.Terminal = false
+			h := fakeHost(t.TempDir())
+			if tc.change != nil {
+				tc.change(s, h)
+			}
+			c := newChecker(s, bundle, h)
+			_, err := c.forCreate(tc.o)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Fatalf("create's error %q\nwant %q", got, tc.want)
+			}
+			// `hull check` runs the config's part alone.
+			for _, f := range newChecker(s, bundle, h).run() {
+				if tc.want != "" && f.Error() == tc.want && !strings.HasPrefix(tc.want, "process.") {
+					t.Errorf("hull check reports create's own finding %q", f.Error())
+				}
+			}
+		})
 	}
 }

@@ -41,6 +41,8 @@ type host struct {
 	// hullMade reports whether hull created the cgroup dir (its marker
 	// xattr), which is where hull enables controllers itself.
 	hullMade func(dir string) bool
+	// effectiveUID is hull's effective uid; nil means root.
+	effectiveUID func() int
 	// inInitialUserNS reports whether hull runs in the initial user
 	// namespace; nil means it does.
 	inInitialUserNS func() bool
@@ -56,6 +58,14 @@ type host struct {
 // where it can id-map the host's filesystems.
 func (h *host) initialUserNS() bool {
 	return h.inInitialUserNS == nil || h.inInitialUserNS()
+}
+
+// euid is hull's effective uid.
+func (h *host) euid() int {
+	if h.effectiveUID == nil {
+		return 0
+	}
+	return h.effectiveUID()
 }
 
 // capSysResource reports whether hull's effective set has CAP_SYS_RESOURCE,
@@ -75,6 +85,7 @@ func realHost() *host {
 		cgroupMount: cgroups.Mount,
 		hullMade:    hullMade,
 
+		effectiveUID:    realEUID,
 		inInitialUserNS: inInitialUserNS,
 		onlineCPUs:      sysList("/sys/devices/system/cpu/online"),
 		memoryNodes:     sysList("/sys/devices/system/node/has_memory"),

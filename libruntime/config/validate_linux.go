@@ -17,16 +17,6 @@ import (
 	"github.com/hull-runtime/hull/internal/clip"
 )
 
-// Validate checks s the way `hull create` needs it and returns nil or the
-// first problem, an *Error. bundle is the directory a relative root.path is
-// resolved against.
-func Validate(s *specs.Spec, bundle string) error {
-	if errs := ValidateAll(s, bundle); len(errs) > 0 {
-		return errs[0]
-	}
-	return nil
-}
-
 // ValidateAll checks s and returns every problem found, in the order of the
 // fields in config.json. It makes no changes and touches the filesystem only
 // to stat the rootfs and, for namespaced sysctls, joined namespaces.

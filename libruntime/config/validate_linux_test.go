@@ -545,7 +545,7 @@ func TestValidateAll(t *testing.T) {
 				t.Errorf("fix %q does not contain %q", errs[0].Fix, tc.wantFix)
 			}
 
-			err := Validate(s, bundle)
+			err := validate(s, bundle)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Errorf("Validate = %v, want nil", err)
@@ -563,8 +563,8 @@ func TestValidateAll(t *testing.T) {
 func intp64(i int64) *int64 { return &i }
 
 func TestValidateNilSpec(t *testing.T) {
-	if err := Validate(nil, t.TempDir()); err == nil {
-		t.Fatal("Validate(nil) = nil")
+	if err := validate(nil, t.TempDir()); err == nil {
+		t.Fatal("ValidateAll(nil) found nothing")
 	}
 }
 
@@ -573,14 +573,14 @@ func TestValidateNilSpec(t *testing.T) {
 func TestValidateRelativeBundle(t *testing.T) {
 	bundle := testBundle(t)
 	s := Default(false)
-	if err := Validate(s, bundle); err != nil {
+	if err := validate(s, bundle); err != nil {
 		t.Fatalf("Validate with bundle: %v", err)
 	}
 	t.Chdir(filepath.Dir(bundle))
-	if err := Validate(s, filepath.Base(bundle)); err != nil {
+	if err := validate(s, filepath.Base(bundle)); err != nil {
 		t.Fatalf("Validate with relative bundle: %v", err)
 	}
-	if err := Validate(s, ""); err == nil {
+	if err := validate(s, ""); err == nil {
 		t.Fatal("Validate with the parent as bundle found a rootfs that is not there")
 	}
 }
@@ -633,11 +633,11 @@ func TestSysctlForeignNamespace(t *testing.T) {
 	s := Default(false)
 	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 	s.Linux.Namespaces[nsNetwork].Path = r.path
-	if err := Validate(s, bundle); err != nil {
+	if err := validate(s, bundle); err != nil {
 		t.Errorf("sysctl in a foreign network namespace: %v", err)
 	}
 	s.Linux.Namespaces[nsNetwork].Path = "/proc/self/ns/net"
-	if err := Validate(s, bundle); err == nil {
+	if err := validate(s, bundle); err == nil {
 		t.Errorf("sysctl in the host's network namespace was accepted")
 	}
 }
@@ -708,7 +708,7 @@ func FuzzValidate(f *testing.F) {
 				t.Fatalf("Error() %q does not mention %q", e.Error(), e.Field)
 			}
 		}
-		if err := Validate(s, bundle); (err == nil) != (len(errs) == 0) {
+		if err := validate(s, bundle); (err == nil) != (len(errs) == 0) {
 			t.Fatalf("Validate = %v, ValidateAll = %v", err, errs)
 		}
 	})
@@ -728,7 +728,7 @@ func BenchmarkLoadValidate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := Validate(s, bundle); err != nil {
+		if err := validate(s, bundle); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -757,4 +757,13 @@ func TestVersionWarning(t *testing.T) {
 			t.Errorf("VersionWarning(%q) = %+v, want it to name ociVersion, the version and 1.3, with a fix", tc.ver, e)
 		}
 	}
+}
+
+// validate is ValidateAll's first problem, as create reports it (through package
+// check), or nil.
+func validate(s *specs.Spec, bundle string) error {
+	if errs := ValidateAll(s, bundle); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
 }

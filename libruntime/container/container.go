@@ -150,12 +150,21 @@ func (c *Container) creating() bool {
 }
 
 // cgroup returns the manager of the container's cgroup.
-func (c *Container) cgroup() (*cgroups.Manager, error) {
+func (c *Container) cgroup() (cgroups.Manager, error) {
 	if c.p.CgroupPath == "" {
 		return nil, errNoCgroup
 	}
-	return cgroups.Load(c.p.CgroupPath)
+	return madeBy.Load(c.p.CgroupPath)
 }
+
+// madeBy is the cgroup driver of the containers made by earlier hull processes:
+// cgroupfs, the only one so far (the systemd driver will be recorded in state.json
+// and chosen from it here). Create picks its driver with selectDriver. Both are
+// variables so that unit tests run the container's code on a fake driver.
+var (
+	madeBy       = cgroups.Cgroupfs
+	selectDriver = cgroups.Select
+)
 
 var errNoCgroup = errors.New("container has no cgroup")
 
@@ -342,7 +351,7 @@ func (c *Container) Delete(force bool) error {
 	} else if _, serr := os.Lstat(c.p.CgroupPath); c.p.CgroupPath != "" && errors.Is(serr, os.ErrNotExist) {
 		// Its create was killed after making (and marking) ancestors of the
 		// cgroup, before the cgroup itself.
-		if err := cgroups.RemoveMadeAncestors(c.p.CgroupPath); err != nil {
+		if err := madeBy.RemoveMadeAncestors(c.p.CgroupPath); err != nil {
 			logs.Warnf("%v", err)
 		}
 	}

@@ -45,8 +45,9 @@ type CreateOpts struct {
 	// the --preserve-fds ones, which then start at 3+ListenFDs, and the process is
 	// told with LISTEN_FDS and LISTEN_PID=1 (it is the one the fds are meant for).
 	ListenFDs int
-	// SystemdCgroup is --systemd-cgroup: hull has no systemd driver, so a systemd-style
-	// cgroupsPath is refused and any other is managed through cgroupfs.
+	// SystemdCgroup is --systemd-cgroup: with the form of linux.cgroupsPath it picks
+	// the cgroup driver (cgroups.Select). hull has no systemd driver yet, so a
+	// systemd-style cgroupsPath is refused and any other is managed through cgroupfs.
 	SystemdCgroup bool
 	// Stdio for a container without a terminal; nil means hull's own.
 	Stdin, Stdout, Stderr *os.File
@@ -63,8 +64,8 @@ type CreateOpts struct {
 	NotifySocket string
 }
 
-// logCheckWarnings logs what `hull check` warns about, in its text, once: after
-// checkCreatable, so that a create refused for its own reasons says only why.
+// logCheckWarnings logs what `hull check` warns about, in its text, once, and only
+// when create goes on: a create refused says only why.
 // Two kinds are left out. Capabilities that cannot be granted are reported by init
 // from what it actually got (in a new user namespace it holds more than hull does),
 // and logging check's prediction as well would say it twice. A syscall listed under
@@ -145,21 +146,17 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, err
 	}
 	t.mark("config load")
-	// The same checks as `hull check`, so create fails with exactly the text check
-	// prints for the first error it finds, and warns as check says it would. The
-	// seccomp filter is compiled there once (or read from the cache), for init too.
+	// The one validation pass: the checks of `hull check`, so create fails with
+	// exactly the text check prints for the first error it finds and warns as check
+	// says it would, then what depends on create's flags. The seccomp filter is
+	// compiled there once (or read from the cache), for init too.
 	sc := newSeccompCompiler(root)
-	warnings, err := bundlecheck.ForCreate(spec, bundle, sc.compile)
+	warnings, err := bundlecheck.ForCreate(spec, bundle, sc.compile, bundlecheck.Create{
+		SystemdCgroup: o.SystemdCgroup,
+		ConsoleSocket: o.ConsoleSocket != "",
+		ConsoleRelay:  o.ConsoleConn != nil,
+	})
 	if err != nil {
-		return nil, nil, err
-	}
-	// Debug, not a warning: a config from an engine built on a newer runtime-spec
-	// 1.x is normal, and warning on every container of it would be noise. `hull
-	// check` reports it as a warning.
-	if w := config.VersionWarning(spec.Version); w != nil {
-		logs.Debugf("%v", w)
-	}
-	if err := checkCreatable(spec, o); err != nil {
 		return nil, nil, err
 	}
 	// Fail closed: a container must never run without the filter its config asks for.
@@ -224,7 +221,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		unlock()
 	}()
 
-	cgPath, err := cgroups.Path(spec.Linux.CgroupsPath, id)
+	cgDriver, err := selectDriver(o.SystemdCgroup, spec.Linux.CgroupsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	cgPath, err := cgDriver.Path(spec.Linux.CgroupsPath, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -301,7 +302,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 
 	// Limits and the device filter come after init is cloned (cg.Limit below), while
 	// init starts up, and before it is sent its config.
-	cg, _, err := cgroups.Make(cgPath, spec.Linux.Resources)
+	cg, _, err := cgDriver.Make(cgPath)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -319,11 +320,19 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}
 	}
 	t.mark("state dir+cgroup dir")
+	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
+	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there. A
+	// driver that makes the cgroup only with its first process (ErrNoFD) gets init
+	// right after the clone instead, before init is sent anything.
+	var into cgroups.Manager
 	cgFile, err := cg.FD()
-	if err != nil {
+	switch {
+	case err == nil:
+		defer cgFile.Close()
+		into = cg
+	case !errors.Is(err, cgroups.ErrNoFD):
 		return nil, nil, err
 	}
-	defer cgFile.Close()
 
 	// The state dir is the overlay's second layer (see exeseal.Open).
 	exe, err := exeseal.Open(dir)
@@ -374,12 +383,12 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		defer unix.Close(exeFd)
 	}
 	cmd.Path = "/proc/self/fd/" + strconv.Itoa(exeFd)
-	// Init is born in the container's cgroup (clone3 CLONE_INTO_CGROUP), so nothing it
-	// runs is ever accounted elsewhere, and a cgroup namespace is rooted there.
-	cmd.SysProcAttr.UseCgroupFD = true
-	cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
+	if cgFile != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
+	}
 	cloned := time.Now()
-	proc, err := startInit(cmd, joins, exe, cg)
+	proc, err := startInit(cmd, joins, exe, into)
 	if consoleFile != nil {
 		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
 		cmd.Stdin.(*os.File).Close()
@@ -393,6 +402,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 	})
+	if into == nil {
+		if err := cg.Apply(proc.Pid); err != nil {
+			return nil, nil, fmt.Errorf("start init: join the container's cgroup: %w", err)
+		}
+	}
 	// Init is still starting up (execve, Go runtime) and waits for its config: nothing
 	// of the container runs before these limits and the device filter are in place.
 	if err := cg.Limit(spec.Linux.Resources); err != nil {
@@ -460,8 +474,9 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 }
 
 // startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
-// a namespace needs a single-threaded process to join, through nsenter's raw fork.
-func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg *cgroups.Manager) (*os.Process, error) {
+// a namespace needs a single-threaded process to join, through nsenter's raw fork, born
+// in cg (nil: where hull is).
+func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg cgroups.Manager) (*os.Process, error) {
 	if !nsenter.NeedsSpawn(joins) {
 		if err := nsenter.Start(cmd, joins); err != nil {
 			return nil, err
@@ -494,30 +509,6 @@ func moveNetDevices(spec *specs.Spec, pid int) (*netdev.Moved, error) {
 	}
 	defer ns.Close()
 	return netdev.Move(spec.Linux.NetDevices, ns)
-}
-
-// checkCreatable refuses configs this version of hull cannot run safely, before anything
-// is made.
-func checkCreatable(spec *specs.Spec, o *CreateOpts) error {
-	if spec.Process == nil {
-		return errors.New("process: missing; config.json must describe the process to run")
-	}
-	if spec.Linux == nil {
-		return errors.New("linux: missing; config.json must have a linux section with the namespaces to create")
-	}
-	if os.Geteuid() != 0 {
-		return errors.New("rootless containers are not supported yet: run hull as root")
-	}
-	if o.SystemdCgroup && strings.Count(spec.Linux.CgroupsPath, ":") == 2 {
-		return fmt.Errorf("linux.cgroupsPath %q: systemd cgroup paths (slice:prefix:name) are not supported yet; drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", spec.Linux.CgroupsPath)
-	}
-	if spec.Process.Terminal && o.ConsoleSocket == "" && o.ConsoleConn == nil {
-		return errors.New("cannot allocate tty if hull will detach without setting console socket")
-	}
-	if !spec.Process.Terminal && (o.ConsoleSocket != "") {
-		return errors.New("cannot use console socket if hull will not detach or allocate tty")
-	}
-	return nil
 }
 
 func dialConsole(path string) (*os.File, error) {

@@ -378,7 +378,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 
 // execCgroup is the cgroup exec's process is born in: the container's, or the
 // existing sub-cgroup rel below it.
-func execCgroup(cg *cgroups.Manager, rel string) (*cgroups.Manager, error) {
+func execCgroup(cg cgroups.Manager, rel string) (cgroups.Manager, error) {
 	if rel == "" {
 		return cg, nil
 	}
@@ -422,8 +422,9 @@ func recvListener(f *os.File) (int, error) {
 // spawnInto starts o's process through nsenter.Spawn, born in cg (clone3
 // CLONE_INTO_CGROUP): moving it in afterwards costs the kernel's cgroup migration, an
 // RCU grace period of often 10-20 ms. Where the birth is refused (a kernel before
-// 5.7), the process is started outside and moved in before it runs anything of the
-// user's (it waits for its config). A nil cg starts it where hull is.
+// 5.7), or the driver has no cgroup to be born in before a process is in it
+// (cgroups.ErrNoFD), the process is started outside and moved in before it runs
+// anything of the user's (it waits for its config). A nil cg starts it where hull is.
 //
 // A cgroup at its pids.max refuses either way: the helper's Go runtime creates its
 // threads there, after the birth or the move, as runc's init does.
@@ -431,7 +432,7 @@ func recvListener(f *os.File) (int, error) {
 // execCPUAffinity.initial, if set: hull's forking thread takes them for the fork
 // (the child inherits them) and gets its own back after. The helper then sets the
 // final affinity (initproc.prepareProcess) once in the container's cgroup.
-func spawnWithCPUs(cpus *unix.CPUSet, o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
+func spawnWithCPUs(cpus *unix.CPUSet, o *nsenter.SpawnOpts, cg cgroups.Manager) (*os.Process, error) {
 	if cpus == nil {
 		return spawnInto(o, cg)
 	}
@@ -467,11 +468,14 @@ func cpuList(set *unix.CPUSet) string {
 	return string(b)
 }
 
-func spawnInto(o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
+func spawnInto(o *nsenter.SpawnOpts, cg cgroups.Manager) (*os.Process, error) {
 	if cg == nil {
 		return nsenter.Spawn(o)
 	}
 	f, err := cg.FD()
+	if errors.Is(err, cgroups.ErrNoFD) {
+		return spawnThenMove(o, cg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open the container's cgroup: %w", err)
 	}
@@ -486,7 +490,7 @@ func spawnInto(o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
 	return spawnThenMove(o, cg)
 }
 
-func spawnThenMove(o *nsenter.SpawnOpts, cg *cgroups.Manager) (*os.Process, error) {
+func spawnThenMove(o *nsenter.SpawnOpts, cg cgroups.Manager) (*os.Process, error) {
 	proc, err := nsenter.Spawn(o)
 	if err != nil {
 		return nil, err

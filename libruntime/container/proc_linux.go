@@ -153,7 +153,7 @@ func waitGone(pid int, start uint64, timeout time.Duration) error {
 
 // signalCgroup signals every process in cg; SIGKILL goes through cgroup.kill, which also
 // reaches processes forked while the signals are being sent.
-func signalCgroup(cg *cgroups.Manager, sig unix.Signal) error {
+func signalCgroup(cg cgroups.Manager, sig unix.Signal) error {
 	if sig == unix.SIGKILL {
 		return cg.Kill()
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 )
 
-// The oldest and newest runtime-spec versions config.Validate accepts as a
+// The oldest and newest runtime-spec versions config.ValidateAll accepts as a
 // config's ociVersion.
 const (
 	OCIVersionMin = "1.0.0"
@@ -106,7 +106,7 @@ func Document(version, commit string) *features.Features {
 				Rdma:        boolp(true), // linux.resources.rdma -> rdma.max
 			},
 			Seccomp: seccomp.Features(),
-			// config.Validate refuses apparmorProfile, selinuxLabel and mountLabel.
+			// config.ValidateAll refuses apparmorProfile, selinuxLabel and mountLabel.
 			Apparmor: &features.Apparmor{Enabled: boolp(false)},
 			Selinux:  &features.Selinux{Enabled: boolp(false)},
 			IntelRdt: &features.IntelRdt{
@@ -137,7 +137,7 @@ func boolp(b bool) *bool { return &b }
 
 // capabilities lists the names of capabilities 0 to lastCap, the kernel's last
 // one, that hull knows by name; a capability newer than hull has no name here
-// and config.Validate would refuse it.
+// and config.ValidateAll would refuse it.
 func capabilities(lastCap int) []string {
 	var out []string
 	for _, name := range process.CapNames() {
