@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -635,13 +634,7 @@ cat /proc/self/limits`),
 // consoleListener listens on a short unix socket path for a pty master.
 func consoleListener(t *testing.T) (string, <-chan recvResult) {
 	t.Helper()
-	dir := hulltest.ShortTempDir(t, "hullexec")
-	sock := filepath.Join(dir, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln, sock := hulltest.UnixListener(t, "hullexec")
 	got := make(chan recvResult, 1)
 	go func() {
 		f, err := receiveConsole(ln)

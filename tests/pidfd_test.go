@@ -32,13 +32,7 @@ type pidfdMsg struct {
 // contrib pidfd-kill does.
 func pidfdListener(t *testing.T) (string, <-chan pidfdMsg) {
 	t.Helper()
-	dir := hulltest.ShortTempDir(t, "hullpidfd")
-	sock := filepath.Join(dir, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln, sock := hulltest.UnixListener(t, "hullpidfd")
 	got := make(chan pidfdMsg, 1)
 	go func() { got <- receivePidfd(ln) }()
 	return sock, got

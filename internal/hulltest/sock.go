@@ -3,6 +3,7 @@ package hulltest
 import (
 	"net"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -70,4 +71,17 @@ func CloseFds(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
+}
+
+// UnixListener listens on a socket in a new ShortTempDir; both go at the end
+// of the test.
+func UnixListener(t testing.TB, prefix string) (*net.UnixListener, string) {
+	t.Helper()
+	sock := filepath.Join(ShortTempDir(t, prefix), "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln, sock
 }
