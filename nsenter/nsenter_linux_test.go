@@ -10,12 +10,13 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func needRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	t.Helper()
+	hulltest.RequireRoot(t)
 }
 
 // holder starts a process sitting in new namespaces of the given kinds and returns its pid.

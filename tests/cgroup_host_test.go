@@ -19,6 +19,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // Cgroup behaviour that needs no controller: placement, freezing, listing,
@@ -52,18 +54,26 @@ func cgMount() string {
 	return found
 }
 
+// needCgMount is cgMount for a test that needs it: every host and VM the tests
+// run on has a cgroup2 mount.
+func needCgMount(t *testing.T) string {
+	t.Helper()
+	mnt := cgMount()
+	if mnt == "" {
+		hulltest.Require(t, "a cgroup2 mount (the host's /sys/fs/cgroup/unified, the VM's /sys/fs/cgroup)", errors.New("no cgroup2 filesystem is mounted"))
+	}
+	return mnt
+}
+
 // cgDir returns the host directory of h's container cgroup,
 // <cgroup2 mount><cgroupsPath>, and skips the test when the harness writes
-// no absolute cgroupsPath or there is no cgroup2 mount.
+// no absolute cgroupsPath (fails it when there is no cgroup2 mount).
 func cgDir(t *testing.T, h *harness) string {
 	t.Helper()
 	if !strings.HasPrefix(cgroupPrefix, "/") {
 		t.Skipf("needs an absolute cgroupsPath prefix (HULL_TEST_CGROUP_PREFIX is %q)", cgroupPrefix)
 	}
-	mnt := cgMount()
-	if mnt == "" {
-		t.Skip("no cgroup2 filesystem is mounted")
-	}
+	mnt := needCgMount(t)
 	dir := mnt + cgroupPrefix + h.id
 	if hd := h.cgroupDir(); hd != dir {
 		t.Fatalf("the harness checks %q for leftovers, but the container's cgroup is %q (HULL_TEST_CGROUP_ROOT?)", hd, dir)
@@ -416,7 +426,7 @@ func TestPsListsContainer(t *testing.T) {
 	})
 	t.Run("table-default", func(t *testing.T) {
 		if err := cgProbeCommand("ps", "-ef"); err != nil {
-			t.Skipf("this system's ps does not take -ef (%v), which `hull ps` passes by default, as runc", err)
+			hulltest.HostLimit(t, "this system's ps does not take -ef (%v), which `hull ps` passes by default, as runc; runs with procps' ps (the CI host)", err)
 		}
 		r := h.do("ps", h.id)
 		mustExit(t, r, 0)
@@ -616,7 +626,7 @@ func TestExecPlacement(t *testing.T) {
 	pidFile := filepath.Join(h.outDir, "exec.pid")
 	r := h.do("exec", "--detach", "--pid-file", pidFile, h.id, "sh", "-c", "cat /proc/self/cgroup; exec sleep 1005")
 	mustExit(t, r, 0)
-	pid := readPid(t, pidFile)
+	pid := hulltest.ReadPid(t, pidFile)
 	t.Cleanup(func() { _ = unix.Kill(pid, unix.SIGKILL) })
 	out := waitOutput(t, r.stdoutPath, "0::", 10*time.Second)
 	if got := strings.TrimSpace(lineWithPrefix(out, "0::")); got != "0::/" {
@@ -806,10 +816,7 @@ func logMsgs(stderr string) []string {
 // and leaves no state, process or cgroup.
 func TestResourcesNeedController(t *testing.T) {
 	t.Parallel()
-	mnt := cgMount()
-	if mnt == "" {
-		t.Skip("no cgroup2 filesystem is mounted")
-	}
+	mnt := needCgMount(t)
 	have := strings.Fields(readFile(filepath.Join(mnt, "cgroup.controllers")))
 	i64 := func(v int64) *int64 { return &v }
 	u64 := func(v uint64) *uint64 { return &v }
@@ -835,7 +842,7 @@ func TestResourcesNeedController(t *testing.T) {
 			t.Run(tc.ctrl+"-"+cmd, func(t *testing.T) {
 				t.Parallel()
 				if slices.Contains(have, tc.ctrl) {
-					t.Skipf("the %s controller is available in %s (%v): this is the hybrid host's test", tc.ctrl, mnt, have)
+					hulltest.HostLimit(t, "the %s controller is available in %s (%v); runs on the hybrid CI host, whose cgroup2 lacks it", tc.ctrl, mnt, have)
 				}
 				h := newHarness(t)
 				dir := cgDir(t, h)

@@ -19,10 +19,7 @@ import (
 func TestCgroup(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	dir := h.cgroupDir()
-	if dir == "" {
-		t.Skip("no cgroupsPath prefix or no cgroup2 mount (HULL_TEST_CGROUP_PREFIX / HULL_TEST_CGROUP_ROOT)")
-	}
+	dir := h.needCgroupDir()
 	s := baseSpec(shell("cat /proc/self/cgroup; exec sleep 60")...)
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	cr := h.create(s)

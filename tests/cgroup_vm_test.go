@@ -16,6 +16,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // Controllers at work: limits configured in linux.resources hold in the
@@ -32,10 +34,7 @@ import (
 // controller is a failure.
 func needControllers(t *testing.T, ctrls ...string) {
 	t.Helper()
-	mnt := cgMount()
-	if mnt == "" {
-		t.Skip("no cgroup2 filesystem is mounted")
-	}
+	mnt := needCgMount(t)
 	on := strings.Fields(readFile(filepath.Join(mnt, "cgroup.subtree_control")))
 	var missing []string
 	for _, c := range ctrls {
@@ -47,7 +46,7 @@ func needControllers(t *testing.T, ctrls ...string) {
 		return
 	}
 	if os.Getenv("HULL_IN_VM") != "1" {
-		t.Skipf("needs the %s controller(s) enabled below %s (its cgroup.subtree_control has %q); runs in the cgroup v2 VM: make vm-test",
+		hulltest.HostLimit(t, "needs the %s controller(s) enabled below %s (its cgroup.subtree_control has %q); runs in the cgroup v2 VM: make vm-test",
 			strings.Join(missing, ", "), mnt, on)
 	}
 	t.Fatalf("in the VM, but %s/cgroup.subtree_control lacks %s: %q", mnt, strings.Join(missing, ", "), on)
@@ -58,7 +57,7 @@ func needControllers(t *testing.T, ctrls ...string) {
 func vmDisk(t *testing.T) (string, int64, int64) {
 	t.Helper()
 	if os.Getenv("HULL_IN_VM") != "1" {
-		t.Skip("needs the VM's scratch disk /dev/vda; runs in the cgroup v2 VM: make vm-test")
+		hulltest.HostLimit(t, "needs the VM's scratch disk /dev/vda; runs in the cgroup v2 VM: make vm-test")
 	}
 	dev := os.Getenv("HULL_VM_DISK_DEV")
 	if dev == "" {

@@ -6,50 +6,25 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // receiveConsole accepts one connection on a unix socket and returns the fd
 // passed with SCM_RIGHTS, as containerd's shim does with --console-socket.
 func receiveConsole(ln *net.UnixListener) (*os.File, error) {
-	if err := ln.SetDeadline(time.Now().Add(cmdTimeout)); err != nil {
-		return nil, err
-	}
-	conn, err := ln.AcceptUnix()
+	_, fds, err := hulltest.AcceptFds(ln, cmdTimeout, 4096)
 	if err != nil {
 		return nil, err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(cmdTimeout)); err != nil {
-		return nil, err
-	}
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for i := range msgs {
-		got, err := unix.ParseUnixRights(&msgs[i])
-		if err == nil {
-			fds = append(fds, got...)
-		}
 	}
 	if len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
+		hulltest.CloseFds(fds)
 		return nil, errors.New("want exactly one fd in the console socket message")
 	}
 	// Non-blocking, so the poller handles it and read deadlines work.
@@ -65,27 +40,7 @@ func receiveConsole(ln *net.UnixListener) (*os.File, error) {
 func TestConsoleSocket(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	// Short path: sun_path holds 108 bytes, test temp dirs can be longer.
-	sockDir, err := os.MkdirTemp("", "hullcs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	sock := filepath.Join(sockDir, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type recv struct {
-		f   *os.File
-		err error
-	}
-	got := make(chan recv, 1)
-	go func() {
-		f, err := receiveConsole(ln)
-		got <- recv{f, err}
-	}()
+	sock, got := consoleListener(t)
 
 	s := baseSpec("sh")
 	s.Process.Terminal = true

@@ -2,7 +2,8 @@
 // busybox bundle by the hull binary, with their behaviour asserted from inside
 // the container.
 //
-// The tests need root and Linux. They build hull once (or use the binary named
+// The tests need root and Linux (without root the run fails: see Skips in
+// docs/DESIGN.md). They build hull once (or use the binary named
 // by HULL_BINARY, which may be any runtime with runc's command line, such as
 // hack/runc-ref.sh) and give every test its own bundle, state directory and
 // container id. Every test checks on cleanup that it left no state directory,

@@ -21,10 +21,7 @@ import (
 func TestExecSubCgroup(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	cg := h.cgroupDir()
-	if cg == "" {
-		t.Skip("no cgroup2 hierarchy for the containers' cgroups")
-	}
+	cg := h.needCgroupDir()
 	s := baseSpec("sleep", "1000")
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	h.startContainer(s)

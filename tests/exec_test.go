@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // startContainer creates and starts s and returns the running container's
@@ -159,26 +160,6 @@ func pidsInPidNS(t *testing.T, initPid int) []int {
 	}
 	sort.Ints(pids)
 	return pids
-}
-
-// readPid reads a pid file, waiting briefly for it to appear.
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, err := os.ReadFile(path)
-		if err == nil && len(b) > 0 {
-			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil || pid <= 0 {
-				t.Fatalf("pid file %s holds %q, want a pid", path, b)
-			}
-			return pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pid file %s never appeared: %v", path, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // cgroup2Line is the "0::/path" line of /proc/PID/cgroup.
@@ -491,13 +472,13 @@ func TestExecProcessAttributes(t *testing.T) {
 		return func(t *testing.T, out string) {
 			t.Helper()
 			st := status(out)
-			if got := statusHex(t, st, "CapEff"); got != eff {
+			if got := hulltest.StatusHex(t, st, "CapEff"); got != eff {
 				t.Errorf("CapEff %016x, want %016x", got, eff)
 			}
-			if got := statusHex(t, st, "CapPrm"); got != eff {
+			if got := hulltest.StatusHex(t, st, "CapPrm"); got != eff {
 				t.Errorf("CapPrm %016x, want %016x", got, eff)
 			}
-			if got := statusHex(t, st, "CapBnd"); got != bnd {
+			if got := hulltest.StatusHex(t, st, "CapBnd"); got != bnd {
 				t.Errorf("CapBnd %016x, want %016x", got, bnd)
 			}
 		}
@@ -624,7 +605,7 @@ cat /proc/self/limits`),
 				{"CapEff", kill}, {"CapPrm", kill}, {"CapAmb", kill}, {"CapInh", kill},
 				{"CapBnd", capMask(t, []string{"CAP_KILL", "CAP_CHOWN"})},
 			} {
-				if got := statusHex(t, st, c.key); got != c.want {
+				if got := hulltest.StatusHex(t, st, c.key); got != c.want {
 					t.Errorf("%s %016x, want %016x (process.json's)", c.key, got, c.want)
 				}
 			}
@@ -653,18 +634,7 @@ cat /proc/self/limits`),
 // consoleListener listens on a short unix socket path for a pty master.
 func consoleListener(t *testing.T) (string, <-chan recvResult) {
 	t.Helper()
-	// Short path: sun_path holds 108 bytes, test temp dirs can be longer.
-	dir, err := os.MkdirTemp("", "hullexec")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln, sock := hulltest.UnixListener(t, "hullexec")
 	got := make(chan recvResult, 1)
 	go func() {
 		f, err := receiveConsole(ln)
@@ -821,7 +791,7 @@ func TestExecPidFile(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no inner pid in output %q", out)
 			}
-			pid := readPid(t, pidFile)
+			pid := hulltest.ReadPid(t, pidFile)
 			if !pidAlive(pid) {
 				t.Fatalf("pid file holds %d, which is not running", pid)
 			}
@@ -874,7 +844,7 @@ func TestExecDetach(t *testing.T) {
 	if took > 15*time.Second {
 		t.Errorf("exec --detach took %s; it must return once the process runs", took)
 	}
-	pid := readPid(t, pidFile)
+	pid := hulltest.ReadPid(t, pidFile)
 	t.Cleanup(func() { _ = unix.Kill(pid, unix.SIGKILL) })
 	waitOutput(t, r.stdoutPath, "started", 10*time.Second)
 	// The shell prints before it execs sleep: wait for the exec, then give a
@@ -1060,9 +1030,7 @@ func TestExecStopped(t *testing.T) {
 	t.Run("paused", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		if cgroupPrefix == "" {
-			t.Skip("host limit: no cgroup2 hierarchy hull can use here, so no pause")
-		}
+		h.needCgroupDir() // no cgroup, no pause
 		h.startContainer(baseSpec("sleep", "1001"))
 		mustExit(t, h.do("pause", h.id), 0)
 		defer h.do("resume", h.id)
@@ -1088,9 +1056,7 @@ func TestExecStopped(t *testing.T) {
 func TestExecCgroupFailClosed(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	if cgroupPrefix == "" {
-		t.Skip("host limit: no cgroup2 hierarchy hull can use here")
-	}
+	h.needCgroupDir()
 	h.startContainer(baseSpec("sleep", "1001"))
 	path := filepath.Join(h.root, h.id, "state.json")
 	orig, err := os.ReadFile(path)

@@ -19,6 +19,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // TestFeatures runs `hull features` and checks each claim of the document by
@@ -256,10 +258,10 @@ func featCapabilities(t *testing.T, doc *features.Features) {
 	r := newHarness(t).run(s)
 	mustExit(t, r, 0)
 	// The container cannot get what hull itself lacks (hull warns about those).
-	own := statusHex(t, procStatus(readFile("/proc/self/status")), "CapBnd")
+	own := hulltest.StatusHex(t, procStatus(readFile("/proc/self/status")), "CapBnd")
 	st := procStatus(r.stdout)
 	for _, k := range []string{"CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"} {
-		if got := statusHex(t, st, k); got != mask&own {
+		if got := hulltest.StatusHex(t, st, k); got != mask&own {
 			t.Errorf("%s inside %x, want every listed capability %x that hull has (%x)", k, got, mask, own)
 		}
 	}
@@ -295,11 +297,11 @@ func featMountOptions(t *testing.T, doc *features.Features) {
 			t.Fatalf("no /feat/tmpfs inside:\n%s", r.stdout)
 		}
 		for _, o := range []string{"ro", "nosuid", "nodev", "noexec"} {
-			if !hasOpt(tm.opts, o) {
+			if !hulltest.HasOpt(tm.opts, o) {
 				t.Errorf("/feat/tmpfs options %s, want %s", tm.opts, o)
 			}
 		}
-		if tm.fstype != "tmpfs" || !hasOpt(tm.super, "size=1024k") || !hasOpt(tm.super, "mode=755") {
+		if tm.fstype != "tmpfs" || !hulltest.HasOpt(tm.super, "size=1024k") || !hulltest.HasOpt(tm.super, "mode=755") {
 			t.Errorf("/feat/tmpfs: %s %s, want tmpfs with size=1024k,mode=755", tm.fstype, tm.super)
 		}
 		if _, ok := byPoint["/feat/private"]; !ok || shared("/feat/private") {
@@ -352,7 +354,7 @@ func featMountOptions(t *testing.T, doc *features.Features) {
 				t.Errorf("option %q: no mount at %s inside", o, point(i, o))
 				continue
 			}
-			if want := featOptionShows[o]; want != "" && !hasOpt(m.opts, want) && !strings.Contains(" "+m.optional+" ", " "+want) {
+			if want := featOptionShows[o]; want != "" && !hulltest.HasOpt(m.opts, want) && !strings.Contains(" "+m.optional+" ", " "+want) {
 				t.Errorf("option %q: mount %s has options %q, optional fields %q; want %q", o, m.point, m.opts, m.optional, want)
 			}
 		}
@@ -505,31 +507,16 @@ func featAgent(t *testing.T, path string) <-chan featAgentMsg {
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(cmdTimeout))
-		buf := make([]byte, 1<<16)
-		oob := make([]byte, unix.CmsgSpace(4*4))
-		n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		first, fds, err := hulltest.RecvFds(c, cmdTimeout, 1<<16)
 		if err != nil {
 			m.err = err
 			return
 		}
-		cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil {
-			m.err = err
-			return
-		}
-		for _, cm := range cmsgs {
-			fds, err := unix.ParseUnixRights(&cm)
-			if err != nil {
-				m.err = err
-				continue
-			}
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			m.fds += len(fds)
-		}
+		hulltest.CloseFds(fds)
+		m.fds = len(fds)
 		// The payload may come in more than one read; it ends at EOF.
-		data := buf[:n]
+		data := first
+		buf := make([]byte, 1<<16)
 		for {
 			k, err := c.Read(buf)
 			data = append(data, buf[:k]...)
@@ -603,9 +590,7 @@ func featCgroup(t *testing.T, doc *features.Features) {
 		t.Errorf("cgroup systemd %v, systemdUser %v: hull has no systemd driver", cg.Systemd, cg.SystemdUser)
 	}
 	h := newHarness(t)
-	if h.cgroupDir() == "" {
-		t.Skip("no cgroupsPath in the test configs or no cgroup2 mount (HULL_TEST_CGROUP_PREFIX, HULL_TEST_CGROUP_ROOT)")
-	}
+	h.needCgroupDir()
 	mustExit(t, h.create(baseSpec("sleep", "60")), 0)
 	st := h.mustState(h.id)
 	procs := readFile(filepath.Join(h.cgroupDir(), "cgroup.procs"))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // The harness's own parsing and leftover detection, checked so that a broken
@@ -89,9 +91,7 @@ func TestHelperIDsAreValid(t *testing.T) {
 // bundle and checks the leftover scanners see them, and stop seeing them
 // once they are gone.
 func TestHelperLeftoverDetection(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount")
-	}
+	hulltest.RequireRoot(t) // to mount
 	h := &harness{t: t, bundle: t.TempDir()}
 	h.rootfs = filepath.Join(h.bundle, "rootfs")
 	mnt := filepath.Join(h.rootfs, "mnt")
@@ -131,9 +131,7 @@ func TestHelperLeftoverDetection(t *testing.T) {
 	// namespace, like a container: its /proc/PID/root and cwd read "/" from
 	// here, so only the inode comparison finds it.
 	data, err := os.ReadFile(rootfsTmplBusybox())
-	if err != nil {
-		t.Skip("no busybox for the chroot case")
-	}
+	hulltest.Require(t, "busybox for the chroot case", err)
 	if err := os.MkdirAll(filepath.Join(h.rootfs, "bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}

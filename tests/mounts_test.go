@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // TestMounts reads /proc/self/mountinfo inside a container with runc's
@@ -73,10 +75,10 @@ stat -c %a /mnt/tmp`)...)
 			if tc.fstype != "" && m.fstype != tc.fstype {
 				t.Errorf("%s: type %s, want %s", tc.point, m.fstype, tc.fstype)
 			}
-			if tc.opt != "" && !hasOpt(m.opts, tc.opt) {
+			if tc.opt != "" && !hulltest.HasOpt(m.opts, tc.opt) {
 				t.Errorf("%s: options %s, want %s", tc.point, m.opts, tc.opt)
 			}
-			if tc.super != "" && !hasOpt(m.super, tc.super) {
+			if tc.super != "" && !hulltest.HasOpt(m.super, tc.super) {
 				t.Errorf("%s: superblock options %s, want %s", tc.point, m.super, tc.super)
 			}
 			if tc.root != "" && filepath.Base(m.root) != tc.root {
@@ -106,15 +108,6 @@ stat -c %a /mnt/tmp`)...)
 	if got := strings.TrimSpace(parts[5]); got != "750" {
 		t.Errorf("tmpfs mode=750: stat says %q", got)
 	}
-}
-
-func hasOpt(list, opt string) bool {
-	for _, o := range strings.Split(list, ",") {
-		if o == opt {
-			return true
-		}
-	}
-	return false
 }
 
 // TestPaths checks masked and read-only paths from inside, with controls that

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // TestNamespacesDiffer checks, from inside, that every configured namespace
@@ -47,7 +49,7 @@ func TestNamespacesDiffer(t *testing.T) {
 		t.Run(tc.ns, func(t *testing.T) {
 			host, err := os.Readlink("/proc/self/ns/" + tc.ns)
 			if err != nil {
-				t.Skipf("host has no %s namespace: %v", tc.ns, err)
+				hulltest.HostLimit(t, "this kernel has no %s namespace: %v; runs on Debian's kernels", tc.ns, err)
 			}
 			in := inside[tc.ns]
 			if !strings.HasPrefix(in, tc.ns+":[") {
@@ -108,7 +110,7 @@ func TestJoinNetNamespace(t *testing.T) {
 func TestTimeNamespace(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/proc/self/ns/time"); err != nil {
-		t.Skip("kernel without time namespaces")
+		hulltest.HostLimit(t, "kernel without time namespaces; runs on Linux 5.6 and later (this host, the VM)")
 	}
 	const offset = 10 * 365 * 24 * 3600
 	tests := []struct {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // hostLink is a veth pair the test makes in the host's network namespace (this kernel
@@ -19,9 +21,7 @@ import (
 // end of the test, wherever they are; a pair in a namespace that ended is gone already.
 func hostLink(t *testing.T, tag string) (name string) {
 	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip (iproute2)")
-	}
+	hulltest.RequireTool(t, "ip", "iproute2")
 	name = fmt.Sprintf("hn%s%d", tag, os.Getpid()%100000)
 	peer := name + "p"
 	ip(t, "link", "add", name, "type", "veth", "peer", "name", peer)

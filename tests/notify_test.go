@@ -4,14 +4,13 @@ package tests
 
 import (
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 var sdnotifyTool = &testTool{pkg: "./testdata/sdnotify", name: "sdnotify"}
@@ -27,11 +26,7 @@ type notifyMsg struct {
 // answers BARRIER=1 by closing the fd that comes with it.
 func notifyListener(t *testing.T) (string, <-chan notifyMsg) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hullnotify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := hulltest.ShortTempDir(t, "hullnotify")
 	sock := filepath.Join(dir, "notify")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
@@ -40,23 +35,14 @@ func notifyListener(t *testing.T) (string, <-chan notifyMsg) {
 	t.Cleanup(func() { conn.Close() })
 	got := make(chan notifyMsg, 16)
 	go func() {
-		buf := make([]byte, 4096)
-		oob := make([]byte, unix.CmsgSpace(4*4))
 		for {
-			n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+			text, fds, err := hulltest.RecvFds(conn, 0, 4096)
 			if err != nil {
 				return
 			}
-			m := notifyMsg{text: string(buf[:n]), at: time.Now()}
-			if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-				for i := range msgs {
-					fds, _ := unix.ParseUnixRights(&msgs[i])
-					for _, fd := range fds {
-						unix.Close(fd)
-						m.barrier = true
-					}
-				}
-			}
+			// BARRIER=1's pipe: closing it is the answer.
+			hulltest.CloseFds(fds)
+			m := notifyMsg{text: string(text), at: time.Now(), barrier: len(fds) > 0}
 			got <- m
 		}
 	}()

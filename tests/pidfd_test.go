@@ -15,6 +15,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // pidfdMsg is what one connection to a --pidfd-socket delivered.
@@ -30,58 +32,22 @@ type pidfdMsg struct {
 // contrib pidfd-kill does.
 func pidfdListener(t *testing.T) (string, <-chan pidfdMsg) {
 	t.Helper()
-	// Short path: sun_path holds 108 bytes, test temp dirs can be longer.
-	dir, err := os.MkdirTemp("", "hullpidfd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln, sock := hulltest.UnixListener(t, "hullpidfd")
 	got := make(chan pidfdMsg, 1)
 	go func() { got <- receivePidfd(ln) }()
 	return sock, got
 }
 
 func receivePidfd(ln *net.UnixListener) pidfdMsg {
-	if err := ln.SetDeadline(time.Now().Add(cmdTimeout)); err != nil {
-		return pidfdMsg{err: err}
-	}
-	conn, err := ln.AcceptUnix()
+	payload, fds, err := hulltest.AcceptFds(ln, cmdTimeout, 4096)
 	if err != nil {
 		return pidfdMsg{err: err}
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(cmdTimeout)); err != nil {
-		return pidfdMsg{err: err}
-	}
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return pidfdMsg{err: err}
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return pidfdMsg{err: err}
-	}
-	var fds []int
-	for i := range msgs {
-		if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-			fds = append(fds, got...)
-		}
 	}
 	if len(fds) != 1 {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
+		hulltest.CloseFds(fds)
 		return pidfdMsg{err: fmt.Errorf("want exactly one fd in the pidfd socket message, got %d", len(fds))}
 	}
-	m := pidfdMsg{payload: string(buf[:n]), fd: os.NewFile(uintptr(fds[0]), "pidfd")}
+	m := pidfdMsg{payload: string(payload), fd: os.NewFile(uintptr(fds[0]), "pidfd")}
 	m.link, _ = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fds[0]))
 	info := procStatus(readFile(fmt.Sprintf("/proc/self/fdinfo/%d", fds[0])))
 	if m.pid, err = strconv.Atoi(info["Pid"]); err != nil {

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 var capNumbers = map[string]int{
@@ -45,15 +47,6 @@ func capMask(t *testing.T, names []string) uint64 {
 		m |= 1 << uint(bit)
 	}
 	return m
-}
-
-func statusHex(t *testing.T, st map[string]string, key string) uint64 {
-	t.Helper()
-	v, err := strconv.ParseUint(st[key], 16, 64)
-	if err != nil {
-		t.Fatalf("%s in /proc/self/status: %q: %v", key, st[key], err)
-	}
-	return v
 }
 
 // TestCapabilities compares the five capability sets in /proc/self/status
@@ -148,7 +141,7 @@ func TestCapabilities(t *testing.T) {
 				{"CapBnd", want.bnd}, {"CapEff", want.eff}, {"CapPrm", want.prm},
 				{"CapInh", want.inh}, {"CapAmb", want.amb},
 			} {
-				if got, w := statusHex(t, st, set.key), capMask(t, set.want); got != w {
+				if got, w := hulltest.StatusHex(t, st, set.key), capMask(t, set.want); got != w {
 					t.Errorf("%s = %016x, want %016x (%v)", set.key, got, w, set.want)
 				}
 			}

@@ -11,6 +11,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // hostTmpfs mounts a private tmpfs with flags at a new directory and unmounts it
@@ -117,12 +119,12 @@ func TestMountBindClearedFlags(t *testing.T) {
 			continue
 		}
 		for _, o := range tc.want {
-			if !hasOpt(m.opts, o) {
+			if !hulltest.HasOpt(m.opts, o) {
 				t.Errorf("%s: options %s, want %s", tc.point, m.opts, o)
 			}
 		}
 		for _, o := range tc.not {
-			if hasOpt(m.opts, o) {
+			if hulltest.HasOpt(m.opts, o) {
 				t.Errorf("%s: options %s, want no %s", tc.point, m.opts, o)
 			}
 		}
@@ -264,7 +266,7 @@ func TestUsernsBindSourceHostOnly(t *testing.T) {
 	if got := strings.TrimSpace(parts[0]); got != "secret-ok" {
 		t.Errorf("/data/f reads %q, want %q", got, "secret-ok")
 	}
-	if ms := parseMountinfo(parts[1]); len(ms) != 1 || !hasOpt(ms[0].opts, "ro") || !hasOpt(ms[0].opts, "nosuid") {
+	if ms := parseMountinfo(parts[1]); len(ms) != 1 || !hulltest.HasOpt(ms[0].opts, "ro") || !hulltest.HasOpt(ms[0].opts, "nosuid") {
 		t.Errorf("/data mount: %q, want one ro,nosuid mount", parts[1])
 	}
 	h.cleanup()

@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // TestHomeFromPasswd checks HOME as runc sets it when the environment has none (or an
@@ -73,10 +75,7 @@ func TestHomeFromPasswd(t *testing.T) {
 // (its cgroup's cpuset), as with runc, instead of inheriting the pin.
 func TestCPUAffinityReset(t *testing.T) {
 	t.Parallel()
-	taskset, err := exec.LookPath("taskset")
-	if err != nil {
-		t.Skip("no taskset")
-	}
+	taskset := hulltest.RequireTool(t, "taskset", "util-linux")
 	const script = `grep Cpus_allowed_list /proc/self/status`
 	h := newHarness(t)
 	pinned := func(args ...string) result {
@@ -94,7 +93,7 @@ func TestCPUAffinityReset(t *testing.T) {
 	ref := h.do(append([]string{"exec", h.id}, shell(script)...)...)
 	mustExit(t, ref, 0)
 	if strings.TrimSpace(strings.TrimPrefix(ref.stdout, "Cpus_allowed_list:")) == "0" {
-		t.Skip("the container may only use CPU 0: nothing to reset")
+		hulltest.HostLimit(t, "the container may only use CPU 0: nothing to reset; runs on any host with two CPUs (the CI host)")
 	}
 	t.Run("exec", func(t *testing.T) {
 		r := pinned(append([]string{"exec", h.id}, shell(script)...)...)
@@ -140,8 +139,8 @@ func TestExecCapAmbient(t *testing.T) {
 			r := h.do("exec", "-u", "1000:1000", "--cap", "CAP_NET_RAW", h.id, "cat", "/proc/self/status")
 			mustExit(t, r, 0)
 			st := procStatus(r.stdout)
-			amb := statusHex(t, st, "CapAmb")
-			eff := statusHex(t, st, "CapEff")
+			amb := hulltest.StatusHex(t, st, "CapAmb")
+			eff := hulltest.StatusHex(t, st, "CapEff")
 			if got := amb&netRaw != 0; got != tc.wantAmb {
 				t.Errorf("CAP_NET_RAW in CapAmb (%016x): %v, want %v (stderr %q)", amb, got, tc.wantAmb, r.stderr)
 			}

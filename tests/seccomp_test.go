@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +20,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // The seccomp tests run busybox (and a tiny static probe that makes one raw
@@ -41,9 +42,7 @@ const seccompCacheDir = ".seccomp-cache"
 // requireAMD64 skips tests whose profiles or syscall numbers are x86_64's.
 func requireAMD64(t *testing.T) {
 	t.Helper()
-	if runtime.GOARCH != "amd64" {
-		t.Skipf("%s lists the x86 architectures only; this is %s", dockerProfilePath, runtime.GOARCH)
-	}
+	hulltest.OnlyArch(t, "amd64", dockerProfilePath+" lists the x86 architectures only and the probes use x86_64 syscall numbers")
 }
 
 // dockerProfile loads the Docker-like profile.
@@ -768,9 +767,7 @@ func (a *seccompAgent) accept() {
 func (a *seccompAgent) receive(conn *net.UnixConn) agentConn {
 	c := agentConn{fd: -1}
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 1<<16)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	first, fds, err := hulltest.RecvFds(conn, 0, 1<<16)
 	if err != nil {
 		c.err = fmt.Errorf("recvmsg: %w", err)
 		return c
@@ -779,24 +776,10 @@ func (a *seccompAgent) receive(conn *net.UnixConn) agentConn {
 	if err != nil {
 		c.err = fmt.Errorf("reading the rest: %w", err)
 	}
-	c.raw = append(buf[:n:n], rest...)
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		c.err = errors.Join(c.err, fmt.Errorf("control message: %w", err))
-	}
-	for _, m := range msgs {
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if c.fd < 0 {
-				c.fd = fd
-			} else {
-				unix.Close(fd)
-			}
-			c.fds++
-		}
+	c.raw = append(first[:len(first):len(first)], rest...)
+	if c.fds = len(fds); c.fds > 0 {
+		c.fd = fds[0]
+		hulltest.CloseFds(fds[1:])
 	}
 	if c.fd >= 0 {
 		c.link, _ = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", c.fd))

@@ -18,13 +18,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +30,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // secHull runs the runtime binary bin (not necessarily hullBinary) with the
@@ -509,7 +509,7 @@ func TestSecurityLeakedFds(t *testing.T) {
 		pidFile := filepath.Join(h.outDir, "exec.pid")
 		r := h.do(append([]string{"exec", "--detach", "--pid-file", pidFile, h.id}, secFdArgs...)...)
 		mustExit(t, r, 0)
-		pid := readPid(t, pidFile)
+		pid := hulltest.ReadPid(t, pidFile)
 		secWait(t, "the detached ls to exit", 10*time.Second, func() bool { return !pidAlive(pid) })
 		secCheckFdAllowList(t, r.readStdout())
 	})
@@ -700,33 +700,6 @@ func secErrLine(stderr string) string {
 	return lines[len(lines)-1]
 }
 
-// secTree lists dir recursively with modes and file contents, to compare a
-// host directory before and after an attack.
-func secTree(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s %v", strings.TrimPrefix(p, dir), fi.Mode())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += " " + string(b)
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
 // secHostVictimDir makes a host directory an escape would hit, with a marker
 // file, and registers the check that it is unchanged and has no mount on or
 // under it in the host's mount namespace.
@@ -736,7 +709,7 @@ func secHostVictimDir(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "host-marker"), []byte("host"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	before := secTree(t, dir)
+	before := hulltest.Tree(t, dir)
 	t.Cleanup(func() {
 		if m := mountsUnder(dir); len(m) > 0 {
 			t.Errorf("ATTACK SUCCEEDED: host mounts on the victim directory: %v", m)
@@ -744,7 +717,7 @@ func secHostVictimDir(t *testing.T) string {
 				_ = unix.Unmount(m[i], unix.MNT_DETACH)
 			}
 		}
-		if after := secTree(t, dir); after != before {
+		if after := hulltest.Tree(t, dir); after != before {
 			t.Errorf("ATTACK SUCCEEDED: host directory %s changed:\nbefore:\n%s\nafter:\n%s", dir, before, after)
 		}
 	})
@@ -1037,7 +1010,7 @@ func TestSecurityMaskedDevNull(t *testing.T) {
 				abs = target
 			}
 			if _, err := os.Stat(abs); err != nil {
-				t.Skipf("this kernel has no %s", abs)
+				hulltest.HostLimit(t, "this kernel has no %s; runs on Debian's kernels", abs)
 			}
 			h := newHarness(t)
 			secPlant(t, h.rootfs, "dev/null", target)
@@ -1170,7 +1143,7 @@ func secFakeProc(t *testing.T, dir string) string {
 			t.Fatal(err)
 		}
 	}
-	return secTree(t, dir)
+	return hulltest.Tree(t, dir)
 }
 
 // secNetnsRead reads a /proc/sys file as a process in pid's network
@@ -1193,9 +1166,7 @@ func secNetnsRead(t *testing.T, pid int, path string) string {
 // stay as they are and the host's sysctls are unchanged.
 func TestSecurityProcRedirect(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("nsenter"); err != nil {
-		t.Skip("needs nsenter (util-linux) to read the container's sysctls from the host")
-	}
+	hulltest.RequireTool(t, "nsenter", "util-linux") // reads the container's sysctls from the host
 	const somaxconn, domain, oom = "1234", "hull-sec-test", 123
 	hostSomaxconn := "/proc/sys/net/core/somaxconn"
 	before := readFile(hostSomaxconn)
@@ -1246,7 +1217,7 @@ func TestSecurityProcRedirect(t *testing.T) {
 				fake = t.TempDir() // a host directory
 			}
 			fakeBefore := secFakeProc(t, fake)
-			tmpBefore := secTree(t, filepath.Join(h.rootfs, "tmp"))
+			tmpBefore := hulltest.Tree(t, filepath.Join(h.rootfs, "tmp"))
 			// An image symlink to /proc, so the destination names /proc only
 			// once resolved.
 			secPlant(t, h.rootfs, "procalias", "/proc")
@@ -1276,10 +1247,10 @@ func TestSecurityProcRedirect(t *testing.T) {
 			}
 			cr := h.create(s)
 			defer func() {
-				if got := secTree(t, fake); got != fakeBefore {
+				if got := hulltest.Tree(t, fake); got != fakeBefore {
 					t.Errorf("ATTACK SUCCEEDED: the runtime wrote to the container's fake procfs files:\nbefore:\n%s\nafter:\n%s", fakeBefore, got)
 				}
-				if got := secTree(t, filepath.Join(h.rootfs, "tmp")); tc.link == "/tmp" && got != tmpBefore {
+				if got := hulltest.Tree(t, filepath.Join(h.rootfs, "tmp")); tc.link == "/tmp" && got != tmpBefore {
 					t.Errorf("ATTACK SUCCEEDED: the runtime wrote into the image's /tmp:\n%s", got)
 				}
 			}()
@@ -1299,20 +1270,6 @@ func TestSecurityProcRedirect(t *testing.T) {
 			}
 		})
 	}
-}
-
-// secListDir returns the names in dir, sorted, or nil if it does not exist.
-func secListDir(t *testing.T, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // TestSecurityBadIDs passes ids that are not single safe path components to
@@ -1356,8 +1313,8 @@ func TestSecurityBadIDs(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(victim) })
-	baseBefore := secListDir(t, base)
-	victimBefore := secTree(t, victim)
+	baseBefore := hulltest.DirNames(t, base)
+	victimBefore := hulltest.Tree(t, victim)
 
 	// Ids of 256 to 1024 bytes passed the id rule but cannot name the state
 	// directory (NAME_MAX is 255).
@@ -1382,10 +1339,10 @@ func TestSecurityBadIDs(t *testing.T) {
 				t.Errorf("ATTACK SUCCEEDED: `hull %s` accepted the id %q: %s", strings.Join(cmd, " "), id, r)
 			}
 		}
-		if got := secListDir(t, h.root); len(got) != 0 {
+		if got := hulltest.DirNames(t, h.root); len(got) != 0 {
 			t.Errorf("ATTACK SUCCEEDED: id %q left %v in the state root", id, got)
 		}
-		if got := secListDir(t, base); strings.Join(got, "/") != strings.Join(baseBefore, "/") {
+		if got := hulltest.DirNames(t, base); strings.Join(got, "/") != strings.Join(baseBefore, "/") {
 			t.Errorf("ATTACK SUCCEEDED: id %q changed the state root's parent: %v, was %v", id, got, baseBefore)
 		}
 		if st := readFile(fmt.Sprintf("/proc/%d/stat", decoy.Process.Pid)); !pidAlive(decoy.Process.Pid) || strings.Contains(st, ") T ") {
@@ -1394,7 +1351,7 @@ func TestSecurityBadIDs(t *testing.T) {
 		if _, err := os.Stat(victim); err != nil {
 			t.Fatalf("ATTACK SUCCEEDED: id %q removed %s", id, victim)
 		}
-		if got := secTree(t, victim); got != victimBefore {
+		if got := hulltest.Tree(t, victim); got != victimBefore {
 			t.Errorf("ATTACK SUCCEEDED: id %q changed %s:\n%s", id, victim, got)
 		}
 	}
@@ -1418,7 +1375,7 @@ func TestSecurityBadIDs(t *testing.T) {
 	}
 	mustExit(t, h.do("delete", "--force", longest), 0)
 	h.root = base
-	if got := secListDir(t, filepath.Join(base, "state")); len(got) != 0 {
+	if got := hulltest.DirNames(t, filepath.Join(base, "state")); len(got) != 0 {
 		t.Errorf("state root not empty: %v", got)
 	}
 	os.Remove(filepath.Join(base, "state"))
@@ -1476,7 +1433,7 @@ func TestSecurityStateDir(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(target, "marker"), []byte("target"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		before := secTree(t, target)
+		before := hulltest.Tree(t, target)
 		link := filepath.Join(h.root, h.id)
 		if err := os.Symlink(target, link); err != nil {
 			t.Fatal(err)
@@ -1493,7 +1450,7 @@ func TestSecurityStateDir(t *testing.T) {
 			r := h.do(args...)
 			t.Logf("hull %s over the planted symlink: exit %d: %s", args[0], r.exit, strings.TrimSpace(r.stdout+" "+secErrLine(r.stderr+"\n")))
 		}
-		if after := secTree(t, target); after != before {
+		if after := hulltest.Tree(t, target); after != before {
 			t.Errorf("ATTACK SUCCEEDED: the symlink's target changed:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
 		if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o755 {
@@ -1563,10 +1520,7 @@ func TestSecurityFuzzConfig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fuzzing takes a while; not with -short")
 	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool in PATH")
-	}
+	goTool := hulltest.RequireTool(t, "go", "golang, or the toolchain that runs the tests")
 	const pkg = "libruntime/config"
 	mod := t.TempDir()
 	for _, f := range []string{"go.mod", "go.sum"} {
@@ -1624,7 +1578,7 @@ func TestSecurityFuzzConfig(t *testing.T) {
 				t.Fatalf("FUZZ FAILURE in %s (%s): %v\nfailing inputs (save under %s/testdata/fuzz/%s/ to reproduce):\n%s\n%s",
 					target, pkg, err, pkg, target, strings.Join(inputs, "\n"), out)
 			}
-			t.Logf("%s", secLastLines(string(out), 3))
+			t.Logf("%s", hulltest.LastLines(string(out), 3))
 		})
 	}
 }
@@ -1644,14 +1598,6 @@ func secCopyFile(t *testing.T, src, dst string) {
 	}
 }
 
-func secLastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // TestSecurityMaskedDuplicates: linux.maskedPaths may name one path more than
 // once, spelled differently. As with runc, each path is masked once, in the
 // order of its first entry: a second mask stacked on the first hid nothing more
@@ -1659,7 +1605,7 @@ func secLastLines(s string, n int) string {
 func TestSecurityMaskedDuplicates(t *testing.T) {
 	t.Parallel()
 	if _, err := os.Stat("/proc/timer_list"); err != nil {
-		t.Skip("this kernel has no /proc/timer_list")
+		hulltest.HostLimit(t, "this kernel has no /proc/timer_list; runs on Debian's kernels")
 	}
 	h := newHarness(t)
 	for _, d := range []string{"ma", "mb"} {

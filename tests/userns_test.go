@@ -16,6 +16,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // usernsHostID is where the container's root is mapped on the host.
@@ -393,7 +395,7 @@ for f in /proc/self/ns/*; do echo "${f##*/} $(readlink "$f")"; done`)
 		pidFile := filepath.Join(t.TempDir(), "pid")
 		r := h.do("exec", "-d", "--pid-file", pidFile, "-u", "1000:1000", h.id, "sleep", "1002")
 		mustExit(t, r, 0)
-		pid := readPid(t, pidFile)
+		pid := hulltest.ReadPid(t, pidFile)
 		t.Cleanup(func() { _ = unix.Kill(pid, unix.SIGKILL) })
 		status := procStatus(readFile(fmt.Sprintf("/proc/%d/status", pid)))
 		want := strings.Repeat(strconv.Itoa(usernsHostID+1000)+"\t", 3) + strconv.Itoa(usernsHostID+1000)

@@ -21,6 +21,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // wantFile checks the content of a cgroup file.
@@ -115,7 +117,7 @@ func TestPids(t *testing.T) {
 	parent := testParent(t)
 	requireController(t, parent, "pids")
 	if _, err := os.Stat("/bin/sh"); err != nil {
-		t.Skip("no /bin/sh")
+		hulltest.Require(t, "/bin/sh", err)
 	}
 	m := newManager(t, filepath.Join(parent, "ctr"), &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64(1)}})
 	wantFile(t, m, "pids.max", "1")
@@ -258,7 +260,7 @@ func blockDevice(t *testing.T) string {
 			return strings.TrimSpace(string(b))
 		}
 	}
-	t.Skip("no block device to throttle")
+	hulltest.HostLimit(t, "no block device to throttle; runs in the VM (HULL_VM_DISK_DEV)")
 	return ""
 }
 
@@ -313,7 +315,7 @@ func TestHugetlb(t *testing.T) {
 	probe := newManager(t, filepath.Join(parent, "probe"), nil)
 	sizes, err := probe.hugePageSizes()
 	if err != nil || len(sizes) == 0 {
-		t.Skipf("no huge page sizes: %v", err)
+		hulltest.HostLimit(t, "no huge page sizes: %v; runs on kernels with hugetlbfs", err)
 	}
 	size := sizes[0]
 	// The kernel rounds a limit down to whole pages: use four.

@@ -1,23 +1,21 @@
 package cgroups
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/libruntime/cgroups/devices"
 )
 
-// probe runs the devices helper in m's cgroup and returns one result per
-// probe ("ok" or an errno name).
+// probe runs the device probes (internal/hulltest.DeviceProbe) in m's cgroup
+// and returns one result per probe ("ok" or an errno name).
 func probe(t *testing.T, m *fsManager, probes ...string) []string {
 	t.Helper()
 	fd, err := m.FD()
@@ -25,52 +23,7 @@ func probe(t *testing.T, m *fsManager, probes ...string) []string {
 		t.Fatal(err)
 	}
 	defer fd.Close()
-	cmd := exec.Command(os.Args[0], probes...)
-	cmd.Env = append(os.Environ(), helperEnv+"=devices")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("devices helper: %v", err)
-	}
-	res := strings.Split(strings.TrimSpace(string(bytes.TrimSpace(out))), "\n")
-	if len(res) != len(probes) {
-		t.Fatalf("helper answered %q to %q", out, probes)
-	}
-	return res
-}
-
-// unusedMajor returns a char major no driver has, so an allowed open of a
-// node with it fails with ENXIO rather than EPERM, and reaches nothing.
-func unusedMajor(t *testing.T) int {
-	t.Helper()
-	data, err := os.ReadFile("/proc/devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n := 3000; n < 4000; n++ {
-		if !strings.Contains("\n"+string(data), fmt.Sprintf("\n%d ", n)) {
-			return n
-		}
-	}
-	t.Skip("no unused device major")
-	return 0
-}
-
-// nodeDir returns a directory where device nodes work, or skips.
-func nodeDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	null := filepath.Join(dir, "null")
-	if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-		t.Skipf("cannot make device nodes: %v", err)
-	}
-	f, err := os.OpenFile(null, os.O_WRONLY, 0)
-	if err != nil {
-		t.Skipf("device nodes do not work in %s: %v", dir, err)
-	}
-	f.Close()
-	return dir
+	return hulltest.ProbeDevices(t, int(fd.Fd()), helperEnv+"=devices", probes...)
 }
 
 // TestDefaultDeviceFilter: without device rules a container gets runc's
@@ -78,24 +31,24 @@ func nodeDir(t *testing.T) string {
 // be opened, though (as in runc) they can be made.
 func TestDefaultDeviceFilter(t *testing.T) {
 	parent := testParent(t)
-	dir := nodeDir(t)
-	A := unusedMajor(t)
+	dir := hulltest.DeviceNodeDir(t)
+	A := hulltest.UnusedCharMajor(t)
 	loop := filepath.Join(dir, "loop-control")
 	if err := unix.Mknod(loop, unix.S_IFCHR|0o600, int(unix.Mkdev(10, 237))); err != nil {
 		t.Fatal(err)
 	}
 	m := newManager(t, filepath.Join(parent, "ctr"), nil)
 	probes := []struct{ probe, want string }{
-		{"open:/dev/null:rw", "ok"},
-		{"open:/dev/zero:r", "ok"},
-		{"open:" + loop + ":rw", "EPERM"},
-		{fmt.Sprintf("mknod:%s/made:c:%d:0", dir, A), "ok"},
-		{"open:" + dir + "/made:r", "EPERM"},
-		{fmt.Sprintf("mknod:%s/blk:b:%d:0", dir, A), "ok"},
-		{"open:" + dir + "/blk:r", "EPERM"},
+		{"open /dev/null rw", "ok"},
+		{"open /dev/zero r", "ok"},
+		{"open " + loop + " rw", "EPERM"},
+		{fmt.Sprintf("mknod %s/made c %d 0", dir, A), "ok"},
+		{"open " + dir + "/made r", "EPERM"},
+		{fmt.Sprintf("mknod %s/blk b %d 0", dir, A), "ok"},
+		{"open " + dir + "/blk r", "EPERM"},
 	}
 	if _, err := os.Stat("/dev/loop-control"); err == nil {
-		probes = append(probes, struct{ probe, want string }{"open:/dev/loop-control:rw", "EPERM"})
+		probes = append(probes, struct{ probe, want string }{"open /dev/loop-control rw", "EPERM"})
 	}
 	var args []string
 	for _, p := range probes {
@@ -113,8 +66,8 @@ func TestDefaultDeviceFilter(t *testing.T) {
 // exactly one program attached; Set without device rules leaves it alone.
 func TestSetDevices(t *testing.T) {
 	parent := testParent(t)
-	dir := nodeDir(t)
-	A := unusedMajor(t)
+	dir := hulltest.DeviceNodeDir(t)
+	A := hulltest.UnusedCharMajor(t)
 	node := filepath.Join(dir, "a")
 	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(A), 0))); err != nil {
 		t.Fatal(err)
@@ -135,7 +88,7 @@ func TestSetDevices(t *testing.T) {
 		if err := m.Set(s.r); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
-		got := probe(t, m, "open:"+node+":r", "open:/dev/null:w")
+		got := probe(t, m, "open "+node+" r", "open /dev/null w")
 		if got[0] != s.want || got[1] != "ok" {
 			t.Errorf("%s: open node %s, /dev/null %s; want %s, ok", s.name, got[0], got[1], s.want)
 		}

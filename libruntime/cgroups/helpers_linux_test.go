@@ -3,7 +3,6 @@ package cgroups
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // The test binary doubles as the processes the tests put into cgroups:
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 	case "alloc":
 		alloc(os.Args[1])
 	case "devices":
-		os.Exit(probeDevices(os.Args[1:]))
+		os.Exit(hulltest.RunDeviceProbes(os.Args[1:]))
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper %q\n", os.Getenv(helperEnv))
 		os.Exit(2)
@@ -79,55 +80,13 @@ func alloc(mib string) {
 	time.Sleep(time.Hour)
 }
 
-// probeDevices runs "open:<path>:<r|w|rw>" and "mknod:<path>:<c|b>:<major>:<minor>"
-// probes and prints one result per line: "ok" or the errno's name.
-func probeDevices(probes []string) int {
-	for _, p := range probes {
-		f := strings.Split(p, ":")
-		var err error
-		switch f[0] {
-		case "open":
-			flags := map[string]int{"r": unix.O_RDONLY, "w": unix.O_WRONLY, "rw": unix.O_RDWR}[f[2]]
-			var fd int
-			fd, err = unix.Open(f[1], flags|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-			if err == nil {
-				unix.Close(fd)
-			}
-		case "mknod":
-			mode := uint32(unix.S_IFCHR)
-			if f[2] == "b" {
-				mode = unix.S_IFBLK
-			}
-			var major, minor uint32
-			fmt.Sscan(f[3], &major)
-			fmt.Sscan(f[4], &minor)
-			err = unix.Mknod(f[1], mode|0o600, int(unix.Mkdev(major, minor)))
-		}
-		switch {
-		case err == nil:
-			fmt.Println("ok")
-		default:
-			var errno unix.Errno
-			if errors.As(err, &errno) {
-				fmt.Println(unix.ErrnoName(errno))
-			} else {
-				fmt.Println(err)
-			}
-		}
-	}
-	return 0
-}
-
-// requireRoot skips tests that make cgroups when they cannot.
+// requireRoot fails tests that make cgroups when they cannot, and returns the
+// cgroup2 mount.
 func requireRoot(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create cgroups")
-	}
+	hulltest.RequireRoot(t)
 	mount, err := Mount()
-	if err != nil {
-		t.Skipf("no cgroup2: %v", err)
-	}
+	hulltest.Require(t, "a cgroup2 mount (the host's /sys/fs/cgroup/unified, the VM's /sys/fs/cgroup)", err)
 	return mount
 }
 
@@ -173,7 +132,7 @@ func requireController(t *testing.T, parent, ctrl string) {
 		t.Fatal(err)
 	}
 	if !slices.Contains(strings.Fields(on), ctrl) {
-		t.Skipf("the %s controller is not available below %s (this host's cgroup2 root passes on %q); run on a cgroup v2 host with it", ctrl, parent, on)
+		hulltest.HostLimit(t, "the %s controller is not available below %s (this host's cgroup2 root passes on %q); runs in the cgroup v2 VM: make vm-test", ctrl, parent, on)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // TestMount checks Mount against an independent reading of mountinfo: the
@@ -37,7 +39,7 @@ func TestMount(t *testing.T) {
 		if err == nil {
 			t.Fatalf("Mount() = %q, want an error: there is no cgroup2 mount", got)
 		}
-		t.Skipf("no cgroup2 mounted: %v", err)
+		hulltest.Require(t, "a cgroup2 mount (the host's /sys/fs/cgroup/unified, the VM's /sys/fs/cgroup)", err)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,7 @@ func TestResolvePath(t *testing.T) {
 func TestPath(t *testing.T) {
 	mount, err := Mount()
 	if err != nil {
-		t.Skipf("no cgroup2: %v", err)
+		hulltest.Require(t, "a cgroup2 mount (the host's /sys/fs/cgroup/unified, the VM's /sys/fs/cgroup)", err)
 	}
 	own, err := ownCgroup()
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func TestErrorString(t *testing.T) {
@@ -79,9 +81,8 @@ func TestDefaultMatchesRunc(t *testing.T) {
 	runc := os.Getenv("REF_RUNC")
 	if runc == "" {
 		var err error
-		if runc, err = exec.LookPath("runc"); err != nil {
-			t.Skip("runc not installed")
-		}
+		runc, err = exec.LookPath("runc")
+		hulltest.Require(t, "runc (make deps), or REF_RUNC", err)
 	}
 	out, err := exec.Command(runc, "--version").Output()
 	if err != nil {

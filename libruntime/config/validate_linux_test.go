@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/clip"
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // testBundle makes a bundle directory with an empty rootfs.
@@ -623,7 +624,7 @@ func TestSysctlForeignNamespace(t *testing.T) {
 		r = netnsThread()
 	}
 	if r.err != nil {
-		t.Skipf("cannot make a network namespace: %v", r.err)
+		hulltest.Require(t, "a network namespace (root)", r.err)
 	}
 	if r.path == "" {
 		t.Fatal("no thread besides the main one")

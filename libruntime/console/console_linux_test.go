@@ -18,6 +18,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 const (
@@ -135,9 +137,7 @@ func setupChild() int {
 }
 
 func TestSetup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for mount namespaces, devpts and chroot")
-	}
+	hulltest.RequireRoot(t) // mount namespaces, devpts and chroot
 	const targetData = "original content"
 	tests := []struct {
 		name    string
@@ -461,9 +461,7 @@ func (r *ptyReader) expect(t *testing.T, want string) {
 // what the peer writes; and that a file that is no terminal is an error.
 func TestClearONLCR(t *testing.T) {
 	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Skipf("no /dev/ptmx: %v", err)
-	}
+	hulltest.Require(t, "/dev/ptmx", err)
 	master := os.NewFile(uintptr(mfd), "ptmx")
 	defer master.Close()
 	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {

@@ -10,16 +10,16 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func TestOverlayHandle(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	hulltest.RequireRoot(t)
 	exe, _ := os.Readlink("/proc/self/exe")
 	f, err := overlay(exe, t.TempDir())
 	if err != nil {
-		t.Skipf("overlay not available here: %v", err)
+		hulltest.HostLimit(t, "overlay not available here: %v; runs on kernels with overlayfs", err)
 	}
 	defer f.Close()
 	assertSealed(t, f)
@@ -29,9 +29,7 @@ func TestOverlayHandle(t *testing.T) {
 // directory (hull in /tmp, --root /tmp/state), overlayfs refuses the layers; the
 // handle must still be a zero-copy overlay, not the memfd copy.
 func TestOverlayNestedStateDir(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	hulltest.RequireRoot(t)
 	self, _ := os.Readlink("/proc/self/exe")
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "hull")
@@ -48,12 +46,12 @@ func TestOverlayNestedStateDir(t *testing.T) {
 	}
 	if f, err := overlay(exe, empty); err == nil {
 		f.Close()
-		t.Skip("this kernel's overlayfs accepts nested layers: nothing to fall back from")
+		hulltest.HostLimit(t, "this kernel's overlayfs accepts nested layers: nothing to fall back from; runs on kernels that refuse them")
 	}
 	// Before Linux 6.15 a detached mount cannot be an overlayfs layer
 	// (clone_private_mount: EINVAL); open then falls back to the memfd copy.
 	if f, err := overlayOnTmpfs(exe); err != nil {
-		t.Skipf("overlay on a detached tmpfs not supported here: %v", err)
+		hulltest.HostLimit(t, "overlay on a detached tmpfs not supported here: %v; runs on Linux 6.15 and later (this host)", err)
 	} else {
 		f.Close()
 	}
@@ -71,9 +69,7 @@ func TestOverlayNestedStateDir(t *testing.T) {
 // TestOverlayLayerCannotShadow: the second layer is the container's state directory,
 // not an empty one; a file there named like the binary must not replace it.
 func TestOverlayLayerCannotShadow(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	hulltest.RequireRoot(t)
 	self, _ := os.Readlink("/proc/self/exe")
 	data, err := os.ReadFile(self)
 	if err != nil {
@@ -91,7 +87,7 @@ func TestOverlayLayerCannotShadow(t *testing.T) {
 	}
 	f, err := overlay(bin, layer)
 	if err != nil {
-		t.Skipf("overlay not available here: %v", err)
+		hulltest.HostLimit(t, "overlay not available here: %v; runs on kernels with overlayfs", err)
 	}
 	defer f.Close()
 	assertSealed(t, f)

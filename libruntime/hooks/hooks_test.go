@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // The test binary doubles as a hook that records what it was given. It knows
@@ -242,8 +242,8 @@ func TestRunTimeoutKills(t *testing.T) {
 	if elapsed < time.Second || elapsed > 10*time.Second {
 		t.Errorf("Run took %v for a 1s timeout", elapsed)
 	}
-	pid := readPid(t, pidFile)
-	bg := readPid(t, bgFile)
+	pid := hulltest.ReadPid(t, pidFile)
+	bg := hulltest.ReadPid(t, bgFile)
 	t.Cleanup(func() { syscall.Kill(bg, syscall.SIGKILL) })
 
 	// Killed and reaped by Run: the pid no longer exists, not even as a zombie.
@@ -253,7 +253,7 @@ func TestRunTimeoutKills(t *testing.T) {
 	// The hook's own child was in its process group; it is reaped by
 	// whoever inherited it, so give that a moment.
 	deadline := time.Now().Add(5 * time.Second)
-	for !gone(bg) {
+	for hulltest.PidAlive(bg) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the hook's child %d survived the timeout", bg)
 		}
@@ -270,33 +270,10 @@ func TestRunDoesNotWaitForHookOutputHolders(t *testing.T) {
 	if err := Run("createRuntime", []specs.Hook{{Path: hook}}, testState()); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if bg := readPid(t, bgFile); bg > 0 {
+	if bg := hulltest.ReadPid(t, bgFile); bg > 0 {
 		syscall.Kill(bg, syscall.SIGKILL)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("Run waited %v for a daemon holding the hook's output", d)
 	}
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		t.Fatalf("pid file %s: %q", path, b)
-	}
-	return pid
-}
-
-// gone reports whether pid is dead: absent or a zombie.
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
 }

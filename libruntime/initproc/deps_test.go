@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // TestNoLibseccomp: init and exec's helper load the program `hull create` compiled
@@ -13,9 +15,7 @@ import (
 // every linked package's does.
 func TestNoLibseccomp(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Skipf("go list: %v", err)
-	}
+	hulltest.Require(t, "the go tool (go list)", err)
 	for _, dep := range strings.Fields(string(out)) {
 		if strings.Contains(dep, "libseccomp") || dep == "github.com/hull-runtime/hull/libruntime/seccomp" {
 			t.Errorf("initproc depends on %s", dep)

@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func TestCapFromName(t *testing.T) {
@@ -57,9 +59,7 @@ func TestCapFromName(t *testing.T) {
 
 func TestLastCap(t *testing.T) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err != nil {
-		t.Skip(err)
-	}
+	hulltest.Require(t, "/proc/sys/kernel/cap_last_cap (Linux 3.2)", err)
 	want, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func TestCredentials(t *testing.T) {
 	requireRoot(t)
 	host := hostCapEff(t)
 	if !host.has(unix.CAP_SETUID) || !host.has(unix.CAP_SETGID) || !host.has(unix.CAP_SETPCAP) {
-		t.Skip("needs CAP_SETUID, CAP_SETGID and CAP_SETPCAP")
+		hulltest.Require(t, "CAP_SETUID, CAP_SETGID and CAP_SETPCAP (root)", errors.New("not held"))
 	}
 	umask := uint32(0o027)
 	nbs := []string{"CAP_NET_BIND_SERVICE"}
@@ -255,7 +255,7 @@ func TestCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if host.has(unix.CAP_SYS_RESOURCE) && tt.lacksSysResource {
-				t.Skip("hull holds CAP_SYS_RESOURCE here, nothing is left out")
+				hulltest.HostLimit(t, "root holds CAP_SYS_RESOURCE here, nothing is left out; runs where it lacks it (the CI host)")
 			}
 			res := runChild(t, "creds", tt.arg)
 			if tt.wantErr != "" {
@@ -278,7 +278,7 @@ func TestCredentials(t *testing.T) {
 				t.Errorf("not granted:\n got %+v\nwant %+v", notGranted, tt.notGranted)
 			}
 
-			st := parseStatus(res.stdout)
+			st := hulltest.ProcStatus(res.stdout)
 			for _, m := range []struct {
 				key  string
 				want capSet
@@ -295,7 +295,8 @@ func TestCredentials(t *testing.T) {
 				if f.want == "" && f.key == "Umask" {
 					continue
 				}
-				if got := st[f.key]; got != f.want {
+				// Uid and Gid have four tab-separated values, compared as one spaced string.
+				if got := strings.Join(strings.Fields(st[f.key]), " "); got != f.want {
 					t.Errorf("%s = %q, want %q", f.key, got, f.want)
 				}
 			}
@@ -313,8 +314,8 @@ func readThreadCreds(dir string) (threadCreds, error) {
 	if err != nil {
 		return threadCreds{}, err
 	}
-	st := parseStatus(string(b))
-	return threadCreds{Tid: st["Pid"], Uid: st["Uid"], CapEff: st["CapEff"], NoNewPrivs: st["NoNewPrivs"]}, nil
+	st := hulltest.ProcStatus(string(b))
+	return threadCreds{Tid: st["Pid"], Uid: strings.Join(strings.Fields(st["Uid"]), " "), CapEff: st["CapEff"], NoNewPrivs: st["NoNewPrivs"]}, nil
 }
 
 func init() {

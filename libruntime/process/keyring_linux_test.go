@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func init() {
@@ -41,10 +43,10 @@ func init() {
 func TestJoinSessionKeyring(t *testing.T) {
 	requireRoot(t)
 	if _, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false); err == unix.ENOSYS {
-		t.Skip("no keyrings in this kernel")
+		hulltest.HostLimit(t, "no keyrings in this kernel; runs on kernels with CONFIG_KEYS (Debian's)")
 	}
 	if inUserNS() {
-		t.Skip("expectations are for the initial user namespace")
+		hulltest.HostLimit(t, "the expectations are for the initial user namespace; runs on a host, not in a container")
 	}
 	tests := []struct {
 		name, ring, wantDesc string
@@ -87,7 +89,7 @@ func TestJoinSessionKeyring(t *testing.T) {
 func TestInUserNS(t *testing.T) {
 	b, err := os.ReadFile("/proc/self/uid_map")
 	if err != nil {
-		t.Skip(err)
+		hulltest.HostLimit(t, "%v: a kernel without user namespaces; runs on any distribution kernel", err)
 	}
 	want := strings.Join(strings.Fields(string(b)), " ") != "0 0 4294967295"
 	if got := inUserNS(); got != want {

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,11 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // Most functions here change the credentials or limits of the process that
@@ -106,9 +106,7 @@ func (r childResult) mustSucceed(t *testing.T) {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	hulltest.RequireRoot(t)
 }
 
 // execBusybox replaces the child with busybox running argv, the way init
@@ -117,30 +115,9 @@ func execBusybox(argv ...string) error {
 	return syscall.Exec("/bin/busybox", argv, os.Environ())
 }
 
-// parseStatus reads the "Key:\tvalue" lines of /proc/<pid>/status.
-func parseStatus(s string) map[string]string {
-	m := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok {
-			m[k] = strings.Join(strings.Fields(v), " ")
-		}
-	}
-	return m
-}
-
 func statusMask(t *testing.T, st map[string]string, key string) uint64 {
 	t.Helper()
-	v, ok := st[key]
-	if !ok {
-		t.Fatalf("no %s in status", key)
-	}
-	n, err := strconv.ParseUint(v, 16, 64)
-	if err != nil {
-		t.Fatalf("%s: %v", key, err)
-	}
-	return n
+	return hulltest.StatusHex(t, st, key)
 }
 
 // hostCapEff is the effective capability set of the test process.

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func TestSysctlPath(t *testing.T) {
@@ -82,10 +84,9 @@ func TestVerifyProcRoot(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			if _, err := os.Stat(tt.path); err != nil {
-				t.Skip(err)
-			}
-			err := verifyProcRoot(openPath(t, tt.path))
+			_, err := os.Stat(tt.path)
+			hulltest.Require(t, tt.path, err)
+			err = verifyProcRoot(openPath(t, tt.path))
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("rejected: %v", err)
@@ -256,7 +257,7 @@ func init() {
 func TestWriteProcFile(t *testing.T) {
 	requireRoot(t)
 	if !hostCapEff(t).has(unix.CAP_SYS_ADMIN) {
-		t.Skip("needs CAP_SYS_ADMIN for new namespaces")
+		hulltest.Require(t, "CAP_SYS_ADMIN for new namespaces (root)", errors.New("not held"))
 	}
 	hostForward, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
 	if err != nil {
@@ -322,7 +323,7 @@ func TestSetOOMScoreAdj(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v, _ := strconv.Atoi(strings.TrimSpace(string(cur))); v != 0 {
-		t.Skipf("test process starts at oom_score_adj %d, want 0", v)
+		hulltest.HostLimit(t, "the test process starts at oom_score_adj %d, want 0; runs where go test inherits 0 (the CI host)", v)
 	}
 	tests := []struct {
 		name    string
@@ -346,7 +347,7 @@ func TestSetOOMScoreAdj(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if strings.Contains(tt.wantErr, "CAP_SYS_RESOURCE") && hostCapEff(t).has(unix.CAP_SYS_RESOURCE) {
-				t.Skip("hull may lower oom_score_adj here")
+				hulltest.HostLimit(t, "root holds CAP_SYS_RESOURCE here and may lower oom_score_adj; runs where it lacks it (the CI host)")
 			}
 			res := runChild(t, "oom", tt.vals)
 			if tt.wantErr != "" {
@@ -456,7 +457,7 @@ func init() {
 func TestProcMounts(t *testing.T) {
 	requireRoot(t)
 	if !hostCapEff(t).has(unix.CAP_SYS_ADMIN) {
-		t.Skip("needs CAP_SYS_ADMIN for a mount namespace")
+		hulltest.Require(t, "CAP_SYS_ADMIN for a mount namespace (root)", errors.New("not held"))
 	}
 	res := runChild(t, "mountns", t.TempDir())
 	res.mustSucceed(t)

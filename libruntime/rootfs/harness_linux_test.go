@@ -18,6 +18,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // The root-only tests below run every scenario in a re-executed copy of the
@@ -203,12 +205,8 @@ func runScenario(t *testing.T, a *childArgs, extra uintptr) {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		t.Skip("needs /bin/busybox (busybox-static)")
-	}
+	hulltest.RequireRoot(t)
+	hulltest.RequireBusybox(t)
 }
 
 func readFile(t *testing.T, p string) string {
@@ -304,15 +302,6 @@ func mountTable(ck *checker) map[string]*mountinfo.Info {
 	return t
 }
 
-func hasOpt(list, opt string) bool {
-	for _, o := range strings.Split(list, ",") {
-		if o == opt {
-			return true
-		}
-	}
-	return false
-}
-
 func expectMount(ck *checker, mt map[string]*mountinfo.Info, mp, fstype string, opts ...string) {
 	m, ok := mt[mp]
 	if !ok {
@@ -323,7 +312,7 @@ func expectMount(ck *checker, mt map[string]*mountinfo.Info, mp, fstype string, 
 		ck.errorf("%s: fstype %s, want %s", mp, m.FSType, fstype)
 	}
 	for _, o := range opts {
-		if !hasOpt(m.Options, o) && !hasOpt(m.VFSOptions, o) {
+		if !hulltest.HasOpt(m.Options, o) && !hulltest.HasOpt(m.VFSOptions, o) {
 			ck.errorf("%s: options %q / %q lack %s", mp, m.Options, m.VFSOptions, o)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/libruntime/config"
 )
 
@@ -62,7 +63,7 @@ func searchableTo(t *testing.T, dir string) {
 func TestIDMappedMounts(t *testing.T) {
 	requireRoot(t)
 	if !IDMapSupported() {
-		t.Skipf("id-mapped mounts do not work here: %v", idmapProbe())
+		hulltest.HostLimit(t, "id-mapped mounts do not work here: %v; they run on kernels that id-map tmpfs (6.3 and later: this host, the VM)", idmapProbe())
 	}
 	b := newBundle(t)
 	idmapSource(t, b.host)
@@ -250,13 +251,13 @@ func idmapUsernsInside(a *childArgs, ck *checker) {
 		expectMount(ck, mt, p, "", "idmapped")
 	}
 	expectMount(ck, mt, "/ro", "", "ro", "nosuid")
-	if m := mt["/plain"]; m == nil || hasOpt(m.Options, "idmapped") {
+	if m := mt["/plain"]; m == nil || hulltest.HasOpt(m.Options, "idmapped") {
 		ck.errorf("/plain: %+v, want a bind without id mapping", m)
 	}
-	if m := mt["/ridmap/sub"]; m == nil || !hasOpt(m.Options, "idmapped") {
+	if m := mt["/ridmap/sub"]; m == nil || !hulltest.HasOpt(m.Options, "idmapped") {
 		ck.errorf("/ridmap/sub: %+v, want an id-mapped submount", m)
 	}
-	if m := mt["/idmap/sub"]; m == nil || hasOpt(m.Options, "idmapped") {
+	if m := mt["/idmap/sub"]; m == nil || hulltest.HasOpt(m.Options, "idmapped") {
 		ck.errorf("/idmap/sub: %+v, want a submount without id mapping", m)
 	}
 	if m := mt["/shared"]; m == nil || !strings.Contains(m.Optional, "shared:") {
@@ -269,7 +270,7 @@ func idmapUsernsInside(a *childArgs, ck *checker) {
 func TestIDMappedMountsWithoutUserns(t *testing.T) {
 	requireRoot(t)
 	if !IDMapSupported() {
-		t.Skipf("id-mapped mounts do not work here: %v", idmapProbe())
+		hulltest.HostLimit(t, "id-mapped mounts do not work here: %v; they run on kernels that id-map tmpfs (6.3 and later: this host, the VM)", idmapProbe())
 	}
 	b := newBundle(t)
 	idmapSource(t, b.host)
@@ -358,7 +359,7 @@ func TestSourceServerErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.probed && !IDMapSupported() {
-				t.Skipf("id-mapped mounts do not work here: %v", idmapProbe())
+				hulltest.HostLimit(t, "id-mapped mounts do not work here: %v; they run on kernels that id-map tmpfs (6.3 and later: this host, the VM)", idmapProbe())
 			}
 			spec := &specs.Spec{
 				Mounts: []specs.Mount{{Destination: "/plain", Type: "bind", Source: dir, Options: []string{"rbind"}}, tc.mount},

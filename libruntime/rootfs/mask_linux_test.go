@@ -8,6 +8,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func init() {
@@ -79,11 +81,11 @@ func maskSharedInside(a *childArgs, ck *checker) {
 			ck.errorf("%s: %s %s root %s, want the root of a tmpfs named tmpfs", d, m.FSType, m.Source, m.Root)
 		}
 		for _, o := range []string{"ro", "nr_inodes=1"} {
-			if !hasOpt(m.VFSOptions, o) {
+			if !hulltest.HasOpt(m.VFSOptions, o) {
 				ck.errorf("%s: superblock options %q lack %s", d, m.VFSOptions, o)
 			}
 		}
-		if !hasOpt(m.Options, "ro") {
+		if !hulltest.HasOpt(m.Options, "ro") {
 			ck.errorf("%s: mount options %q, want read-only", d, m.Options)
 		}
 		if first == nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func init() {
@@ -227,7 +229,7 @@ func checkCgroupMount(a *childArgs, ck *checker, mt map[string]*mountinfo.Info) 
 				continue
 			}
 			n++
-			if sub.FSType != "cgroup" || !hasOpt(sub.Options, "ro") {
+			if sub.FSType != "cgroup" || !hulltest.HasOpt(sub.Options, "ro") {
 				ck.errorf("%s: %s %s, want a read-only cgroup mount", mp, sub.FSType, sub.Options)
 			}
 		}

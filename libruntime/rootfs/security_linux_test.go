@@ -1,48 +1,21 @@
 package rootfs
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 func init() {
 	scenarios["escape"] = scenario{prepared: escapePrepared, inside: escapeInside}
 	scenarios["rootlink"] = scenario{prepared: rootlinkPrepared, inside: rootlinkInside}
 	scenarios["devnull"] = scenario{failed: devnullFailed}
-}
-
-// listTree returns every path under dir with its type and content, to
-// compare a host directory before and after a scenario.
-func listTree(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s %v", strings.TrimPrefix(p, dir), fi.Mode())
-		if fi.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			line += " " + string(b)
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
 }
 
 // TestSymlinkEscapes points mount destinations and /dev at the host through
@@ -56,7 +29,7 @@ func TestSymlinkEscapes(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(b.host, "srcfile"), []byte("src"), 0o644))
 	srcDir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(srcDir, "f"), []byte("dir"), 0o644))
-	before := listTree(t, b.host)
+	before := hulltest.Tree(t, b.host)
 	// Names at the host's root that an escape through "/" would create.
 	m1, m2 := "hull-escape-m1-"+filepath.Base(b.dir), "hull-escape-m2-"+filepath.Base(b.dir)
 	t.Cleanup(func() { os.Remove("/" + m1); os.Remove("/" + m2) })
@@ -88,7 +61,7 @@ func TestSymlinkEscapes(t *testing.T) {
 	b.write(t, "etc/masked", "masked", 0o644)
 	runScenario(t, b.args("escape", spec), 0)
 
-	if after := listTree(t, b.host); after != before {
+	if after := hulltest.Tree(t, b.host); after != before {
 		t.Errorf("host directory changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	for _, p := range []string{"/" + m1, "/" + m2, "/extra"} {

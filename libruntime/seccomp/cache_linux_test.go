@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
@@ -30,15 +31,7 @@ func newCache(t *testing.T) *Cache {
 
 func cacheEntries(t *testing.T, c *Cache) []string {
 	t.Helper()
-	ents, err := os.ReadDir(c.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
+	return hulltest.DirNames(t, c.Dir)
 }
 
 // compileFresh compiles s through the cache and checks the result against a plain

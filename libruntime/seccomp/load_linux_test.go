@@ -8,6 +8,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // atFdcwd is AT_FDCWD as a syscall argument.
@@ -23,7 +25,7 @@ func TestDockerProfileRunsBusybox(t *testing.T) {
 	if !strings.Contains(res.stdout, "proc\n") {
 		t.Errorf("ls / did not list proc:\n%s", res.stdout)
 	}
-	st := parseStatus(res.stdout)
+	st := hulltest.ProcStatus(res.stdout)
 	// Seccomp 2 is filter mode; NoNewPrivs 0 shows the filter went in on the
 	// strength of CAP_SYS_ADMIN alone, as it must for setuid programs to work.
 	for k, want := range map[string]string{"Seccomp": "2", "Seccomp_filters": "1", "NoNewPrivs": "0"} {
@@ -220,7 +222,7 @@ func TestLoadWithoutNoNewPrivs(t *testing.T) {
 	t.Run("no CAP_SYS_ADMIN, no_new_privs", func(t *testing.T) {
 		res := runChild(t, childArg{DropSysAdmin: true, NoNewPrivs: true, Profile: loadFixture(t), Argv: []string{"cat", "/proc/self/status"}})
 		res.mustSucceed(t)
-		st := parseStatus(res.stdout)
+		st := hulltest.ProcStatus(res.stdout)
 		if st["Seccomp"] != "2" || st["NoNewPrivs"] != "1" {
 			t.Fatalf("Seccomp %q NoNewPrivs %q, want 2 and 1", st["Seccomp"], st["NoNewPrivs"])
 		}
@@ -233,7 +235,7 @@ func TestLoadFlags(t *testing.T) {
 	s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, specs.LinuxSeccompFlagSpecAllow, flagTSYNC}
 	res := runChild(t, childArg{Profile: s, Argv: []string{"cat", "/proc/self/status"}})
 	res.mustSucceed(t)
-	if st := parseStatus(res.stdout); st["Seccomp"] != "2" {
+	if st := hulltest.ProcStatus(res.stdout); st["Seccomp"] != "2" {
 		t.Fatalf("Seccomp %q, want 2", st["Seccomp"])
 	}
 }

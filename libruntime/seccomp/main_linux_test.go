@@ -1,7 +1,6 @@
 package seccomp
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
@@ -233,17 +233,13 @@ func runChild(t *testing.T, arg childArg) childResult {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	hulltest.RequireRoot(t)
 }
 
 // requireAMD64 guards tests that use x86_64 syscall numbers and audit values.
 func requireAMD64(t *testing.T) {
 	t.Helper()
-	if runtime.GOARCH != "amd64" {
-		t.Skip("syscall numbers and expectations are x86_64's")
-	}
+	hulltest.OnlyArch(t, "amd64", "the syscall numbers and expectations are x86_64's")
 }
 
 // loadFixture returns a fresh copy of the Docker-like default profile.
@@ -272,19 +268,6 @@ func without(s *specs.LinuxSeccomp, names ...string) *specs.LinuxSeccomp {
 	}
 	s.Syscalls = out
 	return s
-}
-
-// parseStatus reads the "Key:\tvalue" lines of /proc/<pid>/status.
-func parseStatus(s string) map[string]string {
-	m := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok {
-			m[k] = strings.TrimSpace(v)
-		}
-	}
-	return m
 }
 
 func uintp(v uint) *uint { return &v }

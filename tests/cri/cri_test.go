@@ -13,6 +13,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
@@ -85,7 +86,7 @@ func TestCRIPodLifecycle(t *testing.T) {
 	// it never tries to pull (there is no registry).
 	for _, ref := range []string{pauseImage, busyboxImage} {
 		var st *runtimeapi.ImageStatusResponse
-		ok := waitFor(10*time.Second, func() bool {
+		ok := hulltest.WaitFor(10*time.Second, func() bool {
 			ctx, cancel := e.ctx()
 			defer cancel()
 			st, err = e.img.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
@@ -196,8 +197,8 @@ func TestCRIPodLifecycle(t *testing.T) {
 
 	// The container's stdout reaches its CRI log: "<time> stdout F <line>".
 	logPath := filepath.Join(e.logDir, "hello.log")
-	if !waitFor(10*time.Second, func() bool { return strings.Contains(readFile(logPath), " stdout F "+greeting+"\n") }) {
-		t.Errorf("the container's output did not reach its CRI log %s: %q", logPath, readFile(logPath))
+	if !hulltest.WaitFor(10*time.Second, func() bool { return strings.Contains(hulltest.ReadFile(logPath), " stdout F "+greeting+"\n") }) {
+		t.Errorf("the container's output did not reach its CRI log %s: %q", logPath, hulltest.ReadFile(logPath))
 	}
 
 	ctx, cancel = e.ctx()
@@ -215,12 +216,12 @@ func TestCRIPodLifecycle(t *testing.T) {
 	// pids the CRI reports.
 	root := ""
 	for _, c := range readCalls(e.argvLog) {
-		if c.sub == "create" && c.names(podID) {
-			root = c.root
+		if c.Sub == "create" && c.Has(podID) {
+			root = c.Root
 		}
 	}
 	if root == "" {
-		t.Fatalf("no `hull create` of the pod sandbox %s with a --root in the argv log:\n%s", podID, readFile(e.argvLog))
+		t.Fatalf("no `hull create` of the pod sandbox %s with a --root in the argv log:\n%s", podID, hulltest.ReadFile(e.argvLog))
 	}
 	for _, want := range []struct {
 		what, id string
@@ -236,7 +237,7 @@ func TestCRIPodLifecycle(t *testing.T) {
 			t.Errorf("hull state of the %s says pid %d, the CRI says %d", want.what, st.Pid, want.pid)
 		}
 	}
-	if cmdline := readFile(fmt.Sprintf("/proc/%d/cmdline", podInfo.Pid)); !strings.Contains(cmdline, "sleep 86400") {
+	if cmdline := hulltest.ReadFile(fmt.Sprintf("/proc/%d/cmdline", podInfo.Pid)); !strings.Contains(cmdline, "sleep 86400") {
 		t.Errorf("the pod sandbox's process %d is not the pause image's entrypoint: %q", podInfo.Pid, cmdline)
 	}
 
@@ -390,17 +391,17 @@ func (e *env) checkCalls(t *testing.T, root, podID, ctrID string) {
 	} {
 		seen := map[string]bool{}
 		for _, c := range calls {
-			if !c.names(want.id) {
+			if !c.Has(want.id) {
 				continue
 			}
-			seen[c.sub] = true
-			if !strings.HasPrefix(c.caller, "containerd-shim") {
+			seen[c.Sub] = true
+			if !strings.HasPrefix(c.Caller, "containerd-shim") {
 				t.Errorf("%s: not called by the shim", c)
 			}
-			if c.root != root {
-				t.Errorf("%s: --root %q, the create's was %q", c, c.root, root)
+			if c.Root != root {
+				t.Errorf("%s: --root %q, the create's was %q", c, c.Root, root)
 			}
-			if !c.ended || c.exit != 0 {
+			if !c.Ended || c.Exit != 0 {
 				t.Errorf("%s; every call must succeed", c)
 			}
 		}
@@ -411,7 +412,7 @@ func (e *env) checkCalls(t *testing.T, root, podID, ctrID string) {
 		}
 	}
 	for _, c := range calls {
-		if !c.names(podID) && !c.names(ctrID) && c.sub != "features" {
+		if !c.Has(podID) && !c.Has(ctrID) && c.Sub != "features" {
 			t.Errorf("a call for neither the pod nor the container: %s", c)
 		}
 	}
@@ -434,11 +435,11 @@ func (e *env) checkGone(t *testing.T, root, podID, ctrID string) {
 			}
 		}
 	}
-	if !waitFor(10*time.Second, func() bool { return len(e.sb.cgroups()) == 0 }) {
+	if !hulltest.WaitFor(10*time.Second, func() bool { return len(e.sb.cgroups()) == 0 }) {
 		t.Errorf("left behind: cgroups %v", e.sb.cgroups())
 	}
 	var others []string
-	waitFor(10*time.Second, func() bool {
+	hulltest.WaitFor(10*time.Second, func() bool {
 		others = nil
 		for _, pid := range e.sb.CgroupProcs("daemons") {
 			if pid != e.ctdPID {

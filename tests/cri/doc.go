@@ -7,8 +7,8 @@
 // It is a Go module of its own, so that hull's go.mod gets no gRPC or
 // Kubernetes dependencies: run it with `cd tests/cri && go test ./...` (or
 // `make cri-test`). It needs root and Linux; it installs containerd with
-// apt-get when it is missing (unless HULL_E2E_NO_INSTALL is set) and skips,
-// saying why, when it cannot be had.
+// apt-get when it is missing (unless HULL_E2E_NO_INSTALL is set) and fails,
+// saying why, when it cannot be had (skips with HULL_E2E_NO_INSTALL).
 //
 // containerd runs in the sandbox tests/e2e uses too (tests/internal/hosttest): a private
 // mount and cgroup namespace whose root is a cgroup2 directory of ours,
@@ -28,6 +28,6 @@
 // Environment:
 //
 //	HULL_BINARY          runtime to test instead of building hull
-//	HULL_E2E_NO_INSTALL  if set, never run apt-get; without containerd the test skips
+//	HULL_E2E_NO_INSTALL  if set, never run apt-get; without containerd the test skips rather than fails
 //	HULL_E2E_KEEP        if set, keep the temporary directory (logs, argv.log)
 package cri

@@ -7,10 +7,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,21 +27,6 @@ const (
 )
 
 var pauseEntrypoint = []string{"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 86400 & wait; done"}
-
-// checkStaticBusybox: the images have no libc.
-func checkStaticBusybox() error {
-	f, err := elf.Open("/bin/busybox")
-	if err != nil {
-		return fmt.Errorf("need a static /bin/busybox for the images (apt-get install busybox-static, or `make deps`): %v", err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return errors.New("/bin/busybox is dynamically linked; install busybox-static (`make deps`)")
-		}
-	}
-	return nil
-}
 
 // busyboxLayer is an uncompressed layer tar: /bin/busybox, a symlink per
 // applet, /etc/passwd and /etc/group, and the usual empty directories.

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
@@ -43,18 +44,14 @@ type env struct {
 	deadline time.Time // every CRI call ends before it
 }
 
-// newEnv sets everything up or skips t; t's cleanups take it all down again,
+// newEnv sets everything up or fails t (skips it only for HULL_E2E_NO_INSTALL); t's cleanups take it all down again,
 // whatever happened.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the CRI test needs root (it starts containerd); run it as root")
-	}
-	if err := checkStaticBusybox(); err != nil {
-		t.Skip(err.Error())
-	}
+	hulltest.RequireRoot(t) // it starts containerd
+	hulltest.RequireBusybox(t)
 	if why := ensureContainerd(); why != "" {
-		t.Skip(why)
+		hosttest.EngineMissing(t, why)
 	}
 	e := &env{deadline: time.Now().Add(3 * time.Minute)}
 	if d, ok := t.Deadline(); ok && d.Add(-20*time.Second).Before(e.deadline) {
@@ -117,7 +114,7 @@ func newEnv(t *testing.T) *env {
 	e.sysEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "LANG=C"}
 
 	if e.sb, err = newSandbox(); err != nil {
-		t.Skipf("cannot make the sandbox containerd runs in: %v", err)
+		hulltest.Require(t, "the sandbox containerd runs in (root, a cgroup2 mount, util-linux)", err)
 	}
 	t.Cleanup(func() {
 		if err := e.sb.Close(); err != nil {
@@ -137,8 +134,8 @@ func newEnv(t *testing.T) *env {
 			t.Error(err)
 		}
 		if t.Failed() {
-			t.Logf("containerd's log (last 40 lines):\n%s", lastLines(readFile(e.ctdLog), 40))
-			t.Logf("argv.log:\n%s", readFile(e.argvLog))
+			t.Logf("containerd's log (last 40 lines):\n%s", hulltest.LastLines(hulltest.ReadFile(e.ctdLog), 40))
+			t.Logf("argv.log:\n%s", hulltest.ReadFile(e.argvLog))
 		}
 	})
 	if out, err := e.ctr("images", "import", images); err != nil {
@@ -150,48 +147,9 @@ func newEnv(t *testing.T) *env {
 }
 
 // ensureContainerd installs Debian's containerd when it is missing (unless
-// HULL_E2E_NO_INSTALL is set); it returns why the test must skip, or "".
+// HULL_E2E_NO_INSTALL is set); it returns why it is still missing, or "".
 func ensureContainerd() string {
-	missing := func() []string {
-		var out []string
-		for _, b := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
-			if _, err := exec.LookPath(b); err != nil {
-				out = append(out, b)
-			}
-		}
-		return out
-	}
-	if len(missing()) == 0 {
-		return ""
-	}
-	said := ""
-	if os.Getenv("HULL_E2E_NO_INSTALL") == "" {
-		if _, err := exec.LookPath("apt-get"); err == nil {
-			install := func() error {
-				cmd := exec.Command("apt-get", "install", "-y", "-qq", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300", "containerd")
-				cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-				out, err := cmd.CombinedOutput()
-				said = lastLines(string(out), 5)
-				return err
-			}
-			if install() != nil {
-				_ = exec.Command("apt-get", "update", "-qq", "-o", "DPkg::Lock::Timeout=300").Run()
-				_ = install()
-			}
-		}
-	}
-	m := missing()
-	if len(m) == 0 {
-		return ""
-	}
-	msg := fmt.Sprintf("containerd is not installed (missing %s); install it with `apt-get install containerd` or `make e2e-deps`", strings.Join(m, ", "))
-	if os.Getenv("HULL_E2E_NO_INSTALL") != "" {
-		msg += " (HULL_E2E_NO_INSTALL is set)"
-	}
-	if said != "" {
-		msg += "; apt-get said: " + said
-	}
-	return msg
+	return hosttest.EnsurePackages(map[string][]string{"containerd": {"containerd", "ctr", "containerd-shim-runc-v2"}})["containerd"]
 }
 
 // startContainerd starts containerd in the sandbox with the CRI plugin on,
@@ -291,7 +249,7 @@ disabled_plugins = [
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		select {
 		case <-e.ctdDone:
-			t.Fatalf("containerd exited at start; its log:\n%s", lastLines(readFile(e.ctdLog), 30))
+			t.Fatalf("containerd exited at start; its log:\n%s", hulltest.LastLines(hulltest.ReadFile(e.ctdLog), 30))
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -313,14 +271,14 @@ disabled_plugins = [
 			err = fmt.Errorf("runtime not ready: %s", strings.Join(conds, "; "))
 		}
 		last = err
-		if refused := grepLines(readFile(e.ctdLog), "failed to load plugin io.containerd.grpc.v1.cri"); refused != "" {
+		if refused := grepLines(hulltest.ReadFile(e.ctdLog), "failed to load plugin io.containerd.grpc.v1.cri"); refused != "" {
 			t.Fatalf("containerd refused to load the CRI plugin with this configuration:\n%s", refused)
 		}
 		if time.Now().After(deadline) {
 			break
 		}
 	}
-	t.Fatalf("the CRI plugin did not become ready within 30s on %s: %v\ncontainerd's log:\n%s", e.sock, last, lastLines(grepLines(readFile(e.ctdLog), "cri", "error", "level=fatal"), 30))
+	t.Fatalf("the CRI plugin did not become ready within 30s on %s: %v\ncontainerd's log:\n%s", e.sock, last, hulltest.LastLines(grepLines(hulltest.ReadFile(e.ctdLog), "cri", "error", "level=fatal"), 30))
 }
 
 // stopContainerd ends containerd by its pid: SIGTERM, then SIGKILL after 10s.
@@ -348,19 +306,6 @@ func (e *env) ctx() (context.Context, context.CancelFunc) {
 	return context.WithDeadline(context.Background(), d)
 }
 
-func readFile(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
 // grepLines keeps the lines of s that contain any of words.
 func grepLines(s string, words ...string) string {
 	var out []string
@@ -373,18 +318,4 @@ func grepLines(s string, words ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// waitFor polls cond until it is true or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

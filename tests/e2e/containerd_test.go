@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
@@ -79,7 +80,7 @@ disabled_plugins = [
 	c.exited = make(chan struct{})
 	go func() { _ = cmd.Wait(); close(c.exited) }()
 
-	up := waitFor(20*time.Second, func() bool {
+	up := hulltest.WaitFor(20*time.Second, func() bool {
 		select {
 		case <-c.exited:
 			return true
@@ -89,12 +90,12 @@ disabled_plugins = [
 	})
 	select {
 	case <-c.exited:
-		return nil, fmt.Errorf("containerd exited at start; its log:\n%s", lastLines(readFile(c.logPath), 20))
+		return nil, fmt.Errorf("containerd exited at start; its log:\n%s", hulltest.LastLines(hulltest.ReadFile(c.logPath), 20))
 	default:
 	}
 	if !up {
 		_ = c.stop()
-		return nil, fmt.Errorf("containerd did not answer on %s within 20s; its log:\n%s", c.sock, lastLines(readFile(c.logPath), 20))
+		return nil, fmt.Errorf("containerd did not answer on %s within 20s; its log:\n%s", c.sock, hulltest.LastLines(hulltest.ReadFile(c.logPath), 20))
 	}
 	if r := c.ctr("images", "import", imageTar); r.exit != 0 {
 		_ = c.stop()
@@ -108,11 +109,6 @@ disabled_plugins = [
 		c.runFlags = append(c.runFlags, "--cpu-shares", "0")
 	}
 	return c, nil
-}
-
-func readFile(p string) string {
-	b, _ := os.ReadFile(p)
-	return string(b)
 }
 
 // ctr runs ctr against this containerd, in the e2e namespace.
@@ -134,10 +130,8 @@ func (c *containerd) stop() error {
 func needContainerd(t *testing.T) *containerd {
 	t.Helper()
 	switch {
-	case skipAll != "":
-		t.Skip(skipAll)
 	case ctdSkip != "":
-		t.Skip(ctdSkip)
+		hosttest.EngineMissing(t, ctdSkip)
 	case ctdErr != nil:
 		t.Fatalf("containerd is installed but could not be used: %v", ctdErr)
 	}
@@ -170,7 +164,7 @@ func (c *containerd) tasks(t *testing.T) map[string]task {
 func (c *containerd) waitTask(t *testing.T, id, status string) task {
 	t.Helper()
 	var last task
-	ok := waitFor(15*time.Second, func() bool {
+	ok := hulltest.WaitFor(15*time.Second, func() bool {
 		last = c.tasks(t)[id]
 		return last.status == status
 	})
@@ -189,7 +183,7 @@ func (c *containerd) track(t *testing.T, id string) {
 	t.Cleanup(func() {
 		if _, ok := c.tasks(t)[id]; ok {
 			c.ctr("task", "kill", "--all", "--signal", "SIGKILL", id)
-			waitFor(10*time.Second, func() bool { return c.tasks(t)[id].status != "RUNNING" })
+			hulltest.WaitFor(10*time.Second, func() bool { return c.tasks(t)[id].status != "RUNNING" })
 			if r := c.ctr("task", "delete", "--force", id); r.exit != 0 {
 				t.Logf("cleanup: %s", r)
 			}
@@ -231,7 +225,7 @@ func (c *containerd) checkGone(t *testing.T, id string) {
 	cg := filepath.Join(sb.CG, ctrNamespace, id)
 	// The shim removes the bundle and hull the cgroup asynchronously to
 	// nothing; give processes a moment to be reaped.
-	waitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
+	hulltest.WaitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
 	if _, err := os.Stat(cg); err == nil {
 		t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.CgroupProcs(filepath.Join(ctrNamespace, id)))
 	}
@@ -266,8 +260,8 @@ func (c *containerd) runPTY(id string, opts []string, args ...string) result {
 func subs(id string) []string {
 	var out []string
 	for _, c := range callsFor(id) {
-		s := c.sub
-		for _, a := range c.subArg {
+		s := c.Sub
+		for _, a := range c.SubArgs {
 			if a == "--force" || a == "--all" || a == "-a" {
 				s += " " + a
 			}
@@ -311,10 +305,10 @@ func TestContainerdRunRm(t *testing.T) {
 		t.Errorf("hull calls: %s; want create, start, delete, delete --force", got)
 	}
 	for _, cl := range callsFor(id) {
-		if cl.exit != 0 {
+		if cl.Exit != 0 {
 			t.Errorf("%s", cl)
 		}
-		if cl.sub == "create" && !cl.has("--bundle", "--pid-file") {
+		if cl.Sub == "create" && !cl.Has("--bundle", "--pid-file") {
 			t.Errorf("unexpected create: %s", cl)
 		}
 	}
@@ -339,7 +333,7 @@ func TestContainerdRunTTY(t *testing.T) {
 		}
 	}
 	for _, cl := range callsFor(id) {
-		if cl.sub == "create" && !cl.has("--console-socket") {
+		if cl.Sub == "create" && !cl.Has("--console-socket") {
 			t.Errorf("ctr -t: create without --console-socket: %s", cl)
 		}
 	}
@@ -356,7 +350,7 @@ while :; do i=$((i+1)); echo $i > /tmp/counter; sleep 0.05; done`
 
 // containerFile reads a file in the container through its init's root.
 func containerFile(pid int, p string) string {
-	return readFile(fmt.Sprintf("/proc/%d/root%s", pid, p))
+	return hulltest.ReadFile(fmt.Sprintf("/proc/%d/root%s", pid, p))
 }
 
 // TestContainerdLifecycle drives a detached container through everything
@@ -370,7 +364,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		t.Fatalf("ctr run -d: %s", r)
 	}
 	init := c.waitTask(t, id, "RUNNING")
-	if !waitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != "" }) {
+	if !hulltest.WaitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != "" }) {
 		t.Fatal("the container's loop never ran")
 	}
 
@@ -397,9 +391,9 @@ func TestContainerdLifecycle(t *testing.T) {
 			t.Fatalf("exec -d: %s", r)
 		}
 		var sleeper int
-		waitFor(10*time.Second, func() bool {
+		hulltest.WaitFor(10*time.Second, func() bool {
 			for _, pid := range sb.CgroupProcs(filepath.Join(ctrNamespace, id)) {
-				if readFile(fmt.Sprintf("/proc/%d/cmdline", pid)) == "sleep\x00123\x00" {
+				if hulltest.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)) == "sleep\x00123\x00" {
 					sleeper = pid
 					return true
 				}
@@ -426,7 +420,7 @@ func TestContainerdLifecycle(t *testing.T) {
 		if r := c.ctr("task", "kill", "--exec-id", "x3", "--signal", "SIGKILL", id); r.exit != 0 {
 			t.Errorf("kill the exec: %s", r)
 		}
-		if !waitFor(10*time.Second, func() bool { return !pidAlive(sleeper) }) {
+		if !hulltest.WaitFor(10*time.Second, func() bool { return !hulltest.PidAlive(sleeper) }) {
 			t.Errorf("exec'd process %d survived SIGKILL", sleeper)
 		}
 	})
@@ -436,7 +430,7 @@ func TestContainerdLifecycle(t *testing.T) {
 			t.Fatalf("ctr task pause: %s", r)
 		}
 		c.waitTask(t, id, "PAUSED")
-		if ev := readFile(events); !strings.Contains(ev, "frozen 1") {
+		if ev := hulltest.ReadFile(events); !strings.Contains(ev, "frozen 1") {
 			t.Errorf("paused, but the cgroup is not frozen: %q", ev)
 		}
 		before := containerFile(init.pid, "/tmp/counter")
@@ -448,10 +442,10 @@ func TestContainerdLifecycle(t *testing.T) {
 			t.Fatalf("ctr task resume: %s", r)
 		}
 		c.waitTask(t, id, "RUNNING")
-		if ev := readFile(events); !strings.Contains(ev, "frozen 0") {
+		if ev := hulltest.ReadFile(events); !strings.Contains(ev, "frozen 0") {
 			t.Errorf("resumed, but the cgroup is still frozen: %q", ev)
 		}
-		if !waitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != before }) {
+		if !hulltest.WaitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/counter") != before }) {
 			t.Error("the resumed container does not run")
 		}
 	})
@@ -465,15 +459,15 @@ func TestContainerdLifecycle(t *testing.T) {
 				continue
 			}
 			want += sig.trap + "\n"
-			if !waitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/signals") == want }) {
+			if !hulltest.WaitFor(10*time.Second, func() bool { return containerFile(init.pid, "/tmp/signals") == want }) {
 				t.Errorf("after --signal %s the container's traps saw %q, want %q", sig.arg, containerFile(init.pid, "/tmp/signals"), want)
 			}
 		}
 		var kills []string
 		for _, cl := range callsFor(id) {
-			if cl.sub == "kill" {
-				kills = append(kills, shellJoin(cl.subArg))
-				if cl.exit != 0 {
+			if cl.Sub == "kill" {
+				kills = append(kills, hosttest.ShellJoin(cl.SubArgs))
+				if cl.Exit != 0 {
 					t.Errorf("%s", cl)
 				}
 			}
@@ -487,7 +481,7 @@ func TestContainerdLifecycle(t *testing.T) {
 			t.Fatalf("ctr task kill: %s", r)
 		}
 		c.waitTask(t, id, "STOPPED")
-		if !waitFor(10*time.Second, func() bool { return !pidAlive(init.pid) }) {
+		if !hulltest.WaitFor(10*time.Second, func() bool { return !hulltest.PidAlive(init.pid) }) {
 			t.Errorf("init %d is still alive after the task stopped", init.pid)
 		}
 		if r := c.ctr("task", "delete", id); r.exit != 0 {
@@ -528,7 +522,7 @@ func TestContainerdKillAll(t *testing.T) {
 		t.Fatalf("ctr run -d: %s", r)
 	}
 	init := c.waitTask(t, id, "RUNNING")
-	if !waitFor(10*time.Second, func() bool {
+	if !hulltest.WaitFor(10*time.Second, func() bool {
 		s := containerFile(init.pid, "/tmp/ready")
 		return strings.Contains(s, "init-ready") && strings.Contains(s, "child-ready")
 	}) {
@@ -537,7 +531,7 @@ func TestContainerdKillAll(t *testing.T) {
 	if r := c.ctr("task", "kill", "--all", "--signal", "SIGUSR1", id); r.exit != 0 {
 		t.Fatalf("kill --all SIGUSR1: %s", r)
 	}
-	if !waitFor(10*time.Second, func() bool {
+	if !hulltest.WaitFor(10*time.Second, func() bool {
 		s := containerFile(init.pid, "/tmp/signals")
 		return strings.Contains(s, "init-USR1") && strings.Contains(s, "child-USR1")
 	}) {
@@ -547,7 +541,7 @@ func TestContainerdKillAll(t *testing.T) {
 		t.Fatalf("kill --all SIGKILL: %s", r)
 	}
 	c.waitTask(t, id, "STOPPED")
-	if !waitFor(10*time.Second, func() bool { return len(sb.CgroupProcs(filepath.Join(ctrNamespace, id))) == 0 }) {
+	if !hulltest.WaitFor(10*time.Second, func() bool { return len(sb.CgroupProcs(filepath.Join(ctrNamespace, id))) == 0 }) {
 		t.Errorf("processes survived kill --all SIGKILL: %v", sb.CgroupProcs(filepath.Join(ctrNamespace, id)))
 	}
 	// The calls ctr asked for: kill --all 10 and 9. (After init's exit the
@@ -555,15 +549,15 @@ func TestContainerdKillAll(t *testing.T) {
 	// covers that one.)
 	var kills []call
 	for _, cl := range callsFor(id) {
-		if cl.sub == "kill" {
+		if cl.Sub == "kill" {
 			kills = append(kills, cl)
 		}
 	}
-	if len(kills) < 2 || !kills[0].has("--all", "10") || !kills[1].has("--all", "9") {
+	if len(kills) < 2 || !kills[0].Has("--all", "10") || !kills[1].Has("--all", "9") {
 		t.Errorf("want kill --all %[1]s 10, then kill --all %[1]s 9; got %v", id, kills)
 	}
 	for i := 0; i < len(kills) && i < 2; i++ {
-		if kills[i].exit != 0 {
+		if kills[i].Exit != 0 {
 			t.Errorf("%s", kills[i])
 		}
 	}
@@ -589,7 +583,7 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	c.waitTask(t, id, "RUNNING")
 	rel := filepath.Join(ctrNamespace, id)
 	var procs []int
-	if !waitFor(10*time.Second, func() bool { procs = sb.CgroupProcs(rel); return len(procs) == 3 }) {
+	if !hulltest.WaitFor(10*time.Second, func() bool { procs = sb.CgroupProcs(rel); return len(procs) == 3 }) {
 		t.Fatalf("want init and two sleeps in the cgroup, got %v", procs)
 	}
 	if r := c.ctr("task", "kill", "--signal", "SIGKILL", id); r.exit != 0 {
@@ -597,9 +591,9 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	}
 	c.waitTask(t, id, "STOPPED")
 	var killAll *call
-	waitFor(10*time.Second, func() bool {
+	hulltest.WaitFor(10*time.Second, func() bool {
 		for _, cl := range callsFor(id) {
-			if cl.sub == "kill" && cl.has("--all") && cl.ended {
+			if cl.Sub == "kill" && cl.Has("--all") && cl.Ended {
 				cl := cl
 				killAll = &cl
 				return true
@@ -610,13 +604,13 @@ func TestContainerdInitExitKillsTheRest(t *testing.T) {
 	switch {
 	case killAll == nil:
 		t.Errorf("the shim never ran `hull kill --all %s 9` after init exited", id)
-	case killAll.exit != 0:
+	case killAll.Exit != 0:
 		t.Errorf("%s; on a stopped container whose cgroup still has processes, kill --all must signal them and exit 0, as runc does (the shim logs \"failed to kill init's children\")", killAll)
 	}
 	var alive []int
 	for _, p := range procs {
 		// A killed process leaves its cgroup before it reads as a zombie.
-		if !waitFor(2*time.Second, func() bool { return !pidAlive(p) }) {
+		if !hulltest.WaitFor(2*time.Second, func() bool { return !hulltest.PidAlive(p) }) {
 			alive = append(alive, p)
 		}
 	}
@@ -673,12 +667,12 @@ func TestContainerdCreateErrors(t *testing.T) {
 			}
 			var create *call
 			for _, cl := range callsFor(id) {
-				if cl.sub == "create" {
+				if cl.Sub == "create" {
 					cl := cl
 					create = &cl
 				}
 			}
-			if create == nil || create.exit == 0 || !create.has("--bundle") {
+			if create == nil || create.Exit == 0 || !create.Has("--bundle") {
 				t.Errorf("want a failed create call, got %v", create)
 			}
 		})

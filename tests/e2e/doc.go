@@ -6,12 +6,14 @@
 //
 // The tests need root and Linux. TestMain installs containerd and podman with
 // apt-get when they are missing (unless HULL_E2E_NO_INSTALL is set); an engine
-// that cannot be had skips its tests with the reason.
+// that cannot be had fails its tests with the reason, or skips them when
+// HULL_E2E_NO_INSTALL is set (internal/hulltest has the policy). Without root or
+// a static /bin/busybox the run fails.
 //
 // # The sandbox
 //
 // Everything runs in one private mount namespace and cgroup namespace made for
-// the run (see sandbox_test.go). Its root cgroup is a cgroup2 directory the
+// the run (see sandbox_test.go and tests/internal/hosttest). Its root cgroup is a cgroup2 directory the
 // tests create, hull-e2e-<pid>, below the host's cgroup2 mount, and a fresh
 // cgroup2 filesystem is mounted on /sys/fs/cgroup inside it. On a hybrid host
 // the engines therefore see a pure cgroup v2 machine and never reach the v1
@@ -43,6 +45,6 @@
 // Environment:
 //
 //	HULL_BINARY          runtime to test instead of building hull
-//	HULL_E2E_NO_INSTALL  if set, never run apt-get; missing engines skip
+//	HULL_E2E_NO_INSTALL  if set, never run apt-get; missing engines skip rather than fail
 //	HULL_E2E_KEEP        if set, keep the temporary directory (logs, argv.log)
 package e2e

@@ -5,19 +5,18 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
@@ -31,7 +30,6 @@ const imageName = "localhost/hull-e2e:latest"
 var (
 	repoRoot string
 	tmpRoot  string
-	skipAll  string   // set when nothing can run here
 	hullReal string   // the runtime under test
 	binDir   string   // hack/e2e/hull-argv.sh as hull, hull.real, argv.log, configs/
 	wrapper  string   // binDir/hull: what the engines are told to run
@@ -41,7 +39,7 @@ var (
 	idSeq    atomic.Int64
 
 	ctd     *containerd
-	ctdSkip string // why the containerd tests skip
+	ctdSkip string // why containerd is missing (EngineMissing)
 	ctdErr  error  // why they fail: containerd is there but would not start
 
 	pod     *podman
@@ -53,9 +51,9 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
 	if os.Geteuid() != 0 {
-		skipAll = "the e2e tests need root (they start containerd and podman); run them as root"
-		fmt.Fprintln(os.Stderr, "e2e: skipping:", skipAll)
-		return m.Run()
+		// A precondition CI always has: failing, not skipping (internal/hulltest).
+		fmt.Fprintln(os.Stderr, "e2e: missing precondition: the e2e tests need root (they start containerd and podman); run them as root")
+		return 1
 	}
 	var err error
 	if tmpRoot, err = os.MkdirTemp("", "hull-e2e-"); err != nil {
@@ -64,14 +62,8 @@ func testMain(m *testing.M) int {
 	}
 	code := 0
 	if err := setup(); err != nil {
-		var skip skipError
-		if errors.As(err, &skip) {
-			skipAll = skip.Error()
-			fmt.Fprintln(os.Stderr, "e2e: skipping:", skipAll)
-		} else {
-			fmt.Fprintln(os.Stderr, "e2e: setup:", err)
-			code = 1
-		}
+		fmt.Fprintln(os.Stderr, "e2e: setup:", err)
+		code = 1
 	}
 	if code == 0 {
 		code = m.Run()
@@ -88,10 +80,6 @@ func testMain(m *testing.M) int {
 	return code
 }
 
-type skipError struct{ msg string }
-
-func (e skipError) Error() string { return e.msg }
-
 func setup() error {
 	var err error
 	if repoRoot, err = filepath.Abs("../.."); err != nil {
@@ -100,8 +88,8 @@ func setup() error {
 	if _, err := os.Stat(filepath.Join(repoRoot, "go.mod")); err != nil {
 		return fmt.Errorf("cannot find the repository root above tests/e2e: %w", err)
 	}
-	if err := checkStaticBusybox(); err != nil {
-		return skipError{err.Error()}
+	if err := hulltest.StaticBusybox(); err != nil {
+		return err
 	}
 	ensurePackages()
 
@@ -144,7 +132,7 @@ func setup() error {
 	baseEnv = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "LANG=C"}
 
 	if sb, err = newSandbox(); err != nil {
-		return skipError{"cannot make the sandbox the engines run in: " + err.Error()}
+		return fmt.Errorf("cannot make the sandbox the engines run in: %w", err)
 	}
 
 	if ctdSkip == "" {
@@ -176,84 +164,14 @@ func teardown() error {
 	return errors.Join(errs...)
 }
 
-// checkStaticBusybox: the image has no libc.
-func checkStaticBusybox() error {
-	f, err := elf.Open("/bin/busybox")
-	if err != nil {
-		return fmt.Errorf("need a static /bin/busybox for the image (apt-get install busybox-static, or `make deps`): %v", err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return errors.New("/bin/busybox is dynamically linked; install busybox-static (`make deps`)")
-		}
-	}
-	return nil
-}
-
 // ensurePackages installs containerd and podman when their programs are
 // missing, and sets ctdSkip/podSkip when they still are.
 func ensurePackages() {
-	need := map[string][]string{
+	why := hosttest.EnsurePackages(map[string][]string{
 		"containerd": {"containerd", "ctr", "containerd-shim-runc-v2"},
 		"podman":     {"podman", "conmon"},
-	}
-	missing := func(pkg string) []string {
-		var out []string
-		for _, b := range need[pkg] {
-			if _, err := exec.LookPath(b); err != nil {
-				out = append(out, b)
-			}
-		}
-		return out
-	}
-	var pkgs []string
-	for _, pkg := range []string{"containerd", "podman"} {
-		if len(missing(pkg)) > 0 {
-			pkgs = append(pkgs, pkg)
-		}
-	}
-	installLog := ""
-	if len(pkgs) > 0 && os.Getenv("HULL_E2E_NO_INSTALL") == "" {
-		if _, err := exec.LookPath("apt-get"); err == nil {
-			fmt.Fprintln(os.Stderr, "e2e: installing", strings.Join(pkgs, " "))
-			install := func() error {
-				args := append([]string{"install", "-y", "-qq", "--no-install-recommends", "-o", "DPkg::Lock::Timeout=300"}, pkgs...)
-				cmd := exec.Command("apt-get", args...)
-				cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-				out, err := cmd.CombinedOutput()
-				installLog = lastLines(string(out), 5)
-				return err
-			}
-			if install() != nil {
-				_ = exec.Command("apt-get", "update", "-qq", "-o", "DPkg::Lock::Timeout=300").Run()
-				_ = install()
-			}
-		}
-	}
-	why := func(pkg string) string {
-		m := missing(pkg)
-		if len(m) == 0 {
-			return ""
-		}
-		msg := fmt.Sprintf("%s is not installed (missing %s); install it with `apt-get install %s` or `make e2e-deps`", pkg, strings.Join(m, ", "), pkg)
-		if os.Getenv("HULL_E2E_NO_INSTALL") != "" {
-			msg += " (HULL_E2E_NO_INSTALL is set)"
-		}
-		if installLog != "" {
-			msg += "; apt-get said: " + installLog
-		}
-		return msg
-	}
-	ctdSkip, podSkip = why("containerd"), why("podman")
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
+	})
+	ctdSkip, podSkip = why["containerd"], why["podman"]
 }
 
 // result is what one engine command did.
@@ -266,7 +184,7 @@ type result struct {
 }
 
 func (r result) String() string {
-	s := fmt.Sprintf("`%s`: exit %d\nstdout: %q\nstderr: %q", shellJoin(r.argv), r.exit, r.stdout, r.stderr)
+	s := fmt.Sprintf("`%s`: exit %d\nstdout: %q\nstderr: %q", hosttest.ShellJoin(r.argv), r.exit, r.stdout, r.stderr)
 	if r.err != nil {
 		s += "\nerror: " + r.err.Error()
 	}
@@ -356,90 +274,16 @@ func runPTY(env []string, name string, args ...string) result {
 }
 
 // call is one run of hull by an engine, from the wrapper's argv.log.
-type call struct {
-	pid    int
-	caller string
-	args   []string
-	exit   int  // -1 while running (or if the wrapper was killed)
-	line   int  // position in the log
-	ended  bool // an EXIT line was seen
-	sub    string
-	subArg []string
-}
-
-func (c call) String() string {
-	exit := "still running"
-	if c.ended {
-		exit = "exit " + strconv.Itoa(c.exit)
-	}
-	return fmt.Sprintf("%s ran `hull %s`: %s", c.caller, shellJoin(c.args), exit)
-}
-
-// has reports whether the call's subcommand arguments include every one of want.
-func (c call) has(want ...string) bool {
-	for _, w := range want {
-		found := false
-		for _, a := range c.subArg {
-			if a == w {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
-var argvMu sync.Mutex
+type call = hosttest.Call
 
 // readCalls parses binDir/argv.log.
-func readCalls() []call {
-	argvMu.Lock()
-	defer argvMu.Unlock()
-	b, _ := os.ReadFile(filepath.Join(binDir, "argv.log"))
-	var calls []call
-	open := map[int]int{} // pid -> index in calls
-	for i, line := range strings.Split(string(b), "\n") {
-		f := strings.SplitN(line, " ", 4)
-		if len(f) < 3 {
-			continue
-		}
-		pid, err := strconv.Atoi(f[1])
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "CALL":
-			rest := ""
-			if len(f) == 4 {
-				rest = f[3]
-			}
-			words := hosttest.ShellSplit(f[2] + " " + rest)
-			c := call{pid: pid, exit: -1, line: i}
-			if len(words) > 0 {
-				c.caller, c.args = words[0], words[1:]
-			}
-			c.sub, c.subArg = subcommand(c.args)
-			open[pid] = len(calls)
-			calls = append(calls, c)
-		case "EXIT":
-			if j, ok := open[pid]; ok {
-				calls[j].exit, _ = strconv.Atoi(f[2])
-				calls[j].ended = true
-				delete(open, pid)
-			}
-		}
-	}
-	return calls
-}
+func readCalls() []call { return hosttest.ReadCalls(filepath.Join(binDir, "argv.log")) }
 
 // callsFor returns the calls that name container id.
 func callsFor(id string) []call {
 	var out []call
 	for _, c := range readCalls() {
-		for _, a := range c.subArg {
+		for _, a := range c.SubArgs {
 			if a == id {
 				out = append(out, c)
 				break
@@ -447,22 +291,6 @@ func callsFor(id string) []call {
 		}
 	}
 	return out
-}
-
-// subcommand splits hull's argv into its subcommand and that command's
-// arguments, skipping the global flags.
-func subcommand(args []string) (string, []string) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--root" || a == "--log" || a == "--log-format" || a == "--rootless" || a == "--criu":
-			i++
-		case strings.HasPrefix(a, "-"):
-		default:
-			return a, args[i+1:]
-		}
-	}
-	return "", nil
 }
 
 // logCalls logs, if t failed, every hull call that named id.
@@ -497,7 +325,7 @@ func savedConfig(t *testing.T, id string) []byte {
 func checkDeletes(t *testing.T, id string) {
 	t.Helper()
 	for _, c := range callsFor(id) {
-		if c.sub == "delete" && c.ended && c.exit != 0 {
+		if c.Sub == "delete" && c.Ended && c.Exit != 0 {
 			t.Errorf("%s; delete must exit 0 (runc does, also for a container that is already gone with --force)", c)
 		}
 	}
@@ -518,49 +346,4 @@ func checkV1(t *testing.T) {
 // newID returns a container name unique within the run.
 func newID(prefix string) string {
 	return fmt.Sprintf("e2e-%s-%d", prefix, idSeq.Add(1))
-}
-
-// waitFor polls cond until it is true or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func pidAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-// shellJoin quotes args for a shell, for messages.
-func shellJoin(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		out[i] = shellQuote(a)
-	}
-	return strings.Join(out, " ")
-}
-
-func shellQuote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:=,@%+-", r)) {
-			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-		}
-	}
-	return s
 }

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
+	"github.com/hull-runtime/hull/tests/internal/hosttest"
 )
 
 // podman is podman with every directory it writes under dir: storage (--root),
@@ -101,7 +104,7 @@ network_config_dir = %q
 
 // hasCap reports whether this process has capability c in its effective set.
 func hasCap(c int) bool {
-	for _, line := range strings.Split(readFile("/proc/self/status"), "\n") {
+	for _, line := range strings.Split(hulltest.ReadFile("/proc/self/status"), "\n") {
 		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
 			bits, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
 			return err == nil && bits&(1<<uint(c)) != 0
@@ -129,10 +132,8 @@ func (p *podman) close() error {
 func needPodman(t *testing.T) *podman {
 	t.Helper()
 	switch {
-	case skipAll != "":
-		t.Skip(skipAll)
 	case podSkip != "":
-		t.Skip(podSkip)
+		hosttest.EngineMissing(t, podSkip)
 	case podErr != nil:
 		t.Fatalf("podman is installed but could not be used: %v", podErr)
 	}
@@ -168,7 +169,7 @@ func (p *podman) track(t *testing.T, name string, idOf func() string) {
 			t.Errorf("left behind: hull state directory /run/hull/%s (in the sandbox)", id)
 		}
 		cg := filepath.Join(sb.CG, "libpod_parent", "libpod-"+id)
-		waitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
+		hulltest.WaitFor(10*time.Second, func() bool { _, err := os.Stat(cg); return err != nil })
 		if _, err := os.Stat(cg); err == nil {
 			t.Errorf("left behind: cgroup %s (processes: %v)", cg, sb.CgroupProcs(filepath.Join("libpod_parent", "libpod-"+id)))
 		}
@@ -184,7 +185,7 @@ func (p *podman) track(t *testing.T, name string, idOf func() string) {
 func TestPodmanRunRm(t *testing.T) {
 	p := needPodman(t)
 	cidfile := filepath.Join(t.TempDir(), "cid")
-	idOf := func() string { return strings.TrimSpace(readFile(cidfile)) }
+	idOf := func() string { return strings.TrimSpace(hulltest.ReadFile(cidfile)) }
 	p.track(t, "", idOf)
 	r := p.podman("run", "--rm", "--cidfile", cidfile, imageName, "sh", "-c", "echo hello from hull; cat /proc/self/cgroup; exit 7")
 	if r.exit != 7 {
@@ -205,7 +206,7 @@ func TestPodmanRunRm(t *testing.T) {
 		t.Errorf("hull calls: %v; want create, start, ..., delete", got)
 	}
 	for _, cl := range callsFor(id) {
-		if cl.exit != 0 {
+		if cl.Exit != 0 {
 			t.Errorf("%s", cl)
 		}
 	}
@@ -248,7 +249,7 @@ func TestPodmanLifecycle(t *testing.T) {
 			t.Errorf("paused container's status: %q", st)
 		}
 		events := filepath.Join(sb.CG, "libpod_parent", "libpod-"+id, "cgroup.events")
-		if ev := readFile(events); !strings.Contains(ev, "frozen 1") {
+		if ev := hulltest.ReadFile(events); !strings.Contains(ev, "frozen 1") {
 			t.Errorf("paused, but %s says %q", events, ev)
 		}
 		if r := p.podman("unpause", name); r.exit != 0 {
@@ -274,10 +275,10 @@ func TestPodmanLifecycle(t *testing.T) {
 		t.Errorf("hull calls: %v; want %v, then delete", got, want)
 	}
 	for _, cl := range callsFor(id) {
-		if cl.exit != 0 {
+		if cl.Exit != 0 {
 			t.Errorf("%s", cl)
 		}
-		if cl.sub == "kill" && strings.Join(cl.subArg, " ") != id+" 15" {
+		if cl.Sub == "kill" && strings.Join(cl.SubArgs, " ") != id+" 15" {
 			t.Errorf("podman stop: %s; want kill %s 15", cl, id)
 		}
 	}
@@ -308,8 +309,8 @@ func TestPodmanStopTimeoutRmForce(t *testing.T) {
 	}
 	var sigs []string
 	for _, cl := range callsFor(id) {
-		if cl.sub == "kill" {
-			sigs = append(sigs, cl.subArg[len(cl.subArg)-1])
+		if cl.Sub == "kill" {
+			sigs = append(sigs, cl.SubArgs[len(cl.SubArgs)-1])
 		}
 	}
 	if strings.Join(sigs, " ") != "15 9" {
@@ -327,7 +328,7 @@ func TestPodmanStopTimeoutRmForce(t *testing.T) {
 	if r := p.podman("rm", "--force", "--time", "0", name); r.exit != 0 {
 		t.Fatalf("podman rm -f: %s", r)
 	}
-	if pid > 0 && !waitFor(10*time.Second, func() bool { return !pidAlive(pid) }) {
+	if pid > 0 && !hulltest.WaitFor(10*time.Second, func() bool { return !hulltest.PidAlive(pid) }) {
 		t.Errorf("init %d survived podman rm -f", pid)
 	}
 }
@@ -337,7 +338,7 @@ func TestPodmanStopTimeoutRmForce(t *testing.T) {
 func TestPodmanRunErrors(t *testing.T) {
 	p := needPodman(t)
 	cidfile := filepath.Join(t.TempDir(), "cid")
-	idOf := func() string { return strings.TrimSpace(readFile(cidfile)) }
+	idOf := func() string { return strings.TrimSpace(hulltest.ReadFile(cidfile)) }
 	p.track(t, "", idOf)
 	r := p.podman("run", "--rm", "--cidfile", cidfile, imageName, "/no-such-binary")
 	if r.exit != 127 {
@@ -362,7 +363,7 @@ func TestPodmanShortLived(t *testing.T) {
 	p := needPodman(t)
 	for i := 0; i < shortLivedRuns; i++ {
 		cidfile := filepath.Join(t.TempDir(), "cid")
-		idOf := func() string { return strings.TrimSpace(readFile(cidfile)) }
+		idOf := func() string { return strings.TrimSpace(hulltest.ReadFile(cidfile)) }
 		p.track(t, "", idOf)
 		if r := p.podman("run", "--rm", "--cidfile", cidfile, imageName, "true"); r.exit != 0 {
 			t.Errorf("run %d: %s", i, r)

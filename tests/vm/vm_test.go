@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
 // The host side boots the VM; the guest side (TestInVM*) runs in it, from
@@ -44,16 +46,15 @@ func needVM(t *testing.T) {
 	t.Helper()
 	switch {
 	case InVM():
-		t.Skip("already inside the VM")
+		hulltest.HostLimit(t, "already inside the VM; runs on the host, where it boots the VM")
 	case testing.Short():
 		t.Skip("boots a VM (seconds of TCG emulation); skipped with -short")
 	case os.Getenv("HULL_SKIP_VM") != "":
 		t.Skip("HULL_SKIP_VM is set")
 	case runtime.GOOS != "linux" || runtime.GOARCH != "amd64":
-		t.Skip("the VM harness needs a linux/amd64 host")
-	case os.Geteuid() != 0:
-		t.Skip("the VM harness needs root (it installs qemu with apt and shares files owned by root)")
+		hulltest.HostLimit(t, "the VM harness needs a linux/amd64 host; runs on the CI host")
 	}
+	hulltest.RequireRoot(t) // it installs qemu with apt and shares files owned by root
 }
 
 type result struct {
@@ -179,7 +180,7 @@ const cgRoot = "/sys/fs/cgroup"
 func needGuest(t *testing.T) {
 	t.Helper()
 	if !InVM() {
-		t.Skip("runs only inside the VM (HULL_IN_VM=1); TestVMBoots runs it there")
+		hulltest.HostLimit(t, "runs only inside the VM (HULL_IN_VM=1); TestVMBoots runs it there")
 	}
 }
 
@@ -217,18 +218,6 @@ func keyed(t *testing.T, path, key string) int64 {
 	return 0
 }
 
-// waitFor polls cond every 20 ms for up to d.
-func waitFor(d time.Duration, cond func() bool) bool {
-	for end := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-		if time.Now().After(end) {
-			return false
-		}
-	}
-}
-
 // cgroup makes a child of the root with the given files written, and removes
 // it (cgroup.kill first) when the test ends.
 func cgroup(t *testing.T, name string, files ...string) string {
@@ -239,7 +228,7 @@ func cgroup(t *testing.T, name string, files ...string) string {
 	}
 	t.Cleanup(func() {
 		_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
-		waitFor(10*time.Second, func() bool {
+		hulltest.WaitFor(10*time.Second, func() bool {
 			b, _ := os.ReadFile(filepath.Join(dir, "cgroup.events"))
 			return bytes.Contains(b, []byte("populated 0"))
 		})
@@ -360,7 +349,7 @@ func TestInVMPidsMax(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	ok := waitFor(20*time.Second, func() bool {
+	ok := hulltest.WaitFor(20*time.Second, func() bool {
 		return keyed(t, filepath.Join(dir, "pids.events"), "max") > 0
 	})
 	cur, _ := strconv.Atoi(strings.TrimSpace(read(t, filepath.Join(dir, "pids.current"))))
@@ -439,11 +428,11 @@ func TestInVMFreeze(t *testing.T) {
 	defer cmd.Process.Kill()
 	events := filepath.Join(dir, "cgroup.events")
 	write(t, filepath.Join(dir, "cgroup.freeze"), "1")
-	if !waitFor(10*time.Second, func() bool { return keyed(t, events, "frozen") == 1 }) {
+	if !hulltest.WaitFor(10*time.Second, func() bool { return keyed(t, events, "frozen") == 1 }) {
 		t.Fatalf("not frozen:\n%s", read(t, events))
 	}
 	write(t, filepath.Join(dir, "cgroup.freeze"), "0")
-	if !waitFor(10*time.Second, func() bool { return keyed(t, events, "frozen") == 0 }) {
+	if !hulltest.WaitFor(10*time.Second, func() bool { return keyed(t, events, "frozen") == 0 }) {
 		t.Fatalf("not thawed:\n%s", read(t, events))
 	}
 }

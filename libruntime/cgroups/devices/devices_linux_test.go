@@ -1,23 +1,20 @@
 package devices_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/internal/hulltest"
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/cgroups/devices"
 )
@@ -28,48 +25,9 @@ const helperEnv = "HULL_DEVICES_HELPER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
-		os.Exit(runProbes(os.Args[1:]))
+		os.Exit(hulltest.RunDeviceProbes(os.Args[1:]))
 	}
 	os.Exit(m.Run())
-}
-
-// runProbes runs "open <path> <r|w|rw>" and "mknod <path> <c|b> <major> <minor>"
-// probes and prints, per probe, "ok" or the errno's name.
-func runProbes(args []string) int {
-	for _, a := range args {
-		f := strings.Fields(a)
-		var err error
-		switch f[0] {
-		case "open":
-			flags := map[string]int{"r": unix.O_RDONLY, "w": unix.O_WRONLY, "rw": unix.O_RDWR}[f[2]]
-			var fd int
-			fd, err = unix.Open(f[1], flags|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-			if err == nil {
-				unix.Close(fd)
-			}
-		case "exists":
-			// access(2) with F_OK: the device filter is asked with no access bit.
-			err = unix.Access(f[1], unix.F_OK)
-		case "mknod":
-			mode := uint32(unix.S_IFCHR)
-			if f[2] == "b" {
-				mode = unix.S_IFBLK
-			}
-			major, _ := strconv.ParseUint(f[3], 10, 32)
-			minor, _ := strconv.ParseUint(f[4], 10, 32)
-			err = unix.Mknod(f[1], mode|0o600, int(unix.Mkdev(uint32(major), uint32(minor))))
-		}
-		var errno unix.Errno
-		switch {
-		case err == nil:
-			fmt.Println("ok")
-		case errors.As(err, &errno):
-			fmt.Println(unix.ErrnoName(errno))
-		default:
-			fmt.Println(err)
-		}
-	}
-	return 0
 }
 
 func ptr(v int64) *int64 { return &v }
@@ -114,9 +72,7 @@ func TestValidate(t *testing.T) {
 // TestLoad loads programs into the kernel: the verifier must accept every
 // shape the compiler makes.
 func TestLoad(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("loading BPF programs needs root")
-	}
+	hulltest.RequireRoot(t) // loading BPF programs
 	many := make([]specs.LinuxDeviceCgroup, 0, 600)
 	for i := int64(0); i < 600; i++ {
 		many = append(many, specs.LinuxDeviceCgroup{Allow: i%2 == 0, Type: "c", Major: ptr(i), Minor: ptr(i), Access: "rw"})
@@ -144,33 +100,6 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-// freeMajor returns a device major that neither /proc/devices section lists,
-// so that a node with it can be opened without reaching any driver: when the
-// filter lets the open through it fails with ENXIO instead of EPERM.
-func freeMajor(t *testing.T) int64 {
-	t.Helper()
-	data, err := os.ReadFile("/proc/devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	used := map[int64]bool{}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 {
-			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-				used[n] = true
-			}
-		}
-	}
-	for n := int64(3000); n < 4000; n++ {
-		if !used[n] {
-			return n
-		}
-	}
-	t.Skip("no free device major")
-	return 0
-}
-
 // probe is one attempt of the helper: open a device node with access, or
 // mknod one (access "m").
 type probe struct {
@@ -189,7 +118,7 @@ func (p probe) String() string {
 // rules as the spec orders them, last match winning per access bit.
 func TestFilter(t *testing.T) {
 	mount := requireCgroup(t)
-	A, B := freeMajor(t), int64(0)
+	A, B := hulltest.UnusedCharMajor(t), int64(0)
 	for B = A + 1; B < A+100; B++ {
 		if _, err := os.Stat(fmt.Sprintf("/sys/dev/char/%d:0", B)); err != nil {
 			break
@@ -259,13 +188,9 @@ func TestFilter(t *testing.T) {
 
 func requireCgroup(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for cgroups and BPF")
-	}
+	hulltest.RequireRoot(t)
 	mount, err := cgroups.Mount()
-	if err != nil {
-		t.Skipf("no cgroup2: %v", err)
-	}
+	hulltest.Require(t, "a cgroup2 mount (the host's /sys/fs/cgroup/unified, the VM's /sys/fs/cgroup)", err)
 	return mount
 }
 
@@ -296,8 +221,7 @@ func testCgroup(t *testing.T, mount string) int {
 // the probes from a process started in it and returns their results.
 func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCgroup, probes []probe) []string {
 	t.Helper()
-	nodes := t.TempDir()
-	checkDevNodes(t, nodes)
+	nodes := hulltest.DeviceNodeDir(t)
 	dir := testCgroup(t, mount)
 	prog, err := devices.Load(rules)
 	if err != nil {
@@ -335,47 +259,15 @@ func runInFilteredCgroup(t *testing.T, mount string, rules []specs.LinuxDeviceCg
 // runHelper runs the probes in a process started in the cgroup open at dir.
 func runHelper(t *testing.T, dir int, args []string) []string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: dir}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("probe helper: %v", err)
-	}
-	var results []string
-	s := bufio.NewScanner(strings.NewReader(string(out)))
-	for s.Scan() {
-		results = append(results, s.Text())
-	}
-	if len(results) != len(args) {
-		t.Fatalf("helper printed %q for %d probes", out, len(args))
-	}
-	return results
-}
-
-// checkDevNodes skips when device nodes cannot be used where the test makes
-// them (a nodev mount).
-func checkDevNodes(t *testing.T, dir string) {
-	t.Helper()
-	node := filepath.Join(dir, "null")
-	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-		t.Skipf("cannot make device nodes in %s: %v", dir, err)
-	}
-	f, err := os.OpenFile(node, os.O_WRONLY, 0)
-	if err != nil {
-		t.Skipf("cannot open device nodes in %s: %v", dir, err)
-	}
-	f.Close()
+	return hulltest.ProbeDevices(t, dir, helperEnv+"=1", args...)
 }
 
 // TestReplace: replacing the filter leaves exactly the new program attached,
 // and the new rules are the ones enforced.
 func TestReplace(t *testing.T) {
 	mount := requireCgroup(t)
-	A := freeMajor(t)
-	nodes := t.TempDir()
-	checkDevNodes(t, nodes)
+	A := hulltest.UnusedCharMajor(t)
+	nodes := hulltest.DeviceNodeDir(t)
 	node := filepath.Join(nodes, "a")
 	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(A), 0))); err != nil {
 		t.Fatal(err)

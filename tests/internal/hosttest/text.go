@@ -62,3 +62,25 @@ func ShellSplit(s string) []string {
 	}
 	return words
 }
+
+// ShellJoin quotes args for a shell, for messages; ShellSplit undoes it.
+func ShellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = ShellQuote(a)
+	}
+	return strings.Join(out, " ")
+}
+
+// ShellQuote quotes s for a shell where it needs it.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:=,@%+-", r)) {
+			return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		}
+	}
+	return s
+}
