@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/hull-runtime/hull/internal/clip"
 )
 
 // Manager is one container's cgroup, whichever driver made it. create, exec and
@@ -78,7 +75,7 @@ type Driver interface {
 	// (Manager.Limit applies them once the first process is in it). undo
 	// removes what Make made, for a create that fails before anything runs in
 	// the cgroup.
-	Make(path string) (m Manager, undo func(), err error)
+	Make(path string, o MakeOpts) (m Manager, undo func(), err error)
 	// Load returns the Manager of the existing cgroup at path, made by an
 	// earlier hull process.
 	Load(path string) (Manager, error)
@@ -87,9 +84,18 @@ type Driver interface {
 	RemoveMadeAncestors(path string) error
 }
 
+// MakeOpts is what of the config a driver may need to make a container's
+// cgroup, beyond its path: the systemd driver starts its unit with the
+// org.systemd.property.* annotations and an OOMPolicy from
+// resources.unified["memory.oom.group"]; cgroupfs reads nothing of it.
+type MakeOpts struct {
+	Annotations map[string]string
+	Resources   *specs.LinuxResources
+}
+
 // Cgroupfs is the driver that manages the cgroup2 hierarchy by writing its
-// files: hull's only driver so far, and the one of every container made by an
-// earlier hull process (the systemd driver will be recorded in state.json).
+// files: the one without --systemd-cgroup, and the one of a container whose
+// state.json names no driver (written before hull had another).
 var Cgroupfs Driver = fsDriver{}
 
 type fsDriver struct{}
@@ -98,7 +104,7 @@ var _ Manager = (*fsManager)(nil)
 
 func (fsDriver) Name() string                                { return "cgroupfs" }
 func (fsDriver) Path(cgroupsPath, id string) (string, error) { return Path(cgroupsPath, id) }
-func (fsDriver) Make(path string) (Manager, func(), error) {
+func (fsDriver) Make(path string, _ MakeOpts) (Manager, func(), error) {
 	m, undo, err := makeFS(path)
 	if err != nil {
 		return nil, nil, err
@@ -117,20 +123,31 @@ func (fsDriver) Load(path string) (Manager, error) {
 func (fsDriver) RemoveMadeAncestors(path string) error { return removeMadeAncestors(path) }
 
 // Select is the one place that picks a container's cgroup driver, from runc's
-// --systemd-cgroup and the form of linux.cgroupsPath. With --systemd-cgroup, a
-// "slice:prefix:name" path is systemd's, which only a systemd driver could
-// honour: refused until hull has one. Any other path, with the flag or without,
-// is a cgroupfs path (runc refuses a non-systemd path under --systemd-cgroup;
-// hull manages it through cgroupfs, so callers configured for systemd that pass
-// the flag everywhere keep working). Without the flag, colons are just part of
-// a cgroupfs path, as with runc.
+// --systemd-cgroup: with it, the systemd driver, whose cgroupsPath is empty
+// (system.slice:hull:<id>) or "slice:prefix:name", anything else refused as runc
+// refuses it; without it, cgroupfs, where colons are just part of a path name,
+// as with runc. Whether systemd runs and answers is the driver's Make to find
+// out (before anything is started), not Select's: `hull check` reads the config
+// alone.
 func Select(systemd bool, cgroupsPath string) (Driver, error) {
-	if systemd && isSystemdPath(cgroupsPath) {
-		return nil, fmt.Errorf("linux.cgroupsPath %s: systemd cgroup paths (slice:prefix:name) are not supported yet; drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", clip.Quote(cgroupsPath))
+	if !systemd {
+		return Cgroupfs, nil
 	}
-	return Cgroupfs, nil
+	// The id only fills an empty path's name part, which cannot be wrong.
+	if _, err := parseSystemdPath(cgroupsPath, "id"); err != nil {
+		return nil, err
+	}
+	return Systemd, nil
 }
 
-// isSystemdPath reports whether p has the "slice:prefix:name" form of a systemd
-// cgroupsPath (any part may be empty, as runc reads it).
-func isSystemdPath(p string) bool { return strings.Count(p, ":") == 2 }
+// ByName is the driver state.json names: "" (written before hull recorded it)
+// is cgroupfs.
+func ByName(name string) (Driver, error) {
+	switch name {
+	case "", Cgroupfs.Name():
+		return Cgroupfs, nil
+	case Systemd.Name():
+		return Systemd, nil
+	}
+	return nil, fmt.Errorf("unknown cgroup driver %q in the container's state", name)
+}

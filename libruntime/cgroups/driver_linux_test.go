@@ -8,11 +8,11 @@ import (
 	"github.com/hull-runtime/hull/internal/clip"
 )
 
-// TestSelect: the driver comes from --systemd-cgroup and the form of
-// linux.cgroupsPath, in this one place; a systemd path under the flag is refused
-// with the text create has always failed with, until a systemd driver exists.
+// TestSelect: the driver comes from --systemd-cgroup, in this one place; under
+// the flag the path must be systemd's, as runc requires, and the refusal says
+// how to fix it.
 func TestSelect(t *testing.T) {
-	const refused = `: systemd cgroup paths (slice:prefix:name) are not supported yet; drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>`
+	const form = `: with --systemd-cgroup it must have the form slice:prefix:name (e.g. system.slice:hull:<id>); drop --systemd-cgroup to use a cgroupfs path`
 	tests := []struct {
 		name        string
 		systemd     bool
@@ -24,13 +24,14 @@ func TestSelect(t *testing.T) {
 		{"relative", false, "pod/ctr", "cgroupfs"},
 		// Without the flag a colon is part of a cgroupfs path name, as with runc.
 		{"colons without the flag", false, "system.slice:hull:ctr", "cgroupfs"},
-		{"flag, empty path", true, "", "cgroupfs"},
-		{"flag, cgroupfs path", true, "/hull/ctr", "cgroupfs"},
-		{"flag, one colon", true, "a:b", "cgroupfs"},
-		{"flag, three colons", true, "a:b:c:d", "cgroupfs"},
-		{"flag, systemd path", true, "system.slice:hull:ctr", `linux.cgroupsPath "system.slice:hull:ctr"` + refused},
-		{"flag, systemd path with empty parts", true, "::ctr", `linux.cgroupsPath "::ctr"` + refused},
-		{"flag, long systemd path is clipped", true, "a:b:" + strings.Repeat("x", 4096), "linux.cgroupsPath " + clip.Quote("a:b:"+strings.Repeat("x", 4096)) + refused},
+		{"flag, empty path", true, "", "systemd"},
+		{"flag, systemd path", true, "system.slice:hull:ctr", "systemd"},
+		{"flag, systemd path with empty parts", true, "::ctr", "systemd"},
+		{"flag, cgroupfs path", true, "/hull/ctr", `linux.cgroupsPath "/hull/ctr"` + form},
+		{"flag, one colon", true, "a:b", `linux.cgroupsPath "a:b"` + form},
+		{"flag, three colons", true, "a:b:c:d", `linux.cgroupsPath "a:b:c:d"` + form},
+		{"flag, bad slice", true, "system:hull:ctr", `linux.cgroupsPath "system:hull:ctr": slice "system" does not end in .slice; name a systemd slice such as system.slice or machine-pods.slice`},
+		{"flag, long path is clipped", true, "a:b:c:" + strings.Repeat("x", 4096), "linux.cgroupsPath " + clip.Quote("a:b:c:"+strings.Repeat("x", 4096)) + form},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,6 +46,19 @@ func TestSelect(t *testing.T) {
 				t.Fatalf("Select(%v, %q) = %q\nwant %q", tc.systemd, tc.cgroupsPath, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestByName: state.json's driver name back to the driver; none is cgroupfs
+// (state written before hull recorded it).
+func TestByName(t *testing.T) {
+	for name, want := range map[string]Driver{"": Cgroupfs, "cgroupfs": Cgroupfs, "systemd": Systemd} {
+		if d, err := ByName(name); err != nil || d != want {
+			t.Errorf("ByName(%q) = %v, %v", name, d, err)
+		}
+	}
+	if _, err := ByName("other"); err == nil {
+		t.Error(`ByName("other") did not fail`)
 	}
 }
 

@@ -767,9 +767,21 @@ func TestCreateFindings(t *testing.T) {
 			s.Linux, s.Mounts, s.Hostname, s.Root.Readonly = nil, nil, "", false
 		}, Create{}, "linux: missing; config.json must have a linux section with the namespaces to create"},
 		{"not root", func(_ *specs.Spec, h *host) { h.effectiveUID = func() int { return 1000 } }, Create{}, "rootless containers are not supported yet: run hull as root"},
-		{"systemd path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "system.slice:hull:x" }, Create{SystemdCgroup: true},
-			`linux.cgroupsPath "system.slice:hull:x": systemd cgroup paths (slice:prefix:name) are not supported yet; drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>`},
-		{"systemd flag, cgroupfs path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "/hull/x" }, Create{SystemdCgroup: true}, ""},
+		{"systemd path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "system.slice:hull:x" }, Create{SystemdCgroup: true}, ""},
+		{"systemd flag, empty path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "" }, Create{SystemdCgroup: true}, ""},
+		// As runc: under --systemd-cgroup a path must be slice:prefix:name.
+		{"systemd flag, cgroupfs path", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "/hull/x" }, Create{SystemdCgroup: true},
+			`linux.cgroupsPath "/hull/x": with --systemd-cgroup it must have the form slice:prefix:name (e.g. system.slice:hull:<id>); drop --systemd-cgroup to use a cgroupfs path`},
+		{"systemd flag, bad slice", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "a--b.slice:hull:x" }, Create{SystemdCgroup: true},
+			`linux.cgroupsPath "a--b.slice:hull:x": slice "a--b.slice" has an empty part between dashes; name a systemd slice such as system.slice or machine-pods.slice`},
+		{"systemd flag, bad property annotation", func(s *specs.Spec, _ *host) {
+			s.Linux.CgroupsPath = "system.slice:hull:x"
+			s.Annotations = map[string]string{"org.systemd.property.Bad1": "true"}
+		}, Create{SystemdCgroup: true},
+			`annotations["org.systemd.property.Bad1"]: the systemd property name "Bad1" has '1', not a letter; use letters only, e.g. org.systemd.property.TimeoutStopUSec`},
+		{"property annotations without the flag", func(s *specs.Spec, _ *host) {
+			s.Annotations = map[string]string{"org.systemd.property.Bad1": "true"}
+		}, Create{}, ""},
 		{"colons without the flag", func(s *specs.Spec, _ *host) { s.Linux.CgroupsPath = "system.slice:hull:x" }, Create{}, ""},
 		{"terminal without a socket", func(s *specs.Spec, _ *host) { s.Process.Terminal = true }, Create{}, noTTY},
 		{"terminal with a socket", func(s *specs.Spec, _ *host) { s.Process.Terminal = true }, Create{ConsoleSocket: true}, ""},

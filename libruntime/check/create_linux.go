@@ -11,8 +11,9 @@ import (
 // whether the container can be made: the findings only create has, since `hull
 // check` is given none of it.
 type Create struct {
-	// SystemdCgroup is --systemd-cgroup, which picks the cgroup driver with the
-	// form of linux.cgroupsPath (cgroups.Select).
+	// SystemdCgroup is --systemd-cgroup, which picks the systemd cgroup driver
+	// (cgroups.Select): cgroupsPath and the org.systemd.property.* annotations
+	// are checked for it.
 	SystemdCgroup bool
 	// ConsoleSocket is set when --console-socket was given; ConsoleRelay when
 	// hull itself takes the terminal's master (an attached `hull run`).
@@ -36,6 +37,12 @@ func (c *checker) create(o Create) {
 		if _, err := cgroups.Select(o.SystemdCgroup, s.Linux.CgroupsPath); err != nil {
 			msg, fix, _ := strings.Cut(err.Error(), "; ")
 			c.add(SeverityError, "", msg, fix)
+		} else if o.SystemdCgroup {
+			// The annotations become properties of the container's scope.
+			if err := cgroups.CheckSystemd(s.Annotations); err != nil {
+				msg, fix, _ := strings.Cut(err.Error(), "; ")
+				c.add(SeverityError, "", msg, fix)
+			}
 		}
 	}
 	if s.Process == nil {

@@ -43,7 +43,7 @@ func (d *fakeDriver) Path(cgroupsPath, id string) (string, error) {
 	d.record("Path " + cgroupsPath + " " + id)
 	return "/nonexistent-fake-cgroup/" + id, nil
 }
-func (d *fakeDriver) Make(path string) (cgroups.Manager, func(), error) {
+func (d *fakeDriver) Make(path string, _ cgroups.MakeOpts) (cgroups.Manager, func(), error) {
 	d.record("Make " + path)
 	return &fakeManager{d: d, path: path}, func() { d.record("undo") }, nil
 }
@@ -103,7 +103,7 @@ func (m *fakeManager) Destroy() error                          { m.d.record("Des
 // useFakeDriver puts d in place of the real driver for the test.
 func useFakeDriver(t *testing.T, d *fakeDriver) {
 	oldMadeBy, oldSelect := madeBy, selectDriver
-	madeBy = d
+	madeBy = func(string) (cgroups.Driver, error) { return d, nil }
 	selectDriver = func(systemd bool, cgroupsPath string) (cgroups.Driver, error) {
 		d.record("Select")
 		return d, nil
@@ -247,5 +247,47 @@ func TestCreateUsesCgroupDriver(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(root, "x")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the failed create left its state dir: %v", err)
+	}
+}
+
+// TestCgroupDriverFromState: the commands after create use the driver state.json
+// names (systemd's scope is stopped by systemd's driver, not removed as a plain
+// directory), and a state without the field, written by an older hull, is
+// cgroupfs's.
+func TestCgroupDriverFromState(t *testing.T) {
+	d := &fakeDriver{}
+	useFakeDriver(t, d)
+	var asked []string
+	madeBy = func(name string) (cgroups.Driver, error) {
+		asked = append(asked, name)
+		return d, nil
+	}
+	for _, driver := range []string{"systemd", ""} {
+		asked = nil
+		c := storedContainer(t, true)
+		c.p.CgroupDriver = driver
+		if err := writeState(c.dir, c.p); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := os.ReadFile(filepath.Join(c.dir, "state.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(string(raw), `"cgroup_driver"`); has != (driver != "") {
+			t.Fatalf("state.json %s has the driver field: %v", raw, has)
+		}
+		c, err = Load(c.root, "ctr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Processes(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(asked, []string{driver}) {
+			t.Fatalf("driver asked for %q, want %q", asked, driver)
+		}
+	}
+	if d, err := cgroups.ByName(""); err != nil || d != cgroups.Cgroupfs {
+		t.Fatalf("no driver in the state: %v, %v; want cgroupfs", d, err)
 	}
 }

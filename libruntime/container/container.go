@@ -154,15 +154,18 @@ func (c *Container) cgroup() (cgroups.Manager, error) {
 	if c.p.CgroupPath == "" {
 		return nil, errNoCgroup
 	}
-	return madeBy.Load(c.p.CgroupPath)
+	d, err := madeBy(c.p.CgroupDriver)
+	if err != nil {
+		return nil, err
+	}
+	return d.Load(c.p.CgroupPath)
 }
 
-// madeBy is the cgroup driver of the containers made by earlier hull processes:
-// cgroupfs, the only one so far (the systemd driver will be recorded in state.json
-// and chosen from it here). Create picks its driver with selectDriver. Both are
-// variables so that unit tests run the container's code on a fake driver.
+// madeBy is the cgroup driver that made a container, by the name its state records.
+// Create picks its driver with selectDriver. Both are variables so that unit tests
+// run the container's code on a fake driver.
 var (
-	madeBy       = cgroups.Cgroupfs
+	madeBy       = cgroups.ByName
 	selectDriver = cgroups.Select
 )
 
@@ -350,8 +353,13 @@ func (c *Container) Delete(force bool) error {
 		}
 	} else if _, serr := os.Lstat(c.p.CgroupPath); c.p.CgroupPath != "" && errors.Is(serr, os.ErrNotExist) {
 		// Its create was killed after making (and marking) ancestors of the
-		// cgroup, before the cgroup itself.
-		if err := madeBy.RemoveMadeAncestors(c.p.CgroupPath); err != nil {
+		// cgroup, before the cgroup itself; or, with systemd, its scope is gone
+		// with its processes and the unit may be left failed.
+		d, err := madeBy(c.p.CgroupDriver)
+		if err == nil {
+			err = d.RemoveMadeAncestors(c.p.CgroupPath)
+		}
+		if err != nil {
 			logs.Warnf("%v", err)
 		}
 	}

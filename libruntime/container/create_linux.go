@@ -45,9 +45,8 @@ type CreateOpts struct {
 	// the --preserve-fds ones, which then start at 3+ListenFDs, and the process is
 	// told with LISTEN_FDS and LISTEN_PID=1 (it is the one the fds are meant for).
 	ListenFDs int
-	// SystemdCgroup is --systemd-cgroup: with the form of linux.cgroupsPath it picks
-	// the cgroup driver (cgroups.Select). hull has no systemd driver yet, so a
-	// systemd-style cgroupsPath is refused and any other is managed through cgroupfs.
+	// SystemdCgroup is --systemd-cgroup: the systemd cgroup driver (cgroups.Select),
+	// a transient scope per container.
 	SystemdCgroup bool
 	// Stdio for a container without a terminal; nil means hull's own.
 	Stdin, Stdout, Stderr *os.File
@@ -237,7 +236,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	// is killed from here on, `hull delete` finds the cgroup, and state and list see
 	// that nobody is creating the container any more.
 	early := &persisted{ID: id, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(),
-		CreatorPid: os.Getpid(), CreatorStartTime: selfStart}
+		CreatorPid: os.Getpid(), CreatorStartTime: selfStart, CgroupDriver: cgDriver.Name()}
 	// A cgroup that exists already (create may reuse an unused one) is not ours to kill
 	// and remove until Make has checked that nothing uses it: it is recorded after.
 	_, cgErr := os.Lstat(cgPath)
@@ -302,7 +301,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 
 	// Limits and the device filter come after init is cloned (cg.Limit below), while
 	// init starts up, and before it is sent its config.
-	cg, _, err := cgDriver.Make(cgPath)
+	cg, _, err := cgDriver.Make(cgPath, cgroups.MakeOpts{Annotations: spec.Annotations, Resources: spec.Linux.Resources})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -448,6 +447,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		Created:       time.Now().UTC(),
 		Config:        spec,
 		CgroupPath:    cgPath,
+		CgroupDriver:  cgDriver.Name(),
 	}
 	c = &Container{root: root, dir: dir, p: p}
 	err = c.syncInit(parentSock, o, pidfdSock, t, timeReady, cloned, sc.filter())

@@ -40,6 +40,10 @@ type persisted struct {
 	// default one (its seccomp profile), each time.
 	RawConfig  json.RawMessage `json:"config"`
 	CgroupPath string          `json:"cgroup_path,omitempty"`
+	// CgroupDriver is the cgroup driver that made CgroupPath (cgroups.Driver.Name),
+	// so that update, pause, exec and delete use it again; empty (state written by
+	// a hull before it was recorded) is cgroupfs.
+	CgroupDriver string `json:"cgroup_driver,omitempty"`
 	// CreatorPid and CreatorStartTime name the `hull create` that writes the first
 	// record, before it makes the cgroup: while init is not recorded yet, the container
 	// is creating only as long as that process lives. One that was killed leaves

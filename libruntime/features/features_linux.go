@@ -20,6 +20,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 
+	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
@@ -98,10 +99,11 @@ func Document(version, commit string) *features.Features {
 			Namespaces:   namespaces(),
 			Capabilities: capabilities(process.LastCap()),
 			Cgroup: &features.Cgroup{
-				// libruntime/cgroups manages cgroup v2 through cgroupfs only.
+				// libruntime/cgroups manages cgroup v2 only: through cgroupfs, or
+				// (--systemd-cgroup) a systemd scope, where systemd runs and answers.
 				V1:          boolp(false),
 				V2:          boolp(true),
-				Systemd:     boolp(false),
+				Systemd:     boolp(cgroups.SystemdAvailable()),
 				SystemdUser: boolp(false),
 				Rdma:        boolp(true), // linux.resources.rdma -> rdma.max
 			},

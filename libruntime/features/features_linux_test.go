@@ -19,6 +19,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 
+	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
@@ -278,12 +279,16 @@ func TestFalseClaims(t *testing.T) {
 	l := Document("v", "c").Linux
 	for name, b := range map[string]*bool{
 		"apparmor.enabled": l.Apparmor.Enabled, "selinux.enabled": l.Selinux.Enabled,
-		"cgroup.v1": l.Cgroup.V1, "cgroup.systemd": l.Cgroup.Systemd, "cgroup.systemdUser": l.Cgroup.SystemdUser,
+		"cgroup.v1": l.Cgroup.V1, "cgroup.systemdUser": l.Cgroup.SystemdUser,
 		"intelRdt.enabled": l.IntelRdt.Enabled,
 	} {
 		if b == nil || *b {
 			t.Errorf("linux.%s = %s, want false", name, fmtBool(b))
 		}
+	}
+	// The systemd driver is claimed where it works: systemd is PID 1 and answers.
+	if l.Cgroup.Systemd == nil || *l.Cgroup.Systemd != cgroups.SystemdAvailable() {
+		t.Errorf("linux.cgroup.systemd = %s, want %v", fmtBool(l.Cgroup.Systemd), cgroups.SystemdAvailable())
 	}
 	if !*l.Cgroup.V2 || !*l.Cgroup.Rdma {
 		t.Errorf("cgroup %+v: want v2 and rdma", *l.Cgroup)
