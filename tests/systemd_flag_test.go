@@ -53,4 +53,15 @@ func TestSystemdCgroupFlag(t *testing.T) {
 			t.Fatalf("list after the failed run: %s", out)
 		}
 	})
+	t.Run("bad-slice-refused", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		s := baseSpec("true")
+		s.Linux.CgroupsPath = "a--b.slice:hull:" + h.id
+		h.writeSpec(s)
+		r := h.do("--systemd-cgroup", "create", "--bundle", h.bundle, h.id)
+		if r.exit == 0 || !strings.Contains(r.stderr, `slice \"a--b.slice\" has an empty part between dashes`) {
+			t.Fatalf("a slice name systemd refuses: %s", r)
+		}
+	})
 }
