@@ -55,18 +55,17 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	t := newPhaseTimer("exec")
 	defer t.log()
 	primePidfd()
-	s := c.Status()
-	if s == Paused && !o.IgnorePaused {
-		return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	// A paused container is refused even with --ignore-paused (status.go): the helper
+	// is born in the container's cgroup, frozen with it, and would wait there for
+	// ever; started outside, the process would run unfrozen and outside the cgroup
+	// until moved in. Neither is acceptable.
+	op := OpExec
+	if o.IgnorePaused {
+		op = OpExecIgnorePaused
 	}
-	if s == Paused {
-		// The helper is born in the container's cgroup, frozen with it, and would
-		// wait there for ever; started outside, the process would run unfrozen and
-		// outside the cgroup until moved in. Neither is acceptable: refuse.
-		return nil, errors.New("cannot exec in a paused container even with --ignore-paused: hull starts the process inside the container's frozen cgroup; resume the container first (hull resume)")
-	}
-	if s == Stopped || s == Creating {
-		return nil, errors.New("cannot exec in a stopped container")
+	s, err := c.Gate(op)
+	if err != nil {
+		return nil, err
 	}
 	p := o.Process
 	if p == nil || len(p.Args) == 0 {
@@ -149,7 +148,8 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		nsFiles = append(nsFiles, rootDir)
 	}
 	if !alive(c.p.InitPid, c.p.InitStartTime) {
-		return nil, errors.New("cannot exec in a stopped container")
+		// Init exited since the gate: the refusal it would give now.
+		return nil, &TransitionError{ID: c.p.ID, From: Stopped, Op: op}
 	}
 	t.mark("status+namespaces")
 	var pidfdSock *os.File
