@@ -128,6 +128,11 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	if c.NArg() < 2 {
 		return nil, errors.New("exec: no command given; usage: hull exec <container-id> <command> [args...]")
 	}
+	if ct.Config() == nil || ct.Config().Process == nil {
+		// What a create killed before it recorded the config leaves: a stopped
+		// container, with no process to start from. Exec's gate refuses it.
+		return &specs.Process{Args: c.Args().Slice()[1:]}, nil
+	}
 	base := ct.Config().Process
 	p := *base
 	p.Args = c.Args().Slice()[1:]
