@@ -37,8 +37,8 @@ Example:
 		&cli.BoolFlag{Name: "stats", DisableDefaultText: true, Usage: "write the statistics once and exit"},
 	},
 	Action: withContainer(func(c *cli.Context, ct *container.Container) error {
-		if s := ct.Status(); s == container.Stopped || s == container.Creating {
-			return container.ErrNotRunning
+		if _, err := ct.Gate(container.OpEvents); err != nil {
+			return err
 		}
 		enc := json.NewEncoder(os.Stdout)
 		if c.Bool("stats") {
@@ -62,7 +62,7 @@ Example:
 		for {
 			select {
 			case <-oomTick.C:
-				if ct.Status() == container.Stopped {
+				if !eventsLive(ct) {
 					return nil
 				}
 				if n, err := ct.OOMKillCount(); err == nil && n > ooms {
@@ -74,7 +74,7 @@ Example:
 			case <-statsTick.C:
 				st, err := ct.Stats()
 				if err != nil {
-					if ct.Status() == container.Stopped {
+					if !eventsLive(ct) {
 						return nil
 					}
 					return err
@@ -85,4 +85,11 @@ Example:
 			}
 		}
 	}),
+}
+
+// eventsLive reports whether events may still report on ct: the stream ends, with success,
+// once the container stops and the state machine refuses events.
+func eventsLive(ct *container.Container) bool {
+	_, err := ct.Gate(container.OpEvents)
+	return err == nil
 }

@@ -11,7 +11,7 @@ import (
 
 // Pause freezes every process of a running container.
 func (c *Container) Pause() error {
-	if err := check("pause", c.Status()); err != nil {
+	if _, err := c.Gate(OpPause); err != nil {
 		return err
 	}
 	cg, err := c.cgroup()
@@ -23,7 +23,7 @@ func (c *Container) Pause() error {
 
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
-	if err := check("resume", c.Status()); err != nil {
+	if _, err := c.Gate(OpResume); err != nil {
 		return err
 	}
 	cg, err := c.cgroup()
@@ -70,8 +70,8 @@ func (c *Container) Update(merge func(cur *specs.LinuxResources) (*specs.LinuxRe
 		return err
 	}
 	defer unlock()
-	if s := c.Status(); s == Stopped || s == Creating {
-		return ErrNotRunning
+	if _, err := c.Gate(OpUpdate); err != nil {
+		return err
 	}
 	// Set below, and written back whole.
 	if _, err := c.p.spec(); err != nil {

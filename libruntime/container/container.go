@@ -202,7 +202,7 @@ func (c *Container) Start() error {
 		return err
 	}
 	defer unlock()
-	if err := check("start", c.Status()); err != nil {
+	if _, err := c.Gate(OpStart); err != nil {
 		return err
 	}
 	if err := c.releaseInit(t); err != nil {
@@ -299,18 +299,23 @@ func (c *Container) releaseInit(t *phaseTimer) error {
 
 // Signal sends sig to init, or with all to every process of the container.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
-	s := c.Status()
-	if all && s == Stopped {
-		// containerd's shim sends `kill --all` after init exits, to end processes that
-		// outlive it in a container without its own pid namespace: signal what is left
-		// in the cgroup; nothing left is success, as with runc.
+	op := OpKill
+	if all {
+		op = OpKillAll
+	}
+	s, err := c.Gate(op)
+	if err != nil {
+		return err
+	}
+	if s == Stopped {
+		// Only kill --all gets here. containerd's shim sends it after init exits, to
+		// end processes that outlive it in a container without its own pid
+		// namespace: signal what is left in the cgroup; nothing left is success, as
+		// with runc.
 		if cg, err := c.cgroup(); err == nil {
 			return signalCgroup(cg, sig)
 		}
 		return nil
-	}
-	if s == Stopped || s == Creating {
-		return ErrNotRunning
 	}
 	if all {
 		return c.signalAll(sig)
@@ -331,13 +336,16 @@ func (c *Container) Delete(force bool) error {
 		return err
 	}
 	defer unlock()
-	s := c.Status()
-	if err := check("delete", s); err != nil {
-		if !force {
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.p.ID, s)
-		}
+	op := OpDelete
+	if force {
+		op = OpDeleteForce
 	}
-	if s != Stopped && s != Creating {
+	s, err := c.Gate(op)
+	if err != nil {
+		return err
+	}
+	// A status that may be signalled has a live init to end first.
+	if check(OpKill, s) == nil {
 		if err := c.killAndWait(); err != nil {
 			return err
 		}

@@ -1,10 +1,8 @@
 package container
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +18,6 @@ import (
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	bundlecheck "github.com/hull-runtime/hull/libruntime/check"
 	"github.com/hull-runtime/hull/libruntime/config"
-	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
@@ -266,32 +263,19 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	fifoFile := os.NewFile(uintptr(fifoFd), fifo)
 	defer fifoFile.Close()
 
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	conn, err := newSyncConn(t, createWords)
 	if err != nil {
-		return nil, nil, os.NewSyscallError("socketpair", err)
+		return nil, nil, err
 	}
-	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
-	defer parentSock.Close()
-	defer childSock.Close()
-
+	defer conn.Close()
 	var consoleFile *os.File
 	if spec.Process.Terminal {
-		consoleFile = o.ConsoleConn
-		if consoleFile == nil {
-			consoleFile, err = dialConsole(o.ConsoleSocket)
-			if err != nil {
-				return nil, nil, err
-			}
-			defer consoleFile.Close()
-		}
-	}
-	var pidfdSock *os.File
-	if o.PidfdSocket != "" {
-		if pidfdSock, err = dialPidfdSocket(o.PidfdSocket); err != nil {
+		if consoleFile, err = conn.console(o.ConsoleConn, o.ConsoleSocket); err != nil {
 			return nil, nil, err
 		}
-		defer pidfdSock.Close()
+	}
+	if err := conn.dialPidfd(o.PidfdSocket); err != nil {
+		return nil, nil, err
 	}
 	if o.NotifySocket != "" {
 		if err := makeNotifyDir(dir); err != nil {
@@ -334,12 +318,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 
 	// The state dir is the overlay's second layer (see exeseal.Open).
-	exe, err := exeseal.Open(dir)
+	exe, err := conn.sealedExe(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer exe.Close()
-	cmd, joins, err := initCommand(spec, o, bundle, parentSock, childSock, fifoFile, consoleFile)
+	cmd, joins, err := initCommand(spec, o, conn, fifoFile, consoleFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,12 +369,10 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
 	}
-	cloned := time.Now()
+	conn.spawning()
 	proc, err := startInit(cmd, joins, exe, into)
-	if consoleFile != nil {
-		// The /dev/null initCommand opened for init's stdio: init has its own copy now.
-		cmd.Stdin.(*os.File).Close()
-	}
+	// Init has its own copies of its end of the socket and of its /dev/null stdio.
+	conn.started()
 	if err != nil {
 		return nil, nil, fmt.Errorf("start init: %w", err)
 	}
@@ -432,7 +413,6 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		}()
 		t.mark("netDevices")
 	}
-	childSock.Close()
 	_, start, err := procStat(proc.Pid)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read init start time: %w", err)
@@ -450,7 +430,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupDriver:  cgDriver.Name(),
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	err = c.syncInit(parentSock, o, pidfdSock, t, timeReady, cloned, sc.filter())
+	err = c.syncInit(conn, o, timeReady, sc.filter())
 	if c.adopted != 0 {
 		// Init forked the container's process (our child) and exits on "go".
 		adopted, ferr := os.FindProcess(c.adopted)
@@ -511,19 +491,6 @@ func moveNetDevices(spec *specs.Spec, pid int) (*netdev.Moved, error) {
 	return netdev.Move(spec.Linux.NetDevices, ns)
 }
 
-func dialConsole(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("connect to console socket: %w", err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("console socket: %w", err)
-	}
-	return f, nil
-}
-
 // passedFDs is how many fds from 3 on the container's process gets besides stdio.
 func (o *CreateOpts) passedFDs() int { return o.ListenFDs + o.PreserveFDs }
 
@@ -541,29 +508,29 @@ func listenEnv(env []string, n int) []string {
 }
 
 // initCommand builds the exec.Cmd for `hull init` and the namespaces it must join.
-func initCommand(spec *specs.Spec, o *CreateOpts, bundle string, parentSock, childSock, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
+func initCommand(spec *specs.Spec, o *CreateOpts, conn *syncConn, fifo, console *os.File) (*exec.Cmd, []nsenter.Join, error) {
 	cmd := exec.Command("/proc/self/exe", initproc.Arg)
 	// Preserved fds keep their numbers: they are the first ExtraFiles (fd 3 onwards).
 	for i := 0; i < o.passedFDs(); i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
 	next := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, childSock, fifo)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, conn.Child(), fifo)
 	cmd.Env = []string{
 		initproc.EnvSyncFd + "=" + strconv.Itoa(next),
 		initproc.EnvFifoFd + "=" + strconv.Itoa(next+1),
 		initproc.GoMaxProcs,
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)
+	// With a console the pty replaces init's stdio: /dev/null, so the caller's pipes
+	// are not held open in it.
+	stdio, err := conn.stdio(o.Stdin, o.Stdout, o.Stderr, console != nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	if console != nil {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, console)
 		cmd.Env = append(cmd.Env, initproc.EnvConsoleFd+"="+strconv.Itoa(next+2))
-		// The pty replaces init's stdio; do not hold the caller's pipes open in it.
-		null, err := os.Open(os.DevNull)
-		if err != nil {
-			return nil, nil, err
-		}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	}
 
 	attr := &syscall.SysProcAttr{}
@@ -642,21 +609,10 @@ func pidNSMode(spec *specs.Spec) string {
 	return initproc.PidNSHandover
 }
 
-func or(f, def *os.File) *os.File {
-	if f != nil {
-		return f
-	}
-	return def
-}
-
-// syncInit sends init its config and serves its requests until it is ready: running the
-// prestart and createRuntime hooks when asked, then writing state and the pid file before
-// letting init go on to wait for start.
 // adoptProcess makes pid, a child of this hull (checked, not trusted), the container's
 // process instead of init.
 func (c *Container) adoptProcess(pid int) error {
-	var si unix.Siginfo
-	if err := unix.Waitid(unix.P_PID, pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil || pid <= 0 {
+	if !ownChild(pid) {
 		return fmt.Errorf("init reported pid %d, which is not hull's child", pid)
 	}
 	_, start, err := procStat(pid)
@@ -668,7 +624,10 @@ func (c *Container) adoptProcess(pid int) error {
 	return nil
 }
 
-func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t *phaseTimer, timeReady bool, cloned time.Time, filter *bpf.Program) error {
+// syncInit sends init its config and serves its requests until it is ready: running the
+// prestart and createRuntime hooks when asked, then writing state and the pid file before
+// letting init go on to wait for start.
+func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady bool, filter *bpf.Program) error {
 	spec := c.p.Config
 	// Init's copy only: the recorded config stays the bundle's, which exec and state
 	// read, as runc's does.
@@ -703,107 +662,89 @@ func (c *Container) syncInit(sock *os.File, o *CreateOpts, pidfdSock *os.File, t
 		NoNewKeyring: o.NoNewKeyring,
 		PreserveFDs:  o.passedFDs(),
 		InitPid:      c.p.InitPid,
-		Debug:        t != nil,
 		TimeNSReady:  timeReady,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 		Filter:       filter,
 	}
-	if t != nil {
-		cfg.Cloned = cloned.UnixNano()
-	}
-	enc := json.NewEncoder(sock)
-	dec := json.NewDecoder(sock)
-	if err := enc.Encode(cfg); err != nil {
-		return fmt.Errorf("send config to init: %w", err)
+	if err := conn.sendConfig(cfg); err != nil {
+		return err
 	}
 	var sources *hullrootfs.SourceServer
 	defer sources.Close()
-	for {
-		var m initproc.Message
-		if err := dec.Decode(&m); err != nil {
-			return fmt.Errorf("init exited before the container was set up (%v)", err)
-		}
-		switch m.Type {
-		case initproc.MsgError:
-			return errors.New(m.Error)
-		case initproc.MsgWarning:
-			logs.Warnf("%s", m.Error)
-		case initproc.MsgSeccompFd:
+	lost := func(err error) error {
+		return fmt.Errorf("init exited before the container was set up (%v)", err)
+	}
+	return conn.serve(lost, map[string]msgHandler{
+		initproc.MsgSeccompFd: func(m *initproc.Message) (bool, error) {
 			if err := c.passNotifyFd(c.p.InitPid, m.Fd, spec.Linux.Seccomp, specs.StateCreating); err != nil {
-				return err
+				return false, err
 			}
-			if err := enc.Encode(initproc.Message{Type: initproc.MsgSeccompFdOK}); err != nil {
-				return err
-			}
-		case initproc.MsgMountSource:
+			return false, conn.send(initproc.Message{Type: initproc.MsgSeccompFdOK})
+		},
+		initproc.MsgMountSource: func(m *initproc.Message) (bool, error) {
 			// Id-mapped mounts, and in a user namespace the bind sources init may
 			// not reach, need the host's privileges that init lacks: they are
 			// cloned here, in init's mount namespace, when init reaches them.
 			if sources == nil {
 				mntns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", c.p.InitPid))
 				if err != nil {
-					return fmt.Errorf("open init's mount namespace: %w", err)
+					return false, fmt.Errorf("open init's mount namespace: %w", err)
 				}
 				sources = hullrootfs.NewSourceServer(spec, c.p.Bundle, mntns)
 			}
-			if err := sendSource(sock, sources, m.Mount); err != nil {
-				return err
-			}
-		case initproc.MsgHooks:
+			return false, sendSource(conn.sock, sources, m.Mount)
+		},
+		initproc.MsgHooks: func(*initproc.Message) (bool, error) {
 			st := c.creatingState()
 			if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck
-				return err
+				return false, err
 			}
 			if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {
-				return err
+				return false, err
 			}
-			if err := enc.Encode(initproc.Message{Type: initproc.MsgHooksOK}); err != nil {
-				return fmt.Errorf("tell init hooks ran: %w", err)
+			if err := conn.send(initproc.Message{Type: initproc.MsgHooksOK}); err != nil {
+				return false, fmt.Errorf("tell init hooks ran: %w", err)
 			}
-		case initproc.MsgHandover:
+			return false, nil
+		},
+		initproc.MsgHandover: func(m *initproc.Message) (bool, error) {
 			// The first stage exits; the second, our child, takes its place.
-			t.sub(m.Phases)
+			conn.t.sub(m.Phases)
 			if err := c.adoptProcess(m.Pid); err != nil {
-				return err
+				return false, err
 			}
 			cfg.InitPid = m.Pid
-			if err := enc.Encode(cfg); err != nil {
-				return fmt.Errorf("send config to init's second stage: %w", err)
+			if err := conn.send(cfg); err != nil {
+				return false, fmt.Errorf("send config to init's second stage: %w", err)
 			}
-		case initproc.MsgReady:
-			t.mark("init set-up")
-			t.sub(m.Phases)
+			return false, nil
+		},
+		initproc.MsgReady: func(m *initproc.Message) (bool, error) {
+			conn.ready(m)
 			if m.Pid != 0 {
 				// Init built the container outside the pid namespace it joins and
 				// forked the container's process into it: that one waits for start.
 				if err := c.adoptProcess(m.Pid); err != nil {
-					return err
+					return false, err
 				}
 			}
 			// As runc, before create returns and before the process can run: the
 			// process that will run the user's program, a child of ours not yet reapable
 			// by anyone else.
-			if pidfdSock != nil {
-				if err := sendPidfd(pidfdSock, c.p.InitPid, pidfdKindInit); err != nil {
-					return err
-				}
+			if err := conn.sendPidfd(c.p.InitPid, pidfdKindInit); err != nil {
+				return false, err
 			}
 			if err := writeState(c.dir, c.p); err != nil {
-				return fmt.Errorf("write state: %w", err)
+				return false, fmt.Errorf("write state: %w", err)
 			}
 			if o.PidFile != "" {
 				if err := writePidFile(o.PidFile, c.p.InitPid); err != nil {
-					return err
+					return false, err
 				}
 			}
-			if err := enc.Encode(initproc.Message{Type: initproc.MsgGo}); err != nil {
-				return fmt.Errorf("release init: %w", err)
-			}
-			return nil
-		default:
-			return fmt.Errorf("unexpected message %q from init", m.Type)
-		}
-	}
+			return true, conn.release()
+		},
+	})
 }
 
 // sendSource hands init the clone of the source of spec.Mounts[i] as the only

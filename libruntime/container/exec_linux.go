@@ -1,14 +1,12 @@
 package container
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -16,7 +14,6 @@ import (
 	"github.com/hull-runtime/hull/internal/clip"
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
-	"github.com/hull-runtime/hull/libruntime/exeseal"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/libruntime/process"
@@ -55,18 +52,17 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	t := newPhaseTimer("exec")
 	defer t.log()
 	primePidfd()
-	s := c.Status()
-	if s == Paused && !o.IgnorePaused {
-		return nil, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	// A paused container is refused even with --ignore-paused (status.go): the helper
+	// is born in the container's cgroup, frozen with it, and would wait there for
+	// ever; started outside, the process would run unfrozen and outside the cgroup
+	// until moved in. Neither is acceptable.
+	op := OpExec
+	if o.IgnorePaused {
+		op = OpExecIgnorePaused
 	}
-	if s == Paused {
-		// The helper is born in the container's cgroup, frozen with it, and would
-		// wait there for ever; started outside, the process would run unfrozen and
-		// outside the cgroup until moved in. Neither is acceptable: refuse.
-		return nil, errors.New("cannot exec in a paused container even with --ignore-paused: hull starts the process inside the container's frozen cgroup; resume the container first (hull resume)")
-	}
-	if s == Stopped || s == Creating {
-		return nil, errors.New("cannot exec in a stopped container")
+	s, err := c.Gate(op)
+	if err != nil {
+		return nil, err
 	}
 	// Everything below reads c.p.Config.
 	if _, err := c.p.spec(); err != nil {
@@ -153,32 +149,29 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		nsFiles = append(nsFiles, rootDir)
 	}
 	if !alive(c.p.InitPid, c.p.InitStartTime) {
-		return nil, errors.New("cannot exec in a stopped container")
+		// Init exited since the gate: the refusal it would give now.
+		return nil, &TransitionError{ID: c.p.ID, From: Stopped, Op: op}
 	}
 	t.mark("status+namespaces")
-	var pidfdSock *os.File
-	if o.PidfdSocket != "" {
-		if pidfdSock, err = dialPidfdSocket(o.PidfdSocket); err != nil {
-			return nil, err
-		}
-		defer pidfdSock.Close()
-	}
-
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	conn, err := newSyncConn(t, execWords)
 	if err != nil {
-		return nil, os.NewSyscallError("socketpair", err)
+		return nil, err
 	}
-	parentSock := os.NewFile(uintptr(fds[0]), "sync-parent")
-	childSock := os.NewFile(uintptr(fds[1]), "sync-child")
-	defer parentSock.Close()
-	defer childSock.Close()
+	defer conn.Close()
+	if err := conn.dialPidfd(o.PidfdSocket); err != nil {
+		return nil, err
+	}
 
-	files := []*os.File{or(o.Stdin, os.Stdin), or(o.Stdout, os.Stdout), or(o.Stderr, os.Stderr)}
+	stdio, err := conn.stdio(o.Stdin, o.Stdout, o.Stderr, p.Terminal)
+	if err != nil {
+		return nil, err
+	}
+	files := stdio[:]
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
 	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), initproc.GoMaxProcs}
-	files = append(files, childSock)
+	files = append(files, conn.Child())
 	env = append(env, initproc.EnvPidNSFd+"="+strconv.Itoa(len(files)))
 	files = append(files, pidNS)
 	if rootDir != nil {
@@ -205,27 +198,17 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		files = append(files, notifySend)
 	}
 	if p.Terminal {
-		console := o.ConsoleConn
-		if console == nil {
-			if console, err = dialConsole(o.ConsoleSocket); err != nil {
-				return nil, err
-			}
-			defer console.Close()
-		}
-		env = append(env, initproc.EnvConsoleFd+"="+strconv.Itoa(len(files)))
-		files = append(files, console)
-		null, err := os.Open(os.DevNull)
+		console, err := conn.console(o.ConsoleConn, o.ConsoleSocket)
 		if err != nil {
 			return nil, err
 		}
-		defer null.Close()
-		files[0], files[1], files[2] = null, null, null
+		env = append(env, initproc.EnvConsoleFd+"="+strconv.Itoa(len(files)))
+		files = append(files, console)
 	}
-	exe, err := exeseal.Open(c.dir)
+	exe, err := conn.sealedExe(c.dir)
 	if err != nil {
 		return nil, err
 	}
-	defer exe.Close()
 	t.mark("sealed exe")
 	// Born in the container's cgroup: moving it there afterwards would cost the
 	// kernel's cgroup migration, an RCU grace period of often 10-20 ms.
@@ -248,7 +231,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			pidsHits, pidsKnown = n, true
 		}
 	}
-	spawned := time.Now()
+	conn.spawning()
 	proc, err := spawnWithCPUs(initialCPUs, &nsenter.SpawnOpts{
 		Exe:   exe,
 		Args:  []string{"hull", initproc.Arg},
@@ -259,7 +242,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
-	childSock.Close()
+	conn.started()
 	t.mark("fork+setns+execve")
 	ok := false
 	defer func() {
@@ -280,63 +263,50 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		Personality:  c.p.Config.Linux.Personality,
 		MemoryPolicy: c.p.Config.Linux.MemoryPolicy,
 	}
-	if t != nil {
-		cfg.Debug, cfg.Cloned = true, spawned.UnixNano()
+	if err := conn.sendConfig(cfg); err != nil {
+		return nil, err
 	}
-	enc := json.NewEncoder(parentSock)
-	dec := json.NewDecoder(parentSock)
-	if err := enc.Encode(cfg); err != nil {
-		return nil, fmt.Errorf("exec: send config: %w", err)
-	}
-	for {
-		var m initproc.Message
-		if err := dec.Decode(&m); err != nil {
-			if pidsKnown {
-				if n, limit, perr := cg.PidsLimitHits(); perr == nil && n > pidsHits {
-					return nil, fmt.Errorf("exec: the container is at its pids limit (pids.max %s): hull's exec helper could not start its threads; raise linux.resources.pids.limit (hull update --pids-limit N) or end processes in the container", limit)
-				}
+	err = conn.serve(func(err error) error {
+		if pidsKnown {
+			if n, limit, perr := cg.PidsLimitHits(); perr == nil && n > pidsHits {
+				return fmt.Errorf("exec: the container is at its pids limit (pids.max %s): hull's exec helper could not start its threads; raise linux.resources.pids.limit (hull update --pids-limit N) or end processes in the container", limit)
 			}
-			return nil, fmt.Errorf("exec: process exited before it was set up (%v)", err)
 		}
-		switch m.Type {
-		case initproc.MsgError:
-			return nil, errors.New(m.Error)
-		case initproc.MsgWarning:
-			logs.Warnf("%s", m.Error)
-			continue
-		case initproc.MsgReady:
-			t.mark("process set-up")
-			t.sub(m.Phases)
-		default:
-			return nil, fmt.Errorf("exec: unexpected message %q", m.Type)
-		}
-		break
+		return fmt.Errorf("exec: process exited before it was set up (%v)", err)
+	}, map[string]msgHandler{
+		initproc.MsgReady: func(m *initproc.Message) (bool, error) {
+			conn.ready(m)
+			return true, nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	if o.BeforeStart != nil {
 		o.BeforeStart()
 	}
-	if err := enc.Encode(initproc.Message{Type: initproc.MsgGo}); err != nil {
-		return nil, fmt.Errorf("exec: release process: %w", err)
+	if err := conn.release(); err != nil {
+		return nil, err
 	}
 	// The helper forks the process into the container and reports it, or why it
 	// failed; it then exits.
-	var m initproc.Message
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("exec: process exited before it was started (%v)", err)
-	}
-	switch m.Type {
-	case initproc.MsgPid:
-	case initproc.MsgError:
-		return nil, errors.New(m.Error)
-	default:
-		return nil, fmt.Errorf("exec: unexpected message %q", m.Type)
+	pid := 0
+	err = conn.serve(func(err error) error {
+		return fmt.Errorf("exec: process exited before it was started (%v)", err)
+	}, map[string]msgHandler{
+		initproc.MsgPid: func(m *initproc.Message) (bool, error) {
+			pid = m.Pid
+			return true, nil
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Only our own child: the helper's word is checked, not trusted.
-	var si unix.Siginfo
-	if err := unix.Waitid(unix.P_PID, m.Pid, &si, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil || m.Pid <= 0 {
-		return nil, fmt.Errorf("exec: the helper reported pid %d, which is not hull's child", m.Pid)
+	if !ownChild(pid) {
+		return nil, fmt.Errorf("exec: the helper reported pid %d, which is not hull's child", pid)
 	}
-	user, err := os.FindProcess(m.Pid)
+	user, err := os.FindProcess(pid)
 	if err != nil {
 		return nil, fmt.Errorf("exec: %w", err)
 	}
@@ -354,7 +324,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		if err != nil {
 			return nil, fmt.Errorf("exec: seccomp notify: %w", err)
 		}
-		err = c.sendNotifyListener(m.Pid, nfd, c.p.Config.Linux.Seccomp, specs.StateRunning)
+		err = c.sendNotifyListener(pid, nfd, c.p.Config.Linux.Seccomp, specs.StateRunning)
 		unix.Close(nfd)
 		if err != nil {
 			return nil, err
@@ -362,13 +332,11 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	}
 	// Our child, not reaped: the pidfd names the user's program itself (the raw
 	// child in the container), not the helper that forked it.
-	if pidfdSock != nil {
-		if err := sendPidfd(pidfdSock, m.Pid, pidfdKindExec); err != nil {
-			return nil, err
-		}
+	if err := conn.sendPidfd(pid, pidfdKindExec); err != nil {
+		return nil, err
 	}
 	if o.PidFile != "" {
-		if err := writePidFile(o.PidFile, m.Pid); err != nil {
+		if err := writePidFile(o.PidFile, pid); err != nil {
 			return nil, err
 		}
 	}

@@ -3,54 +3,152 @@ package container
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
 
+// allOps and allStatuses are every operation and status of the state machine: the
+// table below must have a row for each pair.
+var (
+	allOps      = []Op{OpStart, OpKill, OpKillAll, OpDelete, OpDeleteForce, OpPause, OpResume, OpExec, OpExecIgnorePaused, OpUpdate, OpEvents}
+	allStatuses = []Status{Creating, Created, Running, Paused, Stopped}
+)
+
+const (
+	notRunning   = "container not running"
+	notPaused    = "container not paused"
+	execStopped  = "cannot exec in a stopped container"
+	execPaused   = "cannot exec in a paused container (use --ignore-paused to override)"
+	execIgnored  = "cannot exec in a paused container even with --ignore-paused: hull starts the process inside the container's frozen cgroup; resume the container first (hull resume)"
+	deleteFormat = "cannot delete container c1 that is not stopped: "
+)
+
+// transitionTable is what every operation gives in every status: "" where it is
+// allowed, else runc's text of the refusal (which callers match on) and the sentinels
+// the *TransitionError matches.
+var transitionTable = map[Op]map[Status]struct {
+	text string
+	is   []error
+}{
+	OpStart: {
+		Creating: {"cannot start a container in the creating state", nil},
+		Created:  {"", nil},
+		Running:  {"cannot start an already running container", []error{ErrRunning}},
+		Paused:   {"cannot start a container in the paused state", []error{ErrPaused}},
+		Stopped:  {"cannot start a container that has stopped", []error{ErrStopped}},
+	},
+	OpKill: {
+		Creating: {notRunning, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil}, Paused: {"", nil},
+		Stopped: {notRunning, []error{ErrNotRunning, ErrStopped}},
+	},
+	OpKillAll: {
+		Creating: {notRunning, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil}, Paused: {"", nil}, Stopped: {"", nil},
+	},
+	OpDelete: {
+		Creating: {"", nil}, Created: {"", nil}, Stopped: {"", nil},
+		Running: {deleteFormat + "running", []error{ErrRunning}},
+		Paused:  {deleteFormat + "paused", []error{ErrPaused}},
+	},
+	OpDeleteForce: {
+		Creating: {"", nil}, Created: {"", nil}, Running: {"", nil}, Paused: {"", nil}, Stopped: {"", nil},
+	},
+	OpPause: {
+		Creating: {notRunning, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil},
+		Paused:  {notRunning, []error{ErrNotRunning, ErrPaused}},
+		Stopped: {notRunning, []error{ErrNotRunning, ErrStopped}},
+	},
+	OpResume: {
+		Creating: {notPaused, []error{ErrNotPaused}},
+		Created:  {notPaused, []error{ErrNotPaused}},
+		Running:  {notPaused, []error{ErrNotPaused, ErrRunning}},
+		Paused:   {"", nil},
+		Stopped:  {notPaused, []error{ErrNotPaused, ErrStopped}},
+	},
+	OpExec: {
+		Creating: {execStopped, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil},
+		Paused:  {execPaused, []error{ErrPaused}},
+		Stopped: {execStopped, []error{ErrNotRunning, ErrStopped}},
+	},
+	OpExecIgnorePaused: {
+		Creating: {execStopped, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil},
+		Paused:  {execIgnored, []error{ErrPaused}},
+		Stopped: {execStopped, []error{ErrNotRunning, ErrStopped}},
+	},
+	OpUpdate: {
+		Creating: {notRunning, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil}, Paused: {"", nil},
+		Stopped: {notRunning, []error{ErrNotRunning, ErrStopped}},
+	},
+	OpEvents: {
+		Creating: {notRunning, []error{ErrNotRunning}},
+		Created:  {"", nil}, Running: {"", nil}, Paused: {"", nil},
+		Stopped: {notRunning, []error{ErrNotRunning, ErrStopped}},
+	},
+}
+
+var allSentinels = []error{ErrNotExist, ErrExist, ErrNotRunning, ErrNotPaused, ErrRunning, ErrStopped, ErrPaused}
+
+// checkRefusal reports how err differs from what transitionTable says op gives in s.
+func checkRefusal(t *testing.T, what string, op Op, s Status, err error) {
+	t.Helper()
+	want := transitionTable[op][s]
+	if want.text == "" {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			t.Errorf("%s: %s from %s refused: %v", what, op, s, err)
+		}
+		return
+	}
+	var te *TransitionError
+	if !errors.As(err, &te) {
+		t.Errorf("%s: %s from %s: %v (%T), want a *TransitionError %q", what, op, s, err, err, want.text)
+		return
+	}
+	if te.From != s || te.Op != op {
+		t.Errorf("%s: %s from %s: the error says %s from %s", what, op, s, te.Op, te.From)
+	}
+	if err.Error() != want.text {
+		t.Errorf("%s: %s from %s: %q, want %q", what, op, s, err, want.text)
+	}
+	for _, sentinel := range allSentinels {
+		if got, w := errors.Is(err, sentinel), slices.Contains(want.is, sentinel); got != w {
+			t.Errorf("%s: %s from %s: errors.Is(%q) = %v, want %v", what, op, s, sentinel, got, w)
+		}
+	}
+}
+
+// TestTransitions holds the state machine to the whole table: every operation in every
+// status is allowed or refused with its typed error, in runc's words.
 func TestTransitions(t *testing.T) {
-	for _, tc := range []struct {
-		op      string
-		from    Status
-		ok      bool
-		errText string
-	}{
-		{"start", Created, true, ""},
-		{"start", Stopped, false, "cannot start a container that has stopped"},
-		{"start", Running, false, "cannot start an already running container"},
-		{"start", Paused, false, "cannot start a container in the paused state"},
-		{"start", Creating, false, "cannot start a container in the creating state"},
-		{"delete", Stopped, true, ""},
-		{"delete", Created, true, ""},
-		{"delete", Running, false, "cannot delete a container that is running"},
-		{"kill", Running, true, ""},
-		{"kill", Stopped, false, "cannot kill a container that is stopped"},
-		{"pause", Running, true, ""},
-		{"pause", Created, true, ""},
-		{"pause", Paused, false, "container not running"},
-		{"pause", Stopped, false, "container not running"},
-		{"resume", Paused, true, ""},
-		{"resume", Running, false, "container not paused"},
-		{"resume", Created, false, "container not paused"},
-		{"resume", Stopped, false, "container not paused"},
-		{"exec", Stopped, false, "cannot exec a container that is stopped"},
-	} {
-		err := check(tc.op, tc.from)
-		if tc.ok != (err == nil) {
-			t.Errorf("%s from %s: err = %v, want ok=%v", tc.op, tc.from, err, tc.ok)
-			continue
+	for _, op := range allOps {
+		row, ok := transitionTable[op]
+		if !ok || len(row) != len(allStatuses) {
+			t.Fatalf("the test table lacks statuses of %s", op)
 		}
-		if err != nil && err.Error() != tc.errText {
-			t.Errorf("%s from %s: %q, want %q", tc.op, tc.from, err, tc.errText)
+		for _, s := range allStatuses {
+			err := check(op, s)
+			if transitionTable[op][s].text == "" && err != nil {
+				t.Errorf("%s from %s: %v, want it allowed", op, s, err)
+			}
+			if err != nil {
+				err.(*TransitionError).ID = "c1"
+			}
+			checkRefusal(t, "check", op, s, err)
 		}
 	}
-	if err := check("start", Stopped); !errors.Is(err, ErrStopped) {
-		t.Errorf("start from stopped is not ErrStopped: %v", err)
-	}
-	if err := check("pause", Stopped); !errors.Is(err, ErrNotRunning) {
-		t.Errorf("pause from stopped is not ErrNotRunning: %v", err)
-	}
-	if err := check("resume", Running); !errors.Is(err, ErrNotPaused) {
-		t.Errorf("resume from running is not ErrNotPaused: %v", err)
+	// No operation the table allows is missing from the test's list.
+	for s, ops := range allowed {
+		for _, op := range ops {
+			if !slices.Contains(allOps, op) {
+				t.Errorf("status %s allows %s, which the test does not know", s, op)
+			}
+		}
 	}
 }
 
