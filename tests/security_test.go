@@ -1526,8 +1526,22 @@ func TestSecurityFuzzConfig(t *testing.T) {
 	for _, f := range []string{"go.mod", "go.sum"} {
 		secCopyFile(t, filepath.Join(repoRoot, f), filepath.Join(mod, f))
 	}
-	// The package and the packages of this module it imports.
-	for _, dir := range []string{pkg, "internal/clip"} {
+	// The package and the packages of this module it and its tests import, as go
+	// list finds them (a list written here went stale when the tests gained one).
+	const module = "github.com/hull-runtime/hull/"
+	list := exec.Command(goTool, "list", "-deps", "-test", "-f", "{{.ImportPath}}", "./"+pkg)
+	list.Dir = repoRoot
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./%s: %v", pkg, err)
+	}
+	dirs := []string{pkg}
+	for _, ip := range strings.Fields(string(out)) {
+		if rel, ok := strings.CutPrefix(ip, module); ok && rel != pkg && !strings.ContainsAny(rel, " [.") {
+			dirs = append(dirs, rel)
+		}
+	}
+	for _, dir := range dirs {
 		entries, err := os.ReadDir(filepath.Join(repoRoot, dir))
 		if err != nil {
 			t.Fatal(err)
