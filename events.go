@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hull-runtime/hull/libruntime/container"
+	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
 // event is runc's events output: {"type":"stats"|"oom","id":...,"data":...}.
@@ -58,14 +59,24 @@ Example:
 		defer oomTick.Stop()
 		statsTick := time.NewTicker(interval)
 		defer statsTick.Stop()
-		ooms, _ := ct.OOMKillCount()
+		// Without a count (no memory controller, the cgroup gone) OOM kills cannot be
+		// reported; said once, at debug, rather than every poll.
+		ooms, oomErr := ct.OOMKillCount()
+		if oomErr != nil {
+			logs.Debugf("events %s: OOM kill count: %v", ct.ID(), oomErr)
+		}
 		for {
 			select {
 			case <-oomTick.C:
 				if !eventsLive(ct) {
 					return nil
 				}
-				if n, err := ct.OOMKillCount(); err == nil && n > ooms {
+				n, err := ct.OOMKillCount()
+				if err != nil && oomErr == nil {
+					logs.Debugf("events %s: OOM kill count: %v", ct.ID(), err)
+				}
+				oomErr = err
+				if err == nil && n > ooms {
 					ooms = n
 					if err := enc.Encode(event{Type: "oom", ID: ct.ID()}); err != nil {
 						return err

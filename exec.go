@@ -273,6 +273,7 @@ func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *sig
 			masterErr = errors.New("the pty master was not received")
 		}
 		if masterErr != nil {
+			// Fails only if the process is gone already; the error to report is the pty's.
 			_ = unix.Kill(proc.Pid(), unix.SIGKILL)
 			return masterErr
 		}

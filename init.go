@@ -48,7 +48,7 @@ func runStage() {
 	case initproc.Arg:
 		// Errors went to the parent over the sync socket; the container's stderr is
 		// the user's, not ours.
-		initproc.Main()
+		_ = initproc.Main()
 		os.Exit(1)
 	case nsenter.TimeNSHolderArg:
 		nsenter.TimeNSHolder()

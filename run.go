@@ -102,7 +102,7 @@ func run(c *cli.Context, id string) error {
 			err = console.ClearONLCR(master)
 		}
 		if err != nil {
-			_ = ct.Delete(true)
+			deleteFailed(ct)
 			return err
 		}
 		defer master.Close()
@@ -116,7 +116,7 @@ func run(c *cli.Context, id string) error {
 	var relay *sdnotify.Relay
 	if opts.NotifySocket != "" {
 		if relay, err = ct.ListenNotify(opts.NotifySocket); err != nil {
-			_ = ct.Delete(true)
+			deleteFailed(ct)
 			return err
 		}
 	}
@@ -124,7 +124,7 @@ func run(c *cli.Context, id string) error {
 		if relay != nil {
 			relay.Close()
 		}
-		_ = ct.Delete(true)
+		deleteFailed(ct)
 		return err
 	}
 	if detach {
@@ -221,4 +221,12 @@ func resizeTTY(master *os.File) {
 		return
 	}
 	_ = unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+}
+
+// deleteFailed removes a container run made but could not start; the run's own error is
+// what it reports, so a failure here is logged.
+func deleteFailed(ct *container.Container) {
+	if err := ct.Delete(true); err != nil {
+		logs.Warnf("delete %s: %v", ct.ID(), err)
+	}
 }

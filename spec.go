@@ -40,7 +40,7 @@ Example:
 		}
 		path := filepath.Join(c.String("bundle"), "config.json")
 		if _, err := os.Lstat(path); err == nil {
-			return errors.New("File config.json exists. Remove it first")
+			return errors.New("File config.json exists. Remove it first") //nolint:staticcheck // runc's text
 		}
 		data, err := json.MarshalIndent(config.Default(c.Bool("rootless")), "", "\t")
 		if err != nil {

@@ -57,7 +57,7 @@ Example:
 		if err != nil {
 			return err
 		}
-		os.Stdout.Write(append(data, '\n'))
-		return nil
+		_, err = os.Stdout.Write(append(data, '\n'))
+		return err
 	}),
 }

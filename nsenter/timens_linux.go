@@ -47,7 +47,8 @@ func NewTimeNS(offsets map[string]specs.LinuxTimeOffset) (*TimeNS, error) {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil || line != "ok\n" {
 		t.Close()
-		return nil, fmt.Errorf("linux.namespaces time: the helper could not unshare it: %q %v", line, err)
+		// err is nil when the helper wrote something else, which %w would print as %!w(<nil>).
+		return nil, fmt.Errorf("linux.namespaces time: the helper could not unshare it: %q %v", line, err) //nolint:errorlint // may be nil
 	}
 	pid := strconv.Itoa(cmd.Process.Pid)
 	for clock, off := range offsets {
@@ -74,6 +75,9 @@ func TimeNSHolder() {
 		fmt.Printf("unshare: %v\n", err)
 		os.Exit(1)
 	}
-	os.Stdout.WriteString("ok\n")
+	if _, err := os.Stdout.WriteString("ok\n"); err != nil {
+		// The parent reads EOF instead of the report and fails NewTimeNS.
+		os.Exit(1)
+	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
 }

@@ -405,7 +405,7 @@ func chkCases() []chkCase {
 		// Hooks.
 		{name: "prestart-hook-missing",
 			mutate: func(_ *testing.T, s *specs.Spec, h *harness) {
-				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: filepath.Join(h.outDir, "no-such-hook")}}} //nolint:staticcheck
+				s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: filepath.Join(h.outDir, "no-such-hook")}}}
 			},
 			field: "hooks.prestart[0].path", severity: "error", msg: "no-such-hook does not exist on the host"},
 		{name: "create-runtime-hook-not-executable",

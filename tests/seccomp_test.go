@@ -776,7 +776,7 @@ func (a *seccompAgent) receive(conn *net.UnixConn) agentConn {
 	if err != nil {
 		c.err = fmt.Errorf("reading the rest: %w", err)
 	}
-	c.raw = append(first[:len(first):len(first)], rest...)
+	c.raw = append(first[:len(first):len(first)], rest...) //nolint:gocritic // a new slice: first's capacity is cut
 	if c.fds = len(fds); c.fds > 0 {
 		c.fd = fds[0]
 		hulltest.CloseFds(fds[1:])

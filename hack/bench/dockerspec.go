@@ -44,12 +44,12 @@ var dockerReadonly = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
 // dockerID stands for the 64-hex container id: the hostname is its first 12.
 const dockerID = "d0cce7d0cce7d0cce7d0cce7d0cce7d0cce7d0cce7d0cce7d0cce7d0cce7d0cc"
 
-// Where the seccomp profile comes from, in the order bench.sh looks for it.
+// Where the seccomp profile comes from, in the order bench.sh looks for it. First
+// Docker's own default profile, in the source of Debian's docker.io 20.10: bench.sh
+// extracts only usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json
+// from the .deb of golang-github-docker-docker-dev (the package's dependencies are not
+// installed) and passes it as -seccomp-profile.
 const (
-	// Docker's own default profile, in the source of Debian's docker.io 20.10
-	// (package golang-github-docker-docker-dev; bench.sh extracts only this
-	// file from the .deb, the package's dependencies are not installed).
-	dockerProfileDeb = "usr/share/gocode/src/github.com/docker/docker/profiles/seccomp/default.json"
 	// podman's default (containers-common), derived from Docker's: its default
 	// action returns ENOSYS rather than EPERM, with an EPERM list of known
 	// syscalls instead, and it has no clone/clone3 argument rules.

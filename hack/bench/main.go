@@ -1300,7 +1300,7 @@ func (b *bench) lifecycle(x *rt, name string) (c, s, d result, err error) {
 	}
 	if s, err = b.opRes(x, "start", cid(name)); err != nil {
 		b.softFail(x, err)
-		s, err = result{}, nil
+		s = result{}
 	}
 	if err = b.r.waitGone(pid, 10*time.Second); err != nil {
 		err = fmt.Errorf("%s container %s: %w", x.name, name, err)

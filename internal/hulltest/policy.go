@@ -48,7 +48,7 @@ func RequireTool(t testing.TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		err = fmt.Errorf("%v (Debian package %s; make deps)", err, pkg)
+		err = fmt.Errorf("%w (Debian package %s; make deps)", err, pkg)
 	}
 	Require(t, name, err)
 	return p
@@ -71,7 +71,7 @@ func RequireBusybox(t testing.TB) string {
 func StaticBusybox() error {
 	f, err := elf.Open(Busybox)
 	if err != nil {
-		return fmt.Errorf("need a static %s (apt-get install busybox-static, or `make deps`): %v", Busybox, err)
+		return fmt.Errorf("need a static %s (apt-get install busybox-static, or `make deps`): %w", Busybox, err)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {

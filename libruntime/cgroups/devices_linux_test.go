@@ -73,7 +73,7 @@ func TestSetDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := newManager(t, filepath.Join(parent, "ctr"), nil)
-	major := int64(A)
+	major := A
 	steps := []struct {
 		name string
 		r    *specs.LinuxResources

@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
 // fsManager is the cgroupfs driver's Manager: one container's cgroup v2
@@ -54,11 +56,7 @@ func makeFS(path string) (m *fsManager, undo func(), err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create cgroup %s: %w", path, err)
 	}
-	undo = func() {
-		for i := len(made) - 1; i >= 0; i-- {
-			_ = rmdir(made[i])
-		}
-	}
+	undo = func() { removeMade(made) }
 	if !slices.Contains(made, path) {
 		if err := m.checkReusable(); err != nil {
 			undo()
@@ -153,10 +151,18 @@ func (m *fsManager) create() ([]string, error) {
 			return made, nil
 		}
 		if !errors.Is(err, unix.ENOENT) || attempt == 4 {
-			for i := len(made) - 1; i >= 0; i-- {
-				_ = rmdir(made[i])
-			}
+			removeMade(made)
 			return nil, err
+		}
+	}
+}
+
+// removeMade removes the directories create made, deepest first, on a path that is
+// already failing: the caller returns its own error, so one left behind is logged.
+func removeMade(made []string) {
+	for i := len(made) - 1; i >= 0; i-- {
+		if err := rmdir(made[i]); err != nil {
+			logs.Warnf("cgroup %s left behind: %v", made[i], err)
 		}
 	}
 }

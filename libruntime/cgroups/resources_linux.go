@@ -44,7 +44,7 @@ func Validate(r *specs.LinuxResources) (warnings []string, err error) {
 		if _, err := swapV2(val(m.Swap), val(m.Limit)); err != nil {
 			return warnings, fmt.Errorf("linux.resources.memory.swap: %w", err)
 		}
-		if m.Kernel != nil {
+		if m.Kernel != nil { //nolint:staticcheck // read only to warn that it is ignored, as the spec says
 			warn("memory.kernel", "kernel memory limits do not exist in cgroup v2")
 		}
 		if m.KernelTCP != nil {

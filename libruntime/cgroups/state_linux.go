@@ -29,7 +29,9 @@ func (m *fsManager) Freeze() error {
 		return fmt.Errorf("freeze cgroup: %w", err)
 	}
 	if err := m.waitEvent("frozen", "1", freezeTimeout); err != nil {
-		_ = writeFile(m.path, "cgroup.freeze", "0")
+		if terr := writeFile(m.path, "cgroup.freeze", "0"); terr != nil {
+			return fmt.Errorf("freeze cgroup %s: %w; thaw it again: %w", m.path, err, terr)
+		}
 		return fmt.Errorf("freeze cgroup %s: %w", m.path, err)
 	}
 	return nil

@@ -146,7 +146,8 @@ func makeRootless(s *specs.Spec, uid, gid uint32) {
 		}
 		ns = append(ns, n)
 	}
-	s.Linux.Namespaces = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace})
+	ns = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.Namespaces = ns
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uid, Size: 1}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: gid, Size: 1}}
 

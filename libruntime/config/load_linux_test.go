@@ -55,7 +55,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:    "missing config.json",
 			setup:   func(t *testing.T, dir string) string { return dir },
-			want:    []string{filepath.Join("config.json"), "not found", "hull spec"},
+			want:    []string{"config.json", "not found", "hull spec"},
 			wantErr: fs.ErrNotExist,
 		},
 		{

@@ -483,7 +483,7 @@ func (v *validator) hooks(h *specs.Hooks) {
 		name  string
 		hooks []specs.Hook
 	}{
-		{"prestart", h.Prestart},
+		{"prestart", h.Prestart}, //nolint:staticcheck // deprecated but still run
 		{"createRuntime", h.CreateRuntime},
 		{"createContainer", h.CreateContainer},
 		{"startContainer", h.StartContainer},

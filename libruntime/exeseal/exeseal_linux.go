@@ -56,7 +56,7 @@ func open(exe, layer string) (*os.File, error) {
 	}
 	f, merr := memfdCopy()
 	if merr != nil {
-		return nil, fmt.Errorf("exeseal: overlay: %v; overlay on tmpfs: %v; memfd copy: %w", oerr, terr, merr)
+		return nil, fmt.Errorf("exeseal: overlay: %v; overlay on tmpfs: %v; memfd copy: %w", oerr, terr, merr) //nolint:errorlint // the last fallback's error is the cause
 	}
 	return f, nil
 }

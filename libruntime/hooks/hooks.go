@@ -144,7 +144,9 @@ func runOne(h specs.Hook, state []byte, o Options) error {
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		waitNoReap(cmd.Process.Pid)
+		// waitid fails only for a pid that is not an unreaped child of ours, and
+		// the hook is one until the Wait below.
+		_ = waitNoReap(cmd.Process.Pid)
 	}()
 	var expired <-chan time.Time
 	if timeout > 0 {
@@ -158,8 +160,9 @@ func runOne(h specs.Hook, state []byte, o Options) error {
 	case <-expired:
 		timedOut = true
 		if killGroup(cmd.Process.Pid) != nil {
-			// At least the hook itself must die, or Wait would block.
-			cmd.Process.Kill()
+			// At least the hook itself must die, or Wait would block. Kill fails
+			// only once it is gone, and then Wait returns.
+			_ = cmd.Process.Kill()
 		}
 	}
 	err = cmd.Wait()

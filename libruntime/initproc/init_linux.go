@@ -110,7 +110,7 @@ func (i *initState) run() error {
 		return i.runStage2()
 	}
 	// Relative bind-mount sources and hook paths are relative to the bundle.
-	if err := os.Chdir(cfg.Bundle); err != nil {
+	if err := os.Chdir(cfg.Bundle); err != nil { //nolint:forbidigo // host path: the bundle, before any mount
 		return fmt.Errorf("init: enter bundle: %w", err)
 	}
 	fifo, err := fdFromEnv(EnvFifoFd, "exec fifo")
@@ -566,7 +566,7 @@ func (i *initState) prepareProcess(p *specs.Process) error {
 	}
 	// Entered as root, as runc does, so a cwd only root may enter works; and before
 	// any filter, so a profile that denies getcwd cannot break the check.
-	if err := os.Chdir(p.Cwd); err != nil {
+	if err := os.Chdir(p.Cwd); err != nil { //nolint:forbidigo // after pivot_root / is the container's root; a cwd that escapes through a magic link is refused below
 		return fmt.Errorf("process.cwd %s: %w", clip.String(p.Cwd), clip.PathError(err))
 	}
 	// A cwd reached through a magic link such as /proc/self/fd/N may lie outside the

@@ -83,7 +83,7 @@ func (l *Logger) logf(level, format string, args []any) {
 	}
 	// One Write is one write(2) for a regular file or pipe; nowhere to
 	// report a failure to log, so it is dropped.
-	l.f.Write(line)
+	_, _ = l.f.Write(line)
 }
 
 // format renders one entry, newline included. Times are UTC so that an init

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/clip"
+	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
 // Moved is the devices one Move put into a container's network namespace.
@@ -104,7 +105,11 @@ func (m *Moved) moveOne(hostName, name string, nsFd int) error {
 		if _, herr := m.host.linkByName(hostName); herr == nil {
 			// Still here, addresses and all.
 			if up {
-				_ = m.host.setUp(l.index, true)
+				// The move's error is the one to return; the host should still learn
+				// that its device was left down.
+				if uerr := m.host.setUp(l.index, true); uerr != nil {
+					logs.Warnf("linux.netDevices: %s left down after a failed move: %v", clip.Quote(hostName), uerr)
+				}
 			}
 		} else {
 			// Moved, but not renamed: it is in the container under its old name.
@@ -162,6 +167,8 @@ func (m *Moved) back(d moved) error {
 	if err != nil {
 		return fmt.Errorf("find %s in the container's network namespace: %w", clip.Quote(d.name), err)
 	}
+	// Down only so that nothing uses it half-way, as on the way in; the move below is
+	// what must work, and it reports.
 	_ = m.target.setUp(l.index, false)
 	if err := m.target.move(l.index, int(m.hostNS.Fd()), d.hostName); err != nil {
 		return err

@@ -72,7 +72,7 @@ func SetMemPolicy(mode int, mask []uint64, maxNode uint64) error {
 		p = unsafe.Pointer(&mask[0])
 	}
 	if _, _, e := unix.Syscall(unix.SYS_SET_MEMPOLICY, uintptr(mode), uintptr(p), uintptr(maxNode)); e != 0 {
-		err := error(os.NewSyscallError("set_mempolicy", e))
+		err := os.NewSyscallError("set_mempolicy", e)
 		if e == unix.EINVAL {
 			err = &explainedError{msg: err.Error() + " (are the nodes online and in the cgroup's cpuset.mems? see /sys/devices/system/node/has_memory)", err: err}
 		}

@@ -167,7 +167,7 @@ func openBeneath(root int, rootName string, comps []string, flags int) (int, err
 	// kernel asks for a retry.
 	for range 32 {
 		fd, err = linux.Openat2(root, path, how)
-		if err != unix.EAGAIN {
+		if !errors.Is(err, unix.EAGAIN) {
 			break
 		}
 	}

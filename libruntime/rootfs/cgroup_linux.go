@@ -46,7 +46,7 @@ func (p *preparer) mountCgroup2(source, dest string, o config.MountOptions, unif
 	o.Flags |= unix.MS_BIND
 	o.Bind = true
 	if berr := p.mountBind(src, dest, o); berr != nil {
-		return fmt.Errorf("%w (falling back to a bind of %s: %v)", err, src, berr)
+		return fmt.Errorf("%w (falling back to a bind of %s: %v)", err, src, berr) //nolint:errorlint // the fallback's failure is context
 	}
 	return nil
 }
@@ -57,7 +57,7 @@ func (p *preparer) mountCgroup2(source, dest string, o config.MountOptions, unif
 func unifiedMountpoint() string {
 	for _, p := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
 		var st unix.Statfs_t
-		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		if unix.Statfs(p, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC { //nolint:forbidigo // host path: the host's cgroup mounts
 			return p
 		}
 	}
@@ -118,7 +118,7 @@ func (p *preparer) mountHierarchy(top *os.File, h cgroupV1, o config.MountOption
 		flags := uintptr(unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV) | o.Flags&unix.MS_RDONLY
 		return mountOnto("cgroup", "cgroup", flags, h.options, sub)
 	}
-	src, err := os.OpenFile(h.source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	src, err := os.OpenFile(h.source, unix.O_PATH|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: the host's cgroup hierarchy
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func cgroupV1Hierarchies() ([]cgroupV1, error) {
 // ownCgroups parses /proc/self/cgroup: the cgroup2 path, and the v1 path of
 // each controller (and of "name=..." hierarchies).
 func ownCgroups() (v2 string, v1 map[string]string, err error) {
-	f, err := os.Open("/proc/self/cgroup")
+	f, err := os.Open("/proc/self/cgroup") //nolint:forbidigo // host path: init's own procfs entry
 	if err != nil {
 		return "", nil, err
 	}

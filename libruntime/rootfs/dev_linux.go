@@ -127,7 +127,7 @@ func createDevice(root *os.File, rootPath string, d device, inUserNS bool) error
 // bindDevice bind-mounts the host's node at d.path onto an empty file, for
 // user namespaces where mknod is not allowed.
 func bindDevice(parent *os.File, name string, d device) error {
-	src, err := os.OpenFile(d.path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	src, err := os.OpenFile(d.path, unix.O_PATH|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: the host's device node
 	if err != nil {
 		return fmt.Errorf("host device: %w", err)
 	}
@@ -175,7 +175,7 @@ func devSymlinks(root *os.File, rootPath string, ptmx bool) error {
 		{"/proc/self/fd/2", "stderr"},
 	}
 	// Only where the kernel has /proc/kcore (CONFIG_PROC_KCORE).
-	if _, err := os.Lstat("/proc/kcore"); err == nil {
+	if _, err := os.Lstat("/proc/kcore"); err == nil { //nolint:forbidigo // host path: the host's procfs, before pivot_root
 		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
 	if ptmx {

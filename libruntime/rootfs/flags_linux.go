@@ -93,7 +93,7 @@ func statfsFlags(st *unix.Statfs_t) uintptr {
 		{unix.ST_RELATIME, unix.MS_RELATIME},
 		{stNoSymfollow, unix.MS_NOSYMFOLLOW},
 	} {
-		if int64(st.Flags)&f.st != 0 {
+		if int64(st.Flags)&f.st != 0 { //nolint:unconvert // Statfs_t.Flags is narrower on 32-bit architectures
 			ms |= f.ms
 		}
 	}

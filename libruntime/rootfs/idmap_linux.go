@@ -80,7 +80,7 @@ func cloneSource(spec *specs.Spec, m specs.Mount, o config.MountOptions, bundle 
 	}
 	var tree *os.File
 	err := inMountNS(mntns, func() error {
-		src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: a mount source, in hull create
 		if err != nil {
 			return fmt.Errorf("bind source: %w", err)
 		}
@@ -314,7 +314,7 @@ func (c *usernsCache) open(path string) (*os.File, error) {
 	if f := c.byKey[key]; f != nil {
 		return f, nil
 	}
-	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: a namespace path of the config, in hull create
 	if err != nil {
 		return nil, fmt.Errorf("open the container's user namespace: %w", err)
 	}
@@ -358,12 +358,14 @@ func newUserNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 		return nil, fmt.Errorf("make a user namespace with the mapping: %w", err)
 	}
 	defer func() {
+		// The helper only holds the namespace: if Kill fails it is gone already, and
+		// Wait's status says nothing.
 		_ = proc.Kill()
 		_, _ = proc.Wait()
 	}()
 	// Like Go's writing of the maps, this needs /proc to be the procfs of
 	// the pid namespace hull runs in.
-	f, err := os.OpenFile("/proc/"+strconv.Itoa(proc.Pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile("/proc/"+strconv.Itoa(proc.Pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: hull's own procfs, in hull create
 	if err != nil {
 		return nil, fmt.Errorf("open the user namespace of the mapping: %w", err)
 	}
@@ -404,7 +406,7 @@ func probeIDMap() error {
 	if !errors.Is(err, unix.EINVAL) {
 		return err
 	}
-	root, err := os.OpenFile("/", unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0)
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_CLOEXEC|unix.O_DIRECTORY, 0) //nolint:forbidigo // host path: the host's root, in hull create
 	if err != nil {
 		return err
 	}

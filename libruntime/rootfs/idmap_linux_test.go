@@ -183,7 +183,8 @@ func idmapOuter(a *childArgs, ck *checker) {
 		return
 	}
 	defer exe.Close()
-	cmd.ExtraFiles = append(trees, exe)
+	trees = append(trees, exe)
+	cmd.ExtraFiles = trees
 	cmd.Path = fmt.Sprintf("/proc/self/fd/%d", 3+len(cmd.ExtraFiles)-1)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

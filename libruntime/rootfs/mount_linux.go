@@ -38,7 +38,7 @@ func (p *preparer) idmapped(i int) (*os.File, error) {
 // root's) is cloned by the runtime instead, as runc does, in this mount
 // namespace: the source is still looked up after the earlier mounts.
 func (p *preparer) sourceTree(source string, o config.MountOptions) (*os.File, error) {
-	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: a mount source
 	if err == nil {
 		defer src.Close()
 		return openTree(src, o.Recursive)
@@ -69,7 +69,7 @@ func (p *preparer) closeRoot() {
 // itself (a destination that is, or links to, "/") later lookups must start
 // from the new top mount, as a path walk of the host rootfs path would.
 func (p *preparer) reopenRoot() (*os.File, error) {
-	f, err := os.OpenFile(p.c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(p.c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: root.path itself
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (p *preparer) mountEntry(m specs.Mount, o config.MountOptions) error {
 		o.Flags |= unix.MS_BIND | unix.MS_REC
 		o.Bind, o.Recursive = true, true
 		if berr := p.mountBind("/sys", dest, o); berr != nil {
-			return fmt.Errorf("%w (falling back to a bind of /sys: %v)", err, berr)
+			return fmt.Errorf("%w (falling back to a bind of /sys: %v)", err, berr) //nolint:errorlint // the fallback's failure is context
 		}
 		return nil
 	default:
@@ -278,7 +278,7 @@ func applyRecAttr(top *os.File, o config.MountOptions) error {
 
 // mountBind bind-mounts the host path source on dest.
 func (p *preparer) mountBind(source, dest string, o config.MountOptions) error {
-	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	src, err := os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: a mount source
 	if err != nil {
 		return fmt.Errorf("bind source: %w", err)
 	}

@@ -74,10 +74,10 @@ func lookupInRoot(root *os.File, p string) (*os.File, error) {
 			return os.NewFile(uintptr(fd), filepath.Join(root.Name(), p)), nil
 		}
 		switch {
-		case err == unix.EAGAIN && tries < 128:
+		case errors.Is(err, unix.EAGAIN) && tries < 128:
 			// A rename or mount raced with a ".." step; the kernel asks for a retry.
 			continue
-		case err == unix.ENOSYS:
+		case errors.Is(err, unix.ENOSYS):
 			noOpenat2.Store(true)
 			return pathrs.OpenatInRoot(root, p)
 		}
@@ -164,7 +164,7 @@ func isDir(f *os.File) bool {
 // symlink, dangling or not, is followed within it; ok is false if that is p
 // itself or the root.
 func followInRoot(rootPath, p string) (string, bool) {
-	joined, err := securejoin.SecureJoin(rootPath, p)
+	joined, err := securejoin.SecureJoin(rootPath, p) //nolint:forbidigo // only to name a dangling link's target; the result is created through pathrs-lite
 	if err != nil {
 		return "", false
 	}

@@ -14,12 +14,12 @@ import (
 // old root on top of the new one without needing a directory for it in the
 // rootfs, then detaches the old root.
 func pivotRoot(rootfs string) error {
-	oldRoot, err := os.OpenFile("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	oldRoot, err := os.OpenFile("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: the host's root, before pivot_root
 	if err != nil {
 		return err
 	}
 	defer oldRoot.Close()
-	newRoot, err := os.OpenFile(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	newRoot, err := os.OpenFile(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: root.path itself
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func pivotRoot(rootfs string) error {
 	if err := unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach old root: %w", err)
 	}
-	if err := unix.Chdir("/"); err != nil {
+	if err := unix.Chdir("/"); err != nil { //nolint:forbidigo // / is the new root
 		return &os.PathError{Op: "chdir", Path: "/", Err: err}
 	}
 	return nil
@@ -55,7 +55,7 @@ func pivotRoot(rootfs string) error {
 // mount in a user namespace only if no such mount is hidden, and would
 // otherwise let the container's descendants see the host's ones.
 func moveRoot(rootfs string) error {
-	if err := unix.Chdir(rootfs); err != nil {
+	if err := unix.Chdir(rootfs); err != nil { //nolint:forbidigo // host path: root.path itself
 		return &os.PathError{Op: "chdir", Path: rootfs, Err: err}
 	}
 	if err := hideHostProcSys(rootfs); err != nil {
@@ -67,14 +67,14 @@ func moveRoot(rootfs string) error {
 	if err := unix.Chroot("."); err != nil {
 		return &os.PathError{Op: "chroot", Path: rootfs, Err: err}
 	}
-	if err := unix.Chdir("/"); err != nil {
+	if err := unix.Chdir("/"); err != nil { //nolint:forbidigo // / is the new root
 		return &os.PathError{Op: "chdir", Path: "/", Err: err}
 	}
 	return nil
 }
 
 func hideHostProcSys(rootfs string) error {
-	real, err := filepath.EvalSymlinks(rootfs)
+	real, err := filepath.EvalSymlinks(rootfs) //nolint:forbidigo // host path: root.path itself, to find host mounts below it
 	if err != nil {
 		return err
 	}

@@ -167,7 +167,7 @@ func chrootInto(rootfs string) error {
 	if err := unix.Chroot(rootfs); err != nil {
 		return &os.PathError{Op: "chroot", Path: rootfs, Err: err}
 	}
-	if err := unix.Chdir("/"); err != nil {
+	if err := unix.Chdir("/"); err != nil { //nolint:forbidigo // / is the new root
 		return &os.PathError{Op: "chdir", Path: "/", Err: err}
 	}
 	return nil
@@ -183,7 +183,7 @@ func Finalize(c *Config) error {
 	if !c.ownMountNS() {
 		return c.checkNoMounts()
 	}
-	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: init's root, before any mount
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func Finalize(c *Config) error {
 // /proc/self/fd magic links to mount onto file descriptors.
 func checkHostProcfs() error {
 	var st unix.Statfs_t
-	if err := unix.Statfs("/proc", &st); err != nil {
+	if err := unix.Statfs("/proc", &st); err != nil { //nolint:forbidigo // host path: the host's procfs
 		return &os.PathError{Op: "statfs", Path: "/proc", Err: err}
 	}
 	if st.Type != unix.PROC_SUPER_MAGIC {
@@ -271,7 +271,7 @@ func setupPropagation(c *Config) error {
 }
 
 func makeParentMountPrivate(rootfs string) error {
-	real, err := filepath.EvalSymlinks(rootfs)
+	real, err := filepath.EvalSymlinks(rootfs) //nolint:forbidigo // host path: root.path itself, to find its parent mount
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func TestDockerProgram(t *testing.T) {
 		{"x86 socketcall", unix.AUDIT_ARCH_I386, 102, [6]uint64{}, retAllow},
 		{"x86 reboot", unix.AUDIT_ARCH_I386, 88, [6]uint64{}, retEPERM},
 		{"x86 fchmodat2", unix.AUDIT_ARCH_I386, 452, [6]uint64{}, retENOSYS},
-		{"x32 read", unix.AUDIT_ARCH_X86_64, x32 | 0, [6]uint64{}, retAllow},
+		{"x32 read", unix.AUDIT_ARCH_X86_64, x32 | 0, [6]uint64{}, retAllow}, //nolint:staticcheck // x32|nr, as in the next row
 		{"x32 reboot", unix.AUDIT_ARCH_X86_64, x32 | 169, [6]uint64{}, retEPERM},
 		{"x32 above its compat table", unix.AUDIT_ARCH_X86_64, x32 | 600, [6]uint64{}, retENOSYS},
 		{"arm64 (not in the filter)", unix.AUDIT_ARCH_AARCH64, 63, [6]uint64{}, retKill},

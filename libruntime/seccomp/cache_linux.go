@@ -52,7 +52,8 @@ func Key(s *specs.LinuxSeccomp) (string, error) {
 	cp := *s
 	cp.ListenerPath, cp.ListenerMetadata = "", ""
 	h := sha256.New()
-	fmt.Fprintf(h, "hull seccomp %d\nnative %s\nlibseccomp %s api %d\n", generatorVersion, native, libVersion(), api)
+	// A hash.Hash never fails a Write.
+	_, _ = fmt.Fprintf(h, "hull seccomp %d\nnative %s\nlibseccomp %s api %d\n", generatorVersion, native, libVersion(), api)
 	// encoding/json writes a struct's fields in their declared order, and the
 	// profile has no maps: one profile, one encoding.
 	if err := json.NewEncoder(h).Encode(&cp); err != nil {
@@ -257,6 +258,7 @@ func (c *Cache) Store(r *Compiled) error {
 		err = unix.Renameat(dirfd, tmp, dirfd, r.Key)
 	}
 	if err != nil {
+		// A temporary file left here is removed by a later tidy.
 		_ = unix.Unlinkat(dirfd, tmp, 0)
 		return fmt.Errorf("store %s: %w", r.Key, err)
 	}
@@ -286,7 +288,7 @@ func (c *Cache) tidy(dirfd int) (int, error) {
 		}
 		var st unix.Stat_t
 		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && time.Since(time.Unix(st.Mtim.Unix())) > staleTemp {
-			_ = unix.Unlinkat(dirfd, name, 0)
+			_ = unix.Unlinkat(dirfd, name, 0) // the next store tries again
 		}
 	}
 	return n, nil

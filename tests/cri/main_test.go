@@ -231,7 +231,7 @@ disabled_plugins = [
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := e.sb.Command(nil, e.sb.Daemons, e.sysEnv, "containerd", "--config", cfg)
+	cmd := e.sb.Command(nil, e.sb.Daemons, e.sysEnv, "containerd", "--config", cfg) //nolint:staticcheck // nil: no context, the daemon lives until stopped
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start containerd: %v", err)

@@ -71,7 +71,7 @@ disabled_plugins = [
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := sb.Command(nil, sb.Daemons, baseEnv, "containerd", "--config", cfg)
+	cmd := sb.Command(nil, sb.Daemons, baseEnv, "containerd", "--config", cfg) //nolint:staticcheck // nil: no context, the daemon lives until stopped
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)

@@ -110,7 +110,7 @@ func BuildTest(dir, out string) error {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go test -c in %s: %v\n%s", dir, err, b)
+		return fmt.Errorf("go test -c in %s: %w\n%s", dir, err, b)
 	}
 	return nil
 }
