@@ -61,7 +61,7 @@ var dialSystemd = func() (systemdConn, error) {
 	defer cancel()
 	c, err := sdbus.NewWithContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (%v); start dbus, or drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", err)
+		return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (%w); start dbus, or drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", err)
 	}
 	return &dbusConn{c: c}, nil
 }

@@ -150,12 +150,12 @@ func annotationProperties(annotations map[string]string) ([]sdbus.Property, erro
 		v := annotations[k]
 		value, err := dbus.ParseVariant(v, dbus.Signature{})
 		if err != nil {
-			return nil, fmt.Errorf("%s: value %s is not a D-Bus variant in GVariant text (%v); e.g. \"uint64 123\", \"'text'\", \"true\"", field, clip.Quote(v), err)
+			return nil, fmt.Errorf("%s: value %s is not a D-Bus variant in GVariant text (%w); e.g. \"uint64 123\", \"'text'\", \"true\"", field, clip.Quote(v), err)
 		}
 		if trimmed, ok := strings.CutSuffix(name, "Sec"); ok && trimmed[len(trimmed)-1] >= 'a' && trimmed[len(trimmed)-1] <= 'z' {
 			name = trimmed + "USec"
 			if value, err = secToUSec(value); err != nil {
-				return nil, fmt.Errorf("%s: value %s: %v, and a ...Sec property takes a number of seconds", field, clip.Quote(v), err)
+				return nil, fmt.Errorf("%s: value %s: %w, and a ...Sec property takes a number of seconds", field, clip.Quote(v), err)
 			}
 		}
 		props = append(props, sdbus.Property{Name: name, Value: value})

@@ -195,7 +195,11 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		return nil, nil, fmt.Errorf("%w: %s", ErrExist, id)
 	}
 	var cleanup undo
-	cleanup.add(func() { os.RemoveAll(dir) })
+	cleanup.add(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			logs.Warnf("create of %s failed, and its state directory is left behind: %v", id, err)
+		}
+	})
 	// Runs after every other undo step: the spec's lifecycle goes from a failed create
 	// (a prestart, createRuntime or createContainer hook, or any later step) to
 	// destroying the container and then its poststop hooks, as runc's destroy does.
@@ -672,7 +676,7 @@ func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady bool, filt
 	var sources *hullrootfs.SourceServer
 	defer sources.Close()
 	lost := func(err error) error {
-		return fmt.Errorf("init exited before the container was set up (%v)", err)
+		return fmt.Errorf("init exited before the container was set up (%w)", err)
 	}
 	return conn.serve(lost, map[string]msgHandler{
 		initproc.MsgSeccompFd: func(m *initproc.Message) (bool, error) {
@@ -696,7 +700,7 @@ func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady bool, filt
 		},
 		initproc.MsgHooks: func(*initproc.Message) (bool, error) {
 			st := c.creatingState()
-			if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck
+			if err := hooks.Run("prestart", spec.Hooks.Prestart, st); err != nil { //nolint:staticcheck // deprecated in the spec, still sent by engines: run as runc does
 				return false, err
 			}
 			if err := hooks.Run("createRuntime", spec.Hooks.CreateRuntime, st); err != nil {

@@ -272,7 +272,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 				return fmt.Errorf("exec: the container is at its pids limit (pids.max %s): hull's exec helper could not start its threads; raise linux.resources.pids.limit (hull update --pids-limit N) or end processes in the container", limit)
 			}
 		}
-		return fmt.Errorf("exec: process exited before it was set up (%v)", err)
+		return fmt.Errorf("exec: process exited before it was set up (%w)", err)
 	}, map[string]msgHandler{
 		initproc.MsgReady: func(m *initproc.Message) (bool, error) {
 			conn.ready(m)
@@ -292,7 +292,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	// failed; it then exits.
 	pid := 0
 	err = conn.serve(func(err error) error {
-		return fmt.Errorf("exec: process exited before it was started (%v)", err)
+		return fmt.Errorf("exec: process exited before it was started (%w)", err)
 	}, map[string]msgHandler{
 		initproc.MsgPid: func(m *initproc.Message) (bool, error) {
 			pid = m.Pid

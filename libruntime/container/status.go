@@ -1,5 +1,7 @@
 package container
 
+import "errors"
+
 // Status is a container's lifecycle state as the runtime spec names it.
 type Status string
 
@@ -68,7 +70,7 @@ func check(op Op, s Status) error {
 func (c *Container) Gate(op Op) (Status, error) {
 	s := c.Status()
 	if err := check(op, s); err != nil {
-		if te, ok := err.(*TransitionError); ok {
+		if te := (*TransitionError)(nil); errors.As(err, &te) {
 			te.ID = c.p.ID
 		}
 		return s, err
