@@ -30,7 +30,9 @@ the flags. Flags for hull go before the id; everything after it is the
 command's. With --process the whole process is read from a runtime-spec
 process JSON file instead, no command is given, and the flags that change
 the process (--cwd, --env, --tty, --user, --additional-gids, --no-new-privs,
---cap) are ignored. --cap adds the capability to the bounding, effective
+--cap) are ignored; --apparmor and --process-label apply with --process
+too, and a process without a profile or label of its own gets the
+container's. --cap adds the capability to the bounding, effective
 and permitted sets, and to the ambient set when the config lists an
 inheritable set (empty or not), so that it reaches a program run as a
 user other than root.
@@ -59,8 +61,8 @@ Example:
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "take the whole process from the runtime-spec process JSON in `FILE`"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, DisableDefaultText: true, Usage: "return once the program runs instead of waiting for it"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's host pid to `FILE` (replaced atomically) once it runs"},
-		&cli.StringFlag{Name: "process-label", Usage: "refused if given: hull does not support SELinux labels"},
-		&cli.StringFlag{Name: "apparmor", Usage: "refused if given: hull does not support AppArmor profiles"},
+		&cli.StringFlag{Name: "process-label", DefaultText: "the container's process.selinuxLabel", Usage: "run the process with the SELinux `LABEL` (refused where SELinux is off)"},
+		&cli.StringFlag{Name: "apparmor", DefaultText: "the container's process.apparmorProfile", Usage: "run the process under the AppArmor `PROFILE` (refused where AppArmor is off)"},
 		&cli.BoolFlag{Name: "no-new-privs", DisableDefaultText: true, Usage: "set no_new_privs for the process even if the config does not"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add capability `CAP` (CAP_SYS_PTRACE, ...) to the process's sets; repeatable"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass hull's fds 3 to 3+`N`-1 to the process at the same numbers"},
@@ -105,15 +107,6 @@ func execAction(c *cli.Context) error {
 // execProcess builds the process to run: process.json as given, or the container's own
 // process with the command and the flags' changes, as runc does.
 func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error) {
-	// Refused as create refuses process.selinuxLabel and process.apparmorProfile
-	// (and exec those of process.json, config.ValidateExec), with -p too: never
-	// dropped.
-	if label := c.String("process-label"); label != "" {
-		return nil, errors.New("--process-label: not supported: hull has no LSM support; remove --process-label")
-	}
-	if prof := c.String("apparmor"); prof != "" {
-		return nil, errors.New("--apparmor: not supported: hull has no LSM support; remove --apparmor")
-	}
 	if path := c.String("process"); path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -123,6 +116,23 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 		if err := json.Unmarshal(data, &p); err != nil {
 			return nil, fmt.Errorf("parse %s: %w", path, err)
 		}
+		// As runc: a process.json without a profile or label gets the container's,
+		// so an exec cannot leave the confinement by leaving the field out. The
+		// flags apply on top (runc ignores them with -p; a security flag is never
+		// dropped here).
+		spec, err := ct.Config()
+		if err != nil {
+			return nil, err
+		}
+		if spec != nil && spec.Process != nil {
+			if p.ApparmorProfile == "" {
+				p.ApparmorProfile = spec.Process.ApparmorProfile
+			}
+			if p.SelinuxLabel == "" {
+				p.SelinuxLabel = spec.Process.SelinuxLabel
+			}
+		}
+		execLSMFlags(c, &p)
 		return &p, nil
 	}
 	if c.NArg() < 2 {
@@ -195,7 +205,20 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 		}
 		p.Capabilities = &cp
 	}
+	execLSMFlags(c, &p)
 	return &p, nil
+}
+
+// execLSMFlags replaces the process's AppArmor profile and SELinux label (the
+// container's, unless process.json had its own) with --apparmor and
+// --process-label, as runc does.
+func execLSMFlags(c *cli.Context, p *specs.Process) {
+	if prof := c.String("apparmor"); prof != "" {
+		p.ApparmorProfile = prof
+	}
+	if label := c.String("process-label"); label != "" {
+		p.SelinuxLabel = label
+	}
 }
 
 func execIn(c *cli.Context, ct *container.Container, p *specs.Process, sigs *signalCatcher) error {

@@ -14,8 +14,9 @@ import (
 )
 
 // Tail is the end of a process's set-up that only the process itself can do, after it
-// has been forked into the container's pid namespace: the session, the scheduler, the
-// seccomp filter, the user and capabilities, no_new_privs, and execve. ForkTail runs it
+// has been forked into the container's pid namespace: the session, its LSM attributes
+// (AppArmor profile, SELinux label), the scheduler, the seccomp filter, the user and
+// capabilities, no_new_privs, and execve. ForkTail runs it
 // in a child with no Go runtime, from raw syscalls prepared here.
 //
 // Why: a process in the container's pid namespace is visible to every process there,
@@ -25,10 +26,20 @@ import (
 // outside the namespace, and the child lives there only for these few syscalls, as a
 // copy of the caller's sealed image, holding only the fds it keeps.
 type Tail struct {
-	Path       string // the program, resolved in the container
-	Args, Env  []string
-	Keep       int  // fds 0..Keep-1 are the process's; every other fd is closed first
-	Ctty       bool // setsid and make fd 0 the controlling terminal
+	Path      string // the program, resolved in the container
+	Args, Env []string
+	Keep      int  // fds 0..Keep-1 are the process's; every other fd is closed first
+	Ctty      bool // setsid and make fd 0 the controlling terminal
+	// ProcWrites are written, in order, to files below ProcDir (a verified procfs
+	// root), right after the session is set: the AppArmor profile and SELinux label
+	// of the next execve, in /proc/thread-self/attr. They apply only to the task
+	// that writes them and take effect at its next execve, so the child must write
+	// them itself: the caller's own attr/exec would label only the caller's execve
+	// (which never comes), and what fork copies of it is the LSM's business, not a
+	// promise. The open (openat2) stays beneath ProcDir and crosses no mount, so a
+	// file mounted over the attr file by the container cannot take the write.
+	ProcDir    *os.File
+	ProcWrites []ProcWrite
 	UID, GID   uint32
 	Groups     []uint32
 	SetGroups  bool
@@ -67,6 +78,15 @@ type Tail struct {
 	KeepFds []*os.File
 }
 
+// ProcWrite is one write of a Tail: Data to Rel below Tail.ProcDir; What names
+// it in errors (the config field).
+type ProcWrite struct {
+	Rel, Data, What string
+}
+
+// maxProcWrites is how many ProcWrites a Tail takes: a profile and a label.
+const maxProcWrites = 2
+
 // What the process writes to the exec fifo (initproc.StartOK, StartFailed).
 const (
 	startOK     = 0
@@ -79,6 +99,7 @@ const (
 	tailMask
 	tailSetsid
 	tailCtty
+	tailProcWrite
 	tailSched
 	tailSeccomp
 	tailNotify
@@ -113,6 +134,11 @@ type tailArgs struct {
 	nlen                  [tailExec + 1]uintptr
 	fmsg                  [160]byte
 	ctty                  bool
+	procDir               uintptr
+	nWrites               uintptr
+	writes                [maxProcWrites]tailWrite
+	openHow               unix.OpenHow
+	statfs                unix.Statfs_t
 	sched                 bool
 	schedAttr             unix.SchedAttr
 	seccomp, seccompFirst bool
@@ -138,6 +164,11 @@ type tailArgs struct {
 	dflAction             [4]uint64
 	oldMask               uint64
 	vfork                 bool
+}
+
+type tailWrite struct {
+	rel, data *byte
+	n         uintptr
 }
 
 //go:nosplit
@@ -214,6 +245,49 @@ func tailLoadSeccomp(a *tailArgs) {
 	syscall.RawSyscall6(unix.SYS_CLOSE, r, 0, 0, 0, 0, 0)
 }
 
+// tailProcWrites writes a.writes below a.procDir: openat2 beneath it without
+// crossing a mount; on kernels without openat2 (before 5.6), openat without
+// following a last symlink and a check that the file is on procfs (what runc did
+// until it had openat2), a weaker guard against a mount over the file.
+//
+//go:nosplit
+//go:norace
+func tailProcWrites(a *tailArgs) {
+	for i := uintptr(0); i < a.nWrites; i++ {
+		w := &a.writes[i]
+		var fd uintptr
+		var e syscall.Errno
+		for {
+			fd, _, e = syscall.RawSyscall6(unix.SYS_OPENAT2, a.procDir, uintptr(unsafe.Pointer(w.rel)), uintptr(unsafe.Pointer(&a.openHow)), unix.SizeofOpenHow, 0, 0)
+			if e != unix.EAGAIN && e != unix.EINTR {
+				break
+			}
+		}
+		if e == unix.ENOSYS {
+			fd, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, a.procDir, uintptr(unsafe.Pointer(w.rel)), unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NOFOLLOW, 0, 0, 0)
+			if e == 0 {
+				if _, _, e = syscall.RawSyscall6(unix.SYS_FSTATFS, fd, uintptr(unsafe.Pointer(&a.statfs)), 0, 0, 0, 0); e == 0 && a.statfs.Type != unix.PROC_SUPER_MAGIC {
+					e = unix.EXDEV
+				}
+			}
+		}
+		if e != 0 {
+			tailFail(a, tailProcWrite, i, e)
+		}
+		n, _, e := syscall.RawSyscall6(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(w.data)), w.n, 0, 0, 0)
+		if e == 0 && n != w.n {
+			e = unix.EIO
+		}
+		if e != 0 {
+			tailFail(a, tailProcWrite, i, e)
+		}
+		syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	}
+	if a.procDir != a.fifoDir || !a.wait {
+		syscall.RawSyscall6(unix.SYS_CLOSE, a.procDir, 0, 0, 0, 0, 0)
+	}
+}
+
 //go:nosplit
 //go:norace
 func tailChild(a *tailArgs) {
@@ -242,6 +316,10 @@ func tailChild(a *tailArgs) {
 		if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 0, 0, 0, 0); e != 0 {
 			tailFail(a, tailCtty, 0, e)
 		}
+	}
+	// Before the wait: a profile or label the kernel refuses fails create, not start.
+	if a.procDir != noFd {
+		tailProcWrites(a)
 	}
 	if a.wait {
 		// The caller reads its report pipe to its end: it learns that this process
@@ -364,6 +442,7 @@ func ForkTail(t *Tail) (int, error) {
 	a.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	a.w = noFd
 	a.execFd = noFd
+	a.procDir = noFd
 	a.noCreds = t.NoCreds
 	for i := range a.keeps {
 		a.keeps[i] = noFd
@@ -393,6 +472,34 @@ func ForkTail(t *Tail) (int, error) {
 		}
 		for step := uint32(1); step <= tailExec; step++ {
 			a.nlen[step] = uintptr(copy(a.names[step][:], tailStepName(step, 0, t)))
+		}
+	}
+	if len(t.ProcWrites) > 0 {
+		if t.ProcDir == nil {
+			return 0, errors.New("nsenter: ProcWrites need a procfs root")
+		}
+		if len(t.ProcWrites) > maxProcWrites {
+			return 0, errors.New("nsenter: too many ProcWrites")
+		}
+		a.procDir = t.ProcDir.Fd()
+		a.nWrites = uintptr(len(t.ProcWrites))
+		a.openHow = unix.OpenHow{
+			Flags:   unix.O_WRONLY | unix.O_CLOEXEC | unix.O_NOCTTY,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_XDEV | unix.RESOLVE_NO_MAGICLINKS,
+		}
+		for i, w := range t.ProcWrites {
+			rel, err := syscall.BytePtrFromString(w.Rel)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", w.What, err)
+			}
+			data := []byte(w.Data)
+			if len(data) == 0 {
+				data = []byte{0}
+			}
+			a.writes[i] = tailWrite{rel: rel, data: &data[0], n: uintptr(len(w.Data))}
+		}
+		if !slices.Contains(keeps, a.procDir) {
+			keeps = append(keeps, a.procDir)
 		}
 	}
 	a.maxFd = fdLimit()
@@ -499,6 +606,12 @@ func tailStepName(step, idx uint32, t *Tail) string {
 		return "process.terminal: setsid"
 	case tailCtty:
 		return "process.terminal: set the controlling terminal"
+	case tailProcWrite:
+		if int(idx) < len(t.ProcWrites) {
+			w := t.ProcWrites[idx]
+			return w.What + ": write " + w.Rel
+		}
+		return "write an attribute under /proc"
 	case tailSched:
 		return "process.scheduler: sched_setattr"
 	case tailSeccomp:

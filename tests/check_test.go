@@ -286,19 +286,30 @@ func chkCases() []chkCase {
 		{name: "oom-score-adj-out-of-range",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Process.OOMScoreAdj = intp(2000) },
 			field:  "process.oomScoreAdj", severity: "error", msg: "2000 is out of range"},
-		{name: "apparmor-profile",
-			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Process.ApparmorProfile = "docker-default" },
-			field:  "process.apparmorProfile", severity: "error", msg: "no LSM support"},
-		{name: "selinux-label",
-			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+		{name: "apparmor-profile-host-off",
+			mutate: func(t *testing.T, s *specs.Spec, _ *harness) {
+				requireNoAppArmor(t)
+				s.Process.ApparmorProfile = "docker-default"
+			},
+			field: "process.apparmorProfile", severity: "error", msg: "AppArmor is not enabled on this host"},
+		{name: "apparmor-profile-newline",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Process.ApparmorProfile = "a\nb" },
+			field:  "process.apparmorProfile", severity: "error", msg: "contains a NUL byte or a newline"},
+		{name: "selinux-label-host-off",
+			mutate: func(t *testing.T, s *specs.Spec, _ *harness) {
+				requireNoSELinux(t)
 				s.Process.SelinuxLabel = "system_u:system_r:container_t:s0"
 			},
-			field: "process.selinuxLabel", severity: "error", msg: "no LSM support"},
-		{name: "mount-label",
-			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) {
+			field: "process.selinuxLabel", severity: "error", msg: "SELinux is not enabled on this host"},
+		{name: "mount-label-host-off",
+			mutate: func(t *testing.T, s *specs.Spec, _ *harness) {
+				requireNoSELinux(t)
 				s.Linux.MountLabel = "system_u:object_r:container_file_t:s0"
 			},
-			field: "linux.mountLabel", severity: "error", msg: "no LSM support"},
+			field: "linux.mountLabel", severity: "error", msg: "SELinux is not enabled on this host"},
+		{name: "mount-label-quote",
+			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { s.Linux.MountLabel = `x",size=1` },
+			field:  "linux.mountLabel", severity: "error", msg: "contains a quote"},
 		{name: "hostname-without-uts",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *harness) { removeNamespace(s, specs.UTSNamespace) },
 			field:  "hostname", severity: "error", msg: "needs a new uts namespace"},

@@ -65,7 +65,7 @@ func TestFeatures(t *testing.T) {
 	t.Run("seccomp", func(t *testing.T) { t.Parallel(); featSeccomp(t, &doc) })
 	t.Run("seccompArchs", func(t *testing.T) { t.Parallel(); featSeccompArchs(t, &doc) })
 	t.Run("cgroup", func(t *testing.T) { t.Parallel(); featCgroup(t, &doc) })
-	t.Run("unsupported", func(t *testing.T) { t.Parallel(); featUnsupported(t, &doc) })
+	t.Run("lsm", func(t *testing.T) { t.Parallel(); featLSM(t, &doc) })
 	t.Run("idmap", func(t *testing.T) { t.Parallel(); featIDMap(t, &doc) })
 }
 
@@ -603,46 +603,6 @@ func featCgroup(t *testing.T, doc *features.Features) {
 		}
 	}
 	mustExit(t, h.do("delete", "--force", h.id), 0)
-}
-
-// featUnsupported: what features says hull lacks, create refuses.
-func featUnsupported(t *testing.T, doc *features.Features) {
-	l := doc.Linux
-	claims := []struct {
-		name  string
-		value *bool
-		try   func(t *testing.T, h *harness) *specs.Spec
-		want  string // in create's error
-	}{
-		{"apparmor.enabled", featEnabled(l.Apparmor != nil, func() *bool { return l.Apparmor.Enabled }),
-			func(t *testing.T, h *harness) *specs.Spec {
-				s := baseSpec("true")
-				s.Process.ApparmorProfile = "unconfined"
-				return s
-			}, "apparmorProfile"},
-		{"selinux.enabled", featEnabled(l.Selinux != nil, func() *bool { return l.Selinux.Enabled }),
-			func(t *testing.T, h *harness) *specs.Spec {
-				s := baseSpec("true")
-				s.Process.SelinuxLabel = "system_u:system_r:container_t:s0"
-				return s
-			}, "selinuxLabel"},
-	}
-	for _, c := range claims {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			if c.value == nil {
-				t.Fatalf("features does not say whether %s", c.name)
-			}
-			if *c.value {
-				t.Fatalf("features claims %s, which this test cannot check: update it", c.name)
-			}
-			h := newHarness(t)
-			r := h.create(c.try(t, h))
-			if r.exit == 0 || !strings.Contains(r.stderr, c.want) {
-				t.Errorf("%s is false, but create does not refuse it (want an error mentioning %q): %s", c.name, c.want, r)
-			}
-		})
-	}
 }
 
 // featIDMap: linux.mountExtensions.idmap, which containerd reads before it

@@ -202,8 +202,8 @@ func writeProcessJSON(t *testing.T, h *harness, p *specs.Process) string {
 }
 
 // TestProcAttrExecRefused: exec refuses, as create does and with its texts,
-// process.json's LSM fields and bad scheduler, I/O priority and CPU affinity, and
-// the LSM flags even with -p; nothing is started.
+// process.json's malformed LSM fields and bad scheduler, I/O priority and CPU
+// affinity, and malformed LSM flags even with -p; nothing is started.
 func TestProcAttrExecRefused(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
@@ -219,10 +219,10 @@ func TestProcAttrExecRefused(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"apparmorProfile", []string{"-p", base(func(p *specs.Process) { p.ApparmorProfile = "unconfined" })},
-			"process.apparmorProfile: not supported: hull has no LSM support; remove process.apparmorProfile"},
-		{"selinuxLabel", []string{"-p", base(func(p *specs.Process) { p.SelinuxLabel = "system_u:system_r:container_t:s0" })},
-			"process.selinuxLabel: not supported: hull has no LSM support; remove process.selinuxLabel"},
+		{"apparmorProfile", []string{"-p", base(func(p *specs.Process) { p.ApparmorProfile = "a\x00b" })},
+			"process.apparmorProfile: contains a NUL byte or a newline"},
+		{"selinuxLabel", []string{"-p", base(func(p *specs.Process) { p.SelinuxLabel = "a\nb" })},
+			"process.selinuxLabel: contains a NUL byte or a newline"},
 		{"scheduler", []string{"-p", base(func(p *specs.Process) { p.Scheduler = &specs.Scheduler{Policy: "SCHED_FAST"} })},
 			"process.scheduler.policy: unknown policy"},
 		{"scheduler-priority", []string{"-p", base(func(p *specs.Process) { p.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO} })},
@@ -231,10 +231,10 @@ func TestProcAttrExecRefused(t *testing.T) {
 			"process.ioPriority.class: unknown class"},
 		{"execCPUAffinity", []string{"-p", base(func(p *specs.Process) { p.ExecCPUAffinity = &specs.CPUAffinity{Initial: "1-0"} })},
 			"process.execCPUAffinity.initial: range"},
-		{"apparmor-flag-with-p", []string{"--apparmor", "unconfined", "-p", ok},
-			"--apparmor: not supported: hull has no LSM support"},
-		{"process-label-flag", []string{"--process-label", "system_u:system_r:container_t:s0", "-p", ok},
-			"--process-label: not supported: hull has no LSM support"},
+		{"apparmor-flag-with-p", []string{"--apparmor", "a\nb", "-p", ok},
+			"process.apparmorProfile: contains a NUL byte or a newline"},
+		{"process-label-flag", []string{"--process-label", "a\nb", "-p", ok},
+			"process.selinuxLabel: contains a NUL byte or a newline"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hull-runtime/hull/libruntime/cgroups"
 	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/lsm"
 	"github.com/hull-runtime/hull/libruntime/process"
 )
 
@@ -52,6 +53,9 @@ type host struct {
 	// netDevice reports whether hull's network namespace has a device of
 	// that name; nil means every name exists.
 	netDevice func(name string) bool
+	// lsm says which LSM settings this host cannot apply (lsm.Check); nil
+	// means it can apply them all.
+	lsm func(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error
 }
 
 // initialUserNS reports whether hull runs in the initial user namespace,
@@ -93,6 +97,7 @@ func realHost() *host {
 			_, err := net.InterfaceByName(name)
 			return err == nil
 		},
+		lsm: lsm.Check,
 	}
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)

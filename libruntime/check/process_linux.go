@@ -50,6 +50,7 @@ func (c *checker) process() {
 			c.program(p.Args[0], p.Cwd, p.Env)
 		}
 	}
+	c.lsm()
 	c.capabilities(p.Capabilities)
 	c.rlimits(p.Rlimits)
 	c.oomScoreAdj(p.OOMScoreAdj)
@@ -324,5 +325,25 @@ func (c *checker) hostList(field, list, noun, absent string, host func() ([]int,
 		c.errorf(field, fix, "none of the %s %s is usable: they %s on this host, and the kernel refuses the list", noun, clip.Quote(list), absent)
 	case len(missing) > 0:
 		c.warnf(field, fix, "%s %s %s on this host: the kernel leaves them out", noun, clip.List(missing), absent)
+	}
+}
+
+// lsm refuses an AppArmor profile or SELinux label this host cannot apply:
+// runc fails such a container too, and a process asked to run confined must not
+// run unconfined.
+func (c *checker) lsm() {
+	if c.h.lsm == nil {
+		return
+	}
+	mountLabel := ""
+	if c.s.Linux != nil {
+		mountLabel = c.s.Linux.MountLabel
+	}
+	p := c.s.Process
+	for _, e := range c.h.lsm(p.ApparmorProfile, p.SelinuxLabel, mountLabel) {
+		// A malformed value is reported once, as what is wrong with it.
+		if !slices.ContainsFunc(c.findings, func(f Finding) bool { return f.Field == e.Field }) {
+			c.add(SeverityError, e.Field, e.Msg, e.Fix)
+		}
 	}
 }

@@ -150,8 +150,8 @@ func TestValidateExec(t *testing.T) {
 		name string
 		set  func(*specs.Process)
 	}{
-		{"apparmor", func(p *specs.Process) { p.ApparmorProfile = "unconfined" }},
-		{"selinux", func(p *specs.Process) { p.SelinuxLabel = "system_u:system_r:container_t:s0" }},
+		{"apparmor", func(p *specs.Process) { p.ApparmorProfile = "un\nconfined" }},
+		{"selinux", func(p *specs.Process) { p.SelinuxLabel = "system_u:system_r:container_t:s0\x00" }},
 		{"scheduler", func(p *specs.Process) { p.Scheduler = &specs.Scheduler{Policy: specs.SchedISO} }},
 		{"ioPriority", func(p *specs.Process) { p.IOPriority = &specs.LinuxIOPriority{Class: "IOPRIO_CLASS_BE", Priority: 9} }},
 		{"execCPUAffinity", func(p *specs.Process) { p.ExecCPUAffinity = &specs.CPUAffinity{Final: "x"} }},

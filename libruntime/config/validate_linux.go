@@ -308,14 +308,14 @@ func (v *validator) process(p *specs.Process) {
 	v.procAttrs(p)
 }
 
-// lsm refuses the process's LSM fields: hull has no AppArmor or SELinux support,
-// and a process that silently runs unconfined is worse than one that fails.
+// lsm checks the form of the process's LSM fields. Whether the host can apply
+// them is the host's question (lsm.Check, from libruntime/check and exec).
 func (v *validator) lsm(p *specs.Process) {
-	if p.ApparmorProfile != "" {
-		v.add("process.apparmorProfile", "not supported: hull has no LSM support", "remove process.apparmorProfile")
+	if strings.IndexByte(p.ApparmorProfile, 0) >= 0 || strings.ContainsRune(p.ApparmorProfile, '\n') {
+		v.add("process.apparmorProfile", "contains a NUL byte or a newline", "give the profile's name only")
 	}
-	if p.SelinuxLabel != "" {
-		v.add("process.selinuxLabel", "not supported: hull has no LSM support", "remove process.selinuxLabel")
+	if strings.IndexByte(p.SelinuxLabel, 0) >= 0 || strings.ContainsRune(p.SelinuxLabel, '\n') {
+		v.add("process.selinuxLabel", "contains a NUL byte or a newline", "give the label as user:role:type:level")
 	}
 }
 
@@ -536,8 +536,10 @@ func (v *validator) linux(l *specs.Linux) {
 		v.add("linux.rootfsPropagation", fmt.Sprintf("unknown propagation %s", clip.Quote(l.RootfsPropagation)),
 			"use one of private, rprivate, slave, rslave, shared, rshared, unbindable, runbindable")
 	}
-	if l.MountLabel != "" {
-		v.add("linux.mountLabel", "not supported: hull has no LSM support", "remove linux.mountLabel")
+	// The label goes into a context="..." mount option: a quote would end it early
+	// and let the rest of the label add options of its own.
+	if strings.ContainsAny(l.MountLabel, "\"\x00\n") {
+		v.add("linux.mountLabel", "contains a quote, a NUL byte or a newline", "give the label as user:role:type:level")
 	}
 	v.netDevices(l.NetDevices)
 	// Refused rather than ignored: a container silently missing its cache allocation

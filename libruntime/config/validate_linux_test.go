@@ -139,9 +139,12 @@ func TestValidateAll(t *testing.T) {
 		{name: "oomScoreAdj too low", mutate: func(s *specs.Spec) { s.Process.OOMScoreAdj = intp(-1001) },
 			want: []string{"process.oomScoreAdj"}},
 		{name: "oomScoreAdj bounds", mutate: func(s *specs.Spec) { s.Process.OOMScoreAdj = intp(-1000) }},
-		{name: "apparmor", mutate: func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
+		// The form only: whether the host can apply them is lsm.Check's.
+		{name: "apparmor", mutate: func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" }},
+		{name: "apparmor newline", mutate: func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default\nx" },
 			want: []string{"process.apparmorProfile"}},
-		{name: "selinux", mutate: func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" },
+		{name: "selinux", mutate: func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0:c1,c2" }},
+		{name: "selinux NUL", mutate: func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0\x00" },
 			want: []string{"process.selinuxLabel"}},
 
 		// hostname, domainname
@@ -428,7 +431,8 @@ func TestValidateAll(t *testing.T) {
 		{name: "rootfs propagation unknown", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "recursive" },
 			want: []string{"linux.rootfsPropagation"}},
 		{name: "rootfs propagation valid", mutate: func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" }},
-		{name: "mount label", mutate: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" },
+		{name: "mount label", mutate: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2" }},
+		{name: "mount label quote", mutate: func(s *specs.Spec) { s.Linux.MountLabel = `s0",size=1` },
 			want: []string{"linux.mountLabel"}},
 		{name: "netDevices valid", mutate: func(s *specs.Spec) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth9": {}, "dummy1": {Name: "ctr0"}, "dummy2": {Name: "net%d"}}

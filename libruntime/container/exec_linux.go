@@ -16,6 +16,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
+	"github.com/hull-runtime/hull/libruntime/lsm"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/nsenter"
 )
@@ -76,6 +77,9 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		p.Cwd = "/"
 	}
 	if err := config.ValidateExec(p); err != nil {
+		return nil, err
+	}
+	if err := lsm.CheckProcess(p); err != nil {
 		return nil, err
 	}
 	var initialCPUs *unix.CPUSet

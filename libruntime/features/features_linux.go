@@ -108,9 +108,11 @@ func Document(version, commit string) *features.Features {
 				Rdma:        boolp(true), // linux.resources.rdma -> rdma.max
 			},
 			Seccomp: seccomp.Features(),
-			// config.ValidateAll refuses apparmorProfile, selinuxLabel and mountLabel.
-			Apparmor: &features.Apparmor{Enabled: boolp(false)},
-			Selinux:  &features.Selinux{Enabled: boolp(false)},
+			// hull applies apparmorProfile, selinuxLabel and mountLabel (libruntime/lsm).
+			// features.md: whether the runtime supports them, not whether this host
+			// has the module on; a host without it refuses the fields (lsm.Check).
+			Apparmor: &features.Apparmor{Enabled: boolp(true)},
+			Selinux:  &features.Selinux{Enabled: boolp(true)},
 			IntelRdt: &features.IntelRdt{
 				Enabled:    boolp(false),
 				Schemata:   boolp(false),

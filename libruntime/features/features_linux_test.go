@@ -274,11 +274,10 @@ func TestSeccompAndAnnotations(t *testing.T) {
 }
 
 // TestFalseClaims checks that what features says hull lacks, config.Validate
-// refuses instead of ignoring.
+// refuses instead of ignoring, and that what it claims is accepted.
 func TestFalseClaims(t *testing.T) {
 	l := Document("v", "c").Linux
 	for name, b := range map[string]*bool{
-		"apparmor.enabled": l.Apparmor.Enabled, "selinux.enabled": l.Selinux.Enabled,
 		"cgroup.v1": l.Cgroup.V1, "cgroup.systemdUser": l.Cgroup.SystemdUser,
 		"intelRdt.enabled": l.IntelRdt.Enabled,
 	} {
@@ -293,6 +292,14 @@ func TestFalseClaims(t *testing.T) {
 	if !*l.Cgroup.V2 || !*l.Cgroup.Rdma {
 		t.Errorf("cgroup %+v: want v2 and rdma", *l.Cgroup)
 	}
+	// Supported, whatever the host: config.Validate accepts the fields (the host's
+	// own refusal, where the module is off, is lsm.Check's).
+	if b := l.Apparmor.Enabled; b == nil || !*b {
+		t.Errorf("linux.apparmor.enabled = %s, want true", fmtBool(b))
+	}
+	if b := l.Selinux.Enabled; b == nil || !*b {
+		t.Errorf("linux.selinux.enabled = %s, want true", fmtBool(b))
+	}
 	for _, tc := range []struct {
 		field string
 		set   func(*specs.Spec)
@@ -303,8 +310,8 @@ func TestFalseClaims(t *testing.T) {
 	} {
 		s, bundle := validSpec(t)
 		tc.set(s)
-		if errs := fieldErrors(s, bundle, tc.field); len(errs) == 0 {
-			t.Errorf("config.Validate accepts %s although features says no LSM support", tc.field)
+		if errs := fieldErrors(s, bundle, tc.field); len(errs) != 0 {
+			t.Errorf("config.Validate refuses %s although features claims it: %v", tc.field, errs)
 		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/console"
 	"github.com/hull-runtime/hull/libruntime/hooks"
 	"github.com/hull-runtime/hull/libruntime/internal/linux"
+	"github.com/hull-runtime/hull/libruntime/lsm"
 	"github.com/hull-runtime/hull/libruntime/process"
 	"github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
@@ -229,7 +230,7 @@ func (i *initState) run() error {
 		}
 	}
 	if !cfg.NoNewKeyring {
-		if err := process.JoinSessionKeyring("_ses." + cfg.ID); err != nil {
+		if err := i.joinSessionKeyring(p.SelinuxLabel); err != nil {
 			return err
 		}
 	}
@@ -240,6 +241,24 @@ func (i *initState) run() error {
 		return i.runOutside(p, fifo, pidNS, consoleSock != nil)
 	}
 	return i.waitAndExec(p, fifo)
+}
+
+// joinSessionKeyring gives the container its own session keyring, labelled as the
+// process (runc does so): keycreate labels what this thread creates, and is reset
+// afterwards so nothing else init creates gets the container's label.
+func (i *initState) joinSessionKeyring(label string) error {
+	if label != "" {
+		if err := lsm.SetKeyLabel(i.proc, label); err != nil {
+			return err
+		}
+	}
+	if err := process.JoinSessionKeyring("_ses." + i.cfg.ID); err != nil {
+		return err
+	}
+	if label != "" {
+		return lsm.SetKeyLabel(i.proc, "")
+	}
+	return nil
 }
 
 // waitAndExec ends init: the process's own set-up, "ready", the wait for start, the
@@ -261,7 +280,7 @@ func (i *initState) waitAndExec(p *specs.Process, fifo *os.File) error {
 	} else {
 		_ = i.enc.Encode(Message{Type: MsgWarning, Error: fmt.Sprintf("no procfs of the container's at /proc (%v): init holds the host's procfs while it waits for start; mount proc at /proc", err)})
 	}
-	path, late, err := i.setupProcess(p)
+	path, late, err := i.setupProcess(p, waitProc)
 	if err != nil {
 		return err
 	}
@@ -358,7 +377,18 @@ func (i *initState) runExec() error {
 		}
 		sock.Close()
 	}
-	t, err := i.planTail(p)
+	// The profile and label are written by the process itself, in the tail, under
+	// the container's procfs (its pid namespace's, where thread-self is the
+	// process): a verified procfs root, and the writes cross no mount (see nsenter).
+	// Never the host's procfs: the process holds the handle inside the container.
+	var proc *os.File
+	if p.ApparmorProfile != "" || p.SelinuxLabel != "" {
+		if proc, err = process.OpenProcRoot(); err != nil {
+			return fmt.Errorf("the container's procfs at /proc, to apply the process's AppArmor profile or SELinux label: %w", err)
+		}
+		defer proc.Close()
+	}
+	t, err := i.planTail(p, proc)
 	if err != nil {
 		return err
 	}
@@ -484,7 +514,7 @@ func (i *initState) runOutside(p *specs.Process, fifo, pidNS *os.File, ctty bool
 	}
 	i.proc.Close()
 	i.proc = nil
-	t, err := i.planTail(p)
+	t, err := i.planTail(p, proc)
 	if err != nil {
 		return err
 	}
@@ -624,7 +654,7 @@ func schedAttr(p *specs.Process) (*unix.SchedAttr, error) {
 // planTail does, on this thread, what the exec'd process inherits (rlimits, bounding
 // set, umask, cwd) and prepares what it must do itself (scheduler, user,
 // capabilities, no_new_privs, seccomp), in the order setupProcess follows.
-func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
+func (i *initState) planTail(p *specs.Process, proc *os.File) (*nsenter.Tail, error) {
 	if err := i.prepareProcess(p); err != nil {
 		return nil, err
 	}
@@ -652,6 +682,12 @@ func (i *initState) planTail(p *specs.Process) (*nsenter.Tail, error) {
 		Caps: caps.Data, Ambient: caps.Ambient, ClearAmb: caps.ClearAmbient,
 		NoNewPrivs: p.NoNewPrivileges,
 		Sched:      sched,
+	}
+	if w := lsm.ExecWrites(proc, p); len(w) > 0 {
+		t.ProcDir = proc
+		for _, x := range w {
+			t.ProcWrites = append(t.ProcWrites, nsenter.ProcWrite{Rel: x.Rel, Data: x.Data, What: x.Field})
+		}
 	}
 	if f := i.cfg.Filter; f != nil {
 		// Without no_new_privs, loading needs CAP_SYS_ADMIN, which the user switch
@@ -700,13 +736,20 @@ func execProcess(path string, p *specs.Process, late *bpf.Program, w int) {
 // is returned compiled, for execProcess to load as the very last step, as runc does:
 // the fifo wait, startContainer hooks and execve's preparation run before it, so a
 // profile need not allow what hull does.
-func (i *initState) setupProcess(p *specs.Process) (string, *bpf.Program, error) {
+func (i *initState) setupProcess(p *specs.Process, proc *os.File) (string, *bpf.Program, error) {
 	// Every fd but stdio and --preserve-fds is close-on-exec from here, before any
 	// filter: a profile that does not list close_range must not break the container.
 	if err := process.CloseExecFrom(3 + i.cfg.PreserveFDs); err != nil {
 		return "", nil, err
 	}
 	if err := i.prepareProcess(p); err != nil {
+		return "", nil, err
+	}
+	// The AppArmor profile and SELinux label take effect at this thread's execve,
+	// and startContainer hooks, forked from it, run under them too (as with runc).
+	// Written while root with every capability and before any filter, which could
+	// deny the open or the write: runc's order too.
+	if err := lsm.ApplyExec(proc, p); err != nil {
 		return "", nil, err
 	}
 	// On this thread, which execs the program: still root, before any filter. As

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/lsm"
 )
 
 // preparer carries the state of Prepare across the spec's mounts.
@@ -214,10 +215,14 @@ func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOpti
 		defer copyFrom.Close()
 	}
 
+	var mountLabel string
+	if l := p.c.Spec.Linux; l != nil {
+		mountLabel = l.MountLabel
+	}
 	if fstype == "proc" && p.c.PidNS != nil {
 		err = mountProcFor(p.c.PidNS, flags, data, dst)
 	} else {
-		err = mountOnto(source, fstype, flags, data, dst)
+		err = mountOnto(source, fstype, flags, lsm.MountData(fstype, data, mountLabel), dst)
 	}
 	if err != nil {
 		return nil, err
@@ -225,6 +230,10 @@ func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOpti
 	top, err := p.mounted(dest, dst)
 	if err != nil {
 		return nil, err
+	}
+	if err := lsm.LabelMount(fstype, top, mountLabel); err != nil {
+		top.Close()
+		return nil, fmt.Errorf("linux.mountLabel: %w", err)
 	}
 	if err := p.finishMount(top, copyFrom, lateRO, o); err != nil {
 		top.Close()

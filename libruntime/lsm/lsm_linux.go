@@ -1,0 +1,188 @@
+// Package lsm applies a process's Linux security module settings: its AppArmor
+// profile (process.apparmorProfile), its SELinux label (process.selinuxLabel) and
+// the SELinux context of the container's mounts (linux.mountLabel), and says
+// whether this host can honour them.
+//
+// Both are "on exec" attributes: the profile or label is written to the task's
+// own attr file under /proc (change_onexec for AppArmor, setexeccon for SELinux)
+// and the kernel applies it at that task's next execve. Only the task itself may
+// write its attr files, through a procfs handle the caller has verified
+// (process.OpenProcRoot): a path through the container's /proc could be a file
+// the container mounted there, and the process would run unconfined
+// (CVE-2019-16884). A process that is not a Go thread of hull (exec's, or one
+// forked into a joined pid namespace) writes them itself in nsenter's tail, from
+// ExecWrites.
+//
+// Where the module is off, hull refuses the field, as runc 1.5 does (its init
+// fails writing the AppArmor profile, its validation refuses an SELinux label,
+// and its tmpfs mounts fail on the context= option): a process asked to run
+// confined never runs unconfined. The engines that set these fields (Docker,
+// containerd's CRI, podman, CRI-O) set them only where the host has the module.
+package lsm
+
+import (
+	"os"
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/selinux/go-selinux"
+	"github.com/opencontainers/selinux/go-selinux/label"
+	"golang.org/x/sys/unix"
+
+	"github.com/hull-runtime/hull/libruntime/config"
+	"github.com/hull-runtime/hull/libruntime/internal/linux"
+	"github.com/hull-runtime/hull/libruntime/process"
+)
+
+// AppArmorEnabled reports whether AppArmor is active on this host, as runc and
+// libapparmor decide it: its securityfs directory exists and the module says Y.
+var AppArmorEnabled = sync.OnceValue(func() bool {
+	if _, err := os.Stat("/sys/kernel/security/apparmor"); err != nil {
+		return false
+	}
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && len(b) > 0 && b[0] == 'Y'
+})
+
+// SELinuxEnabled reports whether SELinux is enabled (enforcing or permissive) on
+// this host, as go-selinux decides it for runc and podman: a writable selinuxfs
+// is mounted and hull's own label is not "kernel".
+func SELinuxEnabled() bool { return selinux.GetEnabled() }
+
+// Check says why the LSM settings given cannot be honoured on this host, as
+// config errors naming the field; nil if they can (or none is set). It probes
+// the host only for the fields that are set.
+func Check(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error {
+	var errs []*config.Error
+	if apparmorProfile != "" && !AppArmorEnabled() {
+		errs = append(errs, &config.Error{Field: "process.apparmorProfile",
+			Msg: "AppArmor is not enabled on this host: the process would run unconfined",
+			Fix: "remove process.apparmorProfile, or run on a host with AppArmor enabled"})
+	}
+	if selinuxLabel == "" && mountLabel == "" {
+		return errs
+	}
+	if SELinuxEnabled() {
+		return errs
+	}
+	if selinuxLabel != "" {
+		errs = append(errs, &config.Error{Field: "process.selinuxLabel",
+			Msg: "SELinux is not enabled on this host: the process would run without its label",
+			Fix: "remove process.selinuxLabel, or run on a host with SELinux enabled"})
+	}
+	if mountLabel != "" {
+		errs = append(errs, &config.Error{Field: "linux.mountLabel",
+			Msg: "SELinux is not enabled on this host: the mounts would not get their context",
+			Fix: "remove linux.mountLabel, or run on a host with SELinux enabled"})
+	}
+	return errs
+}
+
+// CheckProcess is Check for a process exec'd into a container: the first error.
+func CheckProcess(p *specs.Process) error {
+	if errs := Check(p.ApparmorProfile, p.SelinuxLabel, ""); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// Paths of the attr files below a procfs root, for the calling thread.
+const (
+	execAttr      = "thread-self/attr/exec"
+	appArmorExec  = "thread-self/attr/apparmor/exec"
+	keyCreateAttr = "thread-self/attr/keycreate"
+)
+
+// appArmorExecAttr is the file AppArmor's change_onexec is written to: its own
+// directory since Linux 5.8, where the LSMs no longer share attr/exec; the shared
+// file before.
+func appArmorExecAttr(proc *os.File) string {
+	var st unix.Stat_t
+	if err := linux.Fstatat(int(proc.Fd()), "self/attr/apparmor", &st, 0); err == nil {
+		return appArmorExec
+	}
+	return execAttr
+}
+
+// Write is one attr file to write: Rel below a procfs root, for the writing
+// thread ("thread-self/..."), and its content.
+type Write struct {
+	Field, Rel, Data string
+}
+
+// ExecWrites are the writes that make the next execve of the writing thread apply
+// p's AppArmor profile and SELinux label, in the order runc applies them
+// (AppArmor first). proc is the verified procfs root they will be written under.
+func ExecWrites(proc *os.File, p *specs.Process) []Write {
+	var w []Write
+	if p.ApparmorProfile != "" {
+		w = append(w, Write{"process.apparmorProfile", appArmorExecAttr(proc), "exec " + p.ApparmorProfile})
+	}
+	if p.SelinuxLabel != "" {
+		w = append(w, Write{"process.selinuxLabel", execAttr, p.SelinuxLabel})
+	}
+	return w
+}
+
+// ApplyExec makes the calling thread's next execve apply p's profile and label.
+// The thread must be locked: the attributes are per thread.
+func ApplyExec(proc *os.File, p *specs.Process) error {
+	for _, w := range ExecWrites(proc, p) {
+		if err := process.WriteProcFile(proc, w.Rel, w.Data); err != nil {
+			return &writeError{w: w, err: err}
+		}
+	}
+	return nil
+}
+
+// SetKeyLabel labels the keyrings the calling thread creates from now on (the
+// container's session keyring) with label; "" goes back to the default. A host
+// without SELinux is never asked: validation refuses the label there.
+func SetKeyLabel(proc *os.File, label string) error {
+	if err := process.WriteProcFile(proc, keyCreateAttr, label); err != nil {
+		return &writeError{w: Write{"process.selinuxLabel", keyCreateAttr, label}, err: err}
+	}
+	return nil
+}
+
+type writeError struct {
+	w   Write
+	err error
+}
+
+func (e *writeError) Error() string {
+	return e.w.Field + ": set " + e.w.Rel + ": " + e.err.Error()
+}
+
+func (e *writeError) Unwrap() error { return e.err }
+
+// MountData adds the context= option of linux.mountLabel to the data of a
+// filesystem mount that takes one, as runc does: every new filesystem but
+// procfs and sysfs (SELinux labels them itself and refuses the option), the
+// cgroup filesystems and mqueue (labelled afterwards, LabelMount).
+func MountData(fstype, data, mountLabel string) string {
+	switch fstype {
+	case "proc", "sysfs", "cgroup", "cgroup2", "mqueue":
+		return data
+	}
+	return label.FormatMountLabel(data, mountLabel)
+}
+
+// LabelMount sets the SELinux context of the root of a new mqueue mount, which
+// older kernels do not take as context= (runc labels it so for every kernel).
+// root is a handle on the mount's root directory.
+func LabelMount(fstype string, root *os.File, mountLabel string) error {
+	if fstype != "mqueue" || mountLabel == "" {
+		return nil
+	}
+	// O_PATH handles take no xattrs: reopen the directory for reading.
+	fd, err := linux.Openat(int(root.Fd()), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "openat", Path: root.Name(), Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsetxattr(fd, "security.selinux", []byte(mountLabel), 0); err != nil {
+		return &os.PathError{Op: "fsetxattr security.selinux", Path: root.Name(), Err: err}
+	}
+	return nil
+}
