@@ -406,7 +406,7 @@ func (i *initState) runExec() error {
 	}
 	if err := i.enc.Encode(Message{Type: MsgPid, Pid: pid}); err != nil {
 		// The process runs; hull exec learns nothing more. Its wait on us ends.
-		os.Exit(1)
+		os.Exit(1) //nolint:gocritic // the exit closes proc; the deferred Close serves the error returns above
 	}
 	os.Exit(0)
 	return nil
