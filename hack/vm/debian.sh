@@ -148,8 +148,10 @@ debian_configure() {
 	echo hull-vm >"$root/etc/hostname"
 	printf '127.0.0.1 localhost hull-vm\n::1 localhost\n' >"$root/etc/hosts"
 	# The initramfs mounts the root read-write; naming it here would only
-	# make the boot wait for udev to announce /dev/vda.
-	echo 'host /mnt/host 9p trans=virtio,version=9p2000.L,msize=512000,nofail 0 0' >"$root/etc/fstab"
+	# make the boot wait for udev to announce /dev/vda. The share is cached
+	# (cache=loose): the host leaves it alone while the guest runs, and an
+	# uncached 9p exec of hull costs ~2.8 s under TCG, a cached one ~0.2 s.
+	echo 'host /mnt/host 9p trans=virtio,version=9p2000.L,msize=512000,cache=loose,nofail 0 0' >"$root/etc/fstab"
 	mkdir -p "$root/mnt/host"
 	passwd -R "$root" -d root >/dev/null 2>&1 || sed -i 's/^root:[^:]*:/root::/' "$root/etc/shadow"
 	# A machine id, as every installed host has: an empty one would make
