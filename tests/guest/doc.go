@@ -6,7 +6,8 @@
 // Every test file has the build tag "guest": `go test ./...` on the host,
 // which has none of that, compiles nothing here, and in the guest nothing
 // skips. `make guest-test` builds this package with the tag and runs it in
-// the guest (hack/vm/guest-test.sh), with HULL_BINARY set to the shared
+// the guest (hack/vm/gotest.sh with GOFLAGS=-tags=guest and
+// HULL_VM_FLAGS='--guest debian'), with HULL_BINARY set to the shared
 // bin/hull; TestMain refuses to run anywhere else (HULL_GUEST=debian, set by
 // the guest's launcher, is the proof).
 //
