@@ -21,7 +21,7 @@ DEBS      := busybox-static runc libseccomp-dev musl-tools
 # The engines of the end-to-end tests (tests/e2e): containerd's runc shim and podman drive hull.
 E2E_DEBS  := containerd podman
 
-.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test bench e2e e2e-deps cri-test
+.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test guest-prepare guest-test bench e2e e2e-deps cri-test
 
 all: hull
 
@@ -32,6 +32,7 @@ help:
 	@echo "make demo    run a busybox container printing its hostname, id and processes"
 	@echo "make test    gofmt, go vet, unit and integration tests (root)"
 	@echo "make lint    gofmt, go vet and golangci-lint (.golangci.yml; installed into build/tools if missing)"
+	@echo "make guest-test  tests/guest in the Debian guest: systemd PID 1, AppArmor, containerd, docker, podman (root; the first run builds the image, ~5 min)"
 	@echo "make bench   compare hull with runc and crun on two bundles (root, ~6-8 min; BENCH_ARGS=-quick ~1 min); build/bench.md"
 	@echo "make clean   remove bin/ and build/"
 
@@ -96,11 +97,13 @@ lint: $(GOLANGCI)
 	cd tests/cri && $(GO) vet ./...
 	$(GOLANGCI) run ./...
 	cd tests/cri && $(GOLANGCI) run ./...
+	$(GO) vet -tags guest ./tests/guest
 
 test: deps e2e-deps hull lint vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 25m ./...
 	cd tests/cri && HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 5m ./...
 	$(MAKE) vm-test
+	$(MAKE) guest-test
 
 # The host's cgroups are hybrid: controller tests run in a qemu VM with a pure cgroup v2
 # hierarchy (hack/vm). Its Debian 6.1 kernel also covers what older kernels take another
@@ -112,6 +115,17 @@ vm-prepare:
 vm-test: hull vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./libruntime/cgroups
 	HULL_BINARY=$(CURDIR)/bin/hull hack/vm/gotest.sh ./tests -run 'Cgroup|TestTimeNamespace|TestJoinPidNamespace'
+
+# The Debian guest (hack/vm/debian.sh): bookworm booted with systemd as PID 1, pure cgroup
+# v2, AppArmor on, dbus, containerd, docker and podman, as on a stock host. guest-prepare
+# builds its image once (debootstrap + apt, ~5 min, cached in ~/.cache/hull-vm/debian-*),
+# outside the tests' timeouts; tests/guest is built with the tag "guest" and runs there.
+guest-prepare: vm-prepare
+	hack/vm/run.sh --guest debian --prepare
+
+guest-test: hull guest-prepare
+	GOFLAGS=-tags=guest HULL_VM_FLAGS='--guest debian --timeout 1200' HULL_BINARY=$(CURDIR)/bin/hull \
+		hack/vm/gotest.sh ./tests/guest -v -timeout 15m
 
 e2e-deps:
 	@need=; for p in $(E2E_DEBS); do \

@@ -2,6 +2,8 @@
 # init.sh: /init of the test VM's initramfs (see run.sh). Runs as PID 1 in the
 # guest under busybox sh; never on the host.
 #
+# With hull.root=DEV on the command line (run.sh --guest debian), stage 1
+# only mounts DEV and switch_roots to its systemd. Otherwise:
 # Stage 1 (on the initramfs): copy itself to a tmpfs and switch_root there,
 # because pivot_root(2) fails with EINVAL on the initramfs root and hull uses
 # pivot_root. Stage 2 (on the tmpfs root): mount the API filesystems and a pure
@@ -27,6 +29,30 @@ if [ "$1" != stage2 ]; then
 	# The kernel found no /dev/console in the initramfs: open it ourselves.
 	mount -t devtmpfs devtmpfs /dev || die "mount devtmpfs"
 	exec </dev/console >/dev/console 2>&1
+
+	# The Debian guest (run.sh --guest debian): load what mounting its disk
+	# needs, mount it and hand over to systemd, which does all the rest.
+	mount -t proc proc /proc || die "mount proc"
+	root=""
+	for a in $(cat /proc/cmdline); do
+		case $a in hull.root=*) root=${a#hull.root=} ;; esac
+	done
+	if [ -n "$root" ]; then
+		# A failure is for the mount to judge (crc32c-intel needs SSE4.2, which
+		# crc32c_generic stands in for).
+		while read -r m; do
+			insmod "/lib/modules/$m.ko" || echo "hull-vm init: insmod $m failed"
+		done </lib/modules/order
+		i=0
+		while [ ! -b "$root" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		mount -t ext4 -o rw,noatime "$root" /newroot || die "mount $root"
+		umount /proc
+		mount --move /dev /newroot/dev || die "move /dev"
+		exec switch_root /newroot /lib/systemd/systemd
+		die "switch_root to systemd failed"
+	fi
+	umount /proc
+
 	mount -t tmpfs -o mode=0755 root /newroot || die "mount tmpfs root"
 	cp -a /bin /etc /lib /root /usr /sbin /init /newroot/ || die "copy root"
 	for d in dev proc sys tmp run mnt/host; do mkdir -p "/newroot/$d"; done

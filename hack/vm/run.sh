@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh: run a command (typically a Go test binary built with `go test -c`)
 # inside a small qemu VM whose kernel has a pure cgroup v2 hierarchy with every
-# controller, for tests that the host's cgroups cannot serve.
+# controller, for tests that the host's cgroups cannot serve; with --guest
+# debian, in a Debian host booted with systemd (debian.sh). README.md has both.
 #
 #   hack/vm/run.sh --share DIR -- /mnt/host/test.bin -test.run TestCgroup -test.v
 #
@@ -33,6 +34,10 @@ usage() {
 usage: $0 [flags] -- COMMAND [ARG...]
        $0 --prepare
 
+  --guest KIND      busybox (default): the busybox initramfs as root, init.sh
+                    as PID 1; debian: a cached Debian bookworm image booted with
+                    systemd as PID 1, AppArmor, containerd, docker, podman
+                    (debian.sh; its first build takes minutes)
   --share DIR       host directory shared at /mnt/host (default: a temporary
                     empty one); the guest writes DIR/.exitcode and uses DIR/.vm-cmd
   --timeout SEC     kill qemu after SEC seconds (default 600; exit code 124)
@@ -52,8 +57,10 @@ usage: $0 [flags] -- COMMAND [ARG...]
 
 HULL_VM_QEMU_ARGS: extra qemu arguments (word-split), for debugging.
 
-The guest's env: HULL_IN_VM=1, TMPDIR=/tmp, HOME=/root, and HULL_VM_DISK=/dev/vda,
-HULL_VM_DISK_DEV=MAJ:MIN when there is a disk.
+The busybox guest's env: HULL_IN_VM=1, TMPDIR=/tmp, HOME=/root, and
+HULL_VM_DISK=/dev/vda, HULL_VM_DISK_DEV=MAJ:MIN when there is a disk. The
+Debian guest's: HULL_GUEST=debian, HULL_VM_SYSTEM_STATE, TMPDIR, HOME, and
+HULL_VM_DISK=/dev/vdb (its root is /dev/vda); see README.md.
 EOF
 }
 
@@ -63,11 +70,12 @@ fail() {
 	exit 125
 }
 
-share="" cwd="" timeout=600 disk_mib=64 mem=2G smp=2 append="" log="" prepare_only=0 quiet=0
+guest=busybox share="" cwd="" timeout=600 disk_mib=64 mem=2G smp=2 append="" log="" prepare_only=0 quiet=0
 cache=${HULL_VM_CACHE:-${HOME:-/root}/.cache/hull-vm}
 envs=() copies=()
 while [ $# -gt 0 ]; do
 	case $1 in
+	--guest) guest=${2:?}; shift 2 ;;
 	--share) share=${2:?}; shift 2 ;;
 	--timeout) timeout=${2:?}; shift 2 ;;
 	--env) envs+=("${2:?}"); shift 2 ;;
@@ -90,6 +98,7 @@ if [ "$prepare_only" = 0 ] && [ $# -eq 0 ]; then
 	usage >&2
 	exit 2
 fi
+case $guest in busybox | debian) ;; *) fail "--guest wants busybox or debian, not $guest" ;; esac
 case $timeout in '' | *[!0-9]*) fail "--timeout wants whole seconds" ;; esac
 case $disk_mib in '' | *[!0-9]*) fail "--disk-mib wants a number" ;; esac
 for e in ${envs[@]+"${envs[@]}"}; do
@@ -99,7 +108,7 @@ for e in ${envs[@]+"${envs[@]}"}; do
 done
 
 # --- temporary files, removed on every exit -------------------------------
-tmp="" qpid="" wpid="" tee_pid="" own_share=0 cmdfile=""
+tmp="" chroot_proc="" qpid="" wpid="" tee_pid="" own_share=0 cmdfile=""
 cleanup() {
 	local rc=$?
 	set +e
@@ -108,9 +117,11 @@ cleanup() {
 		kill -KILL "$qpid" 2>/dev/null
 		wait "$qpid" 2>/dev/null
 	fi
-	[ -n "$cmdfile" ] && rm -f "$cmdfile"
+	[ -n "$cmdfile" ] && rm -f "$cmdfile" "${cmdfile%/*}/.vm-boot"
 	[ "$own_share" = 1 ] && rm -rf "$share"
-	[ -n "$tmp" ] && rm -rf "$tmp"
+	# debian.sh's chroot has proc mounted while apt runs.
+	[ -n "$chroot_proc" ] && { umount "$chroot_proc" 2>/dev/null || umount -l "$chroot_proc"; }
+	[ -n "$tmp" ] && rm -rf --one-file-system "$tmp"
 	return $rc
 }
 trap cleanup EXIT
@@ -261,35 +272,51 @@ kernel=$kdir/vmlinux
 [ -e "$kernel" ] || kernel=$kdir/vmlinuz
 
 # --- initramfs --------------------------------------------------------------
-# Keyed on everything in it: rebuilt when busybox, init.sh or the modules change.
-key=$(cat "$busybox" "$here/init.sh" "$kdir/modules/order" "$kdir"/modules/*.ko | sha256sum | cut -c1-16)
-initrd=$kdir/initramfs-$key.cpio
-if [ ! -e "$initrd" ]; then
-	r=$tmp/initramfs
-	mkdir -p "$r"/{bin,etc,lib/modules,root,usr,dev,proc,sys,tmp,run,mnt/host,newroot}
-	cp "$busybox" "$r/bin/busybox"
-	for a in $("$busybox" --list); do
-		[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
-	done
-	ln -s bin "$r/sbin"
-	ln -s ../bin "$r/usr/bin"
-	ln -s ../bin "$r/usr/sbin"
-	cp "$kdir"/modules/*.ko "$kdir/modules/order" "$r/lib/modules/"
-	install -m 0755 "$here/init.sh" "$r/init"
-	printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'daemon:x:1:1:daemon:/:/bin/false' \
-		'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd"
-	printf '%s\n' 'root:x:0:' 'daemon:x:1:' 'tty:x:5:' 'nogroup:x:65534:' >"$r/etc/group"
-	printf '127.0.0.1 localhost hull-vm\n::1 localhost\n' >"$r/etc/hosts"
-	echo hull-vm >"$r/etc/hostname"
-	(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$tmp/initrd" ||
-		fail "cpio failed"
-	rm -f "$kdir"/initramfs-*.cpio
-	mv "$tmp/initrd" "$initrd"
+# make_initramfs MODDIR: print the path of the initramfs with busybox, init.sh
+# and the modules MODDIR/*.ko (loaded in the order of MODDIR/order), built next
+# to MODDIR. Keyed on everything in it: rebuilt when busybox, init.sh or the
+# modules change.
+make_initramfs() {
+	local mdir=$1 key out r a
+	key=$(cat "$busybox" "$here/init.sh" "$mdir/order" "$mdir"/*.ko | sha256sum | cut -c1-16)
+	out=$(dirname "$mdir")/initramfs-$key.cpio
+	if [ ! -e "$out" ]; then
+		r=$tmp/initramfs
+		rm -rf "$r"
+		mkdir -p "$r"/{bin,etc,lib/modules,root,usr,dev,proc,sys,tmp,run,mnt/host,newroot}
+		cp "$busybox" "$r/bin/busybox"
+		for a in $("$busybox" --list); do
+			[ "$a" = busybox ] || ln -s busybox "$r/bin/$a"
+		done
+		ln -s bin "$r/sbin"
+		ln -s ../bin "$r/usr/bin"
+		ln -s ../bin "$r/usr/sbin"
+		cp "$mdir"/*.ko "$mdir/order" "$r/lib/modules/"
+		install -m 0755 "$here/init.sh" "$r/init"
+		printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'daemon:x:1:1:daemon:/:/bin/false' \
+			'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$r/etc/passwd"
+		printf '%s\n' 'root:x:0:' 'daemon:x:1:' 'tty:x:5:' 'nogroup:x:65534:' >"$r/etc/group"
+		printf '127.0.0.1 localhost hull-vm\n::1 localhost\n' >"$r/etc/hosts"
+		echo hull-vm >"$r/etc/hostname"
+		(cd "$r" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$tmp/initrd" || return 1
+		rm -rf "$r"
+		rm -f "$(dirname "$mdir")"/initramfs-*.cpio
+		mv "$tmp/initrd" "$out"
+	fi
+	echo "$out"
+}
+image=""
+if [ "$guest" = debian ]; then
+	# shellcheck source=debian.sh
+	. "$here/debian.sh"
+	debian_prepare
+else
+	initrd=$(make_initramfs "$kdir/modules") || fail "cpio failed"
 fi
 exec 9>&- # the cache is ready: let another run build or boot
 
 if [ "$prepare_only" = 1 ]; then
-	say "ready: $kernel $initrd"
+	say "ready: $kernel $initrd${image:+ $image}"
 	exit 0
 fi
 
@@ -342,10 +369,15 @@ if ! flock -n 8; then
 	flock 8
 fi
 
+# The Debian guest's root is the cached image, shared read-only by every run:
+# snapshot=on keeps the guest's writes in a temporary file qemu deletes.
 disk_args=()
+if [ -n "$image" ]; then
+	disk_args=(-drive "file=${image//,/,,},if=virtio,format=raw,snapshot=on,cache=unsafe")
+fi
 if [ "$disk_mib" -gt 0 ]; then
 	truncate -s "${disk_mib}M" "$tmp/disk.img"
-	disk_args=(-drive "file=${tmp//,/,,}/disk.img,if=virtio,format=raw,cache=unsafe")
+	disk_args+=(-drive "file=${tmp//,/,,}/disk.img,if=virtio,format=raw,cache=unsafe")
 fi
 [ -n "$log" ] || log=$tmp/console.log
 : >"$log"
@@ -357,7 +389,16 @@ fi
 # no_timer_check: under emulation on a loaded host the kernel's check that the 8254
 # timer ticks through the IO-APIC can miss its window and panic the boot ("IO-APIC +
 # timer doesn't work", seen in CI while the host's two cores were busy).
-cmdline="console=ttyS0 quiet panic=-1 cgroup_no_v1=all tsc=reliable no_timer_check cryptomgr.notests mitigations=off"
+cmdline="console=ttyS0 quiet panic=-1 tsc=reliable no_timer_check cryptomgr.notests mitigations=off"
+if [ "$guest" = debian ]; then
+	# init.sh mounts hull.root and hands over to systemd, which mounts the
+	# unified hierarchy alone (bookworm's default) as on a stock host;
+	# AppArmor is on by default in Debian's kernel (its CONFIG_LSM).
+	cmdline="$cmdline hull.root=/dev/vda systemd.show_status=false"
+	debian_boot_script >"$share/.vm-boot"
+else
+	cmdline="$cmdline cgroup_no_v1=all"
+fi
 start=$(date +%s.%N)
 exec 7> >(tee -a "$log")
 tee_pid=$!

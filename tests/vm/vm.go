@@ -52,6 +52,9 @@ type Options struct {
 	Copy    []string      // SRC[:DST]: /mnt/host/SRC copied to DST (default /tmp/SRC) on tmpfs first
 	DiskMiB int           // size of the virtio disk /dev/vda; 0 is run.sh's default (64), <0 none
 	Log     string        // keep the whole console log in this file
+	// Guest is run.sh's --guest: "" or "busybox" for the initramfs guest,
+	// "debian" for the Debian host booted with systemd (hack/vm/README.md).
+	Guest string
 }
 
 // Command returns an unstarted run.sh command that boots the VM and runs args
@@ -70,6 +73,9 @@ func Command(ctx context.Context, o Options, args ...string) (*exec.Cmd, error) 
 		return nil, errors.New("vm: no command")
 	}
 	a := []string{"--share", o.Share, "-q"}
+	if o.Guest != "" {
+		a = append(a, "--guest", o.Guest)
+	}
 	if o.Cwd != "" {
 		a = append(a, "--cwd", o.Cwd)
 	}
