@@ -6,11 +6,21 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
+
+// A container's new time namespace, the one mechanism: config validates
+// linux.timeOffsets (and refuses them with a joined namespace); create makes the
+// namespace with NewTimeNS and init is born in it through Spawn (clock offsets are
+// written before any process is in it); with a new user namespace, which the holder
+// cannot make for it, init makes it itself with UnshareTimeNS, offsets written through
+// its verified procfs handle, and enters it at its execve (so `hull exec` of a created
+// container does not join it yet: exec_linux.go). Both write the offsets with
+// WriteTimeOffsets. The holder runs as hull's hidden stage TimeNSHolderArg (init.go).
 
 // TimeNSHolderArg is the hidden command line of the helper NewTimeNS starts.
 const TimeNSHolderArg = "timens-holder"
@@ -50,15 +60,13 @@ func NewTimeNS(offsets map[string]specs.LinuxTimeOffset) (*TimeNS, error) {
 		// err is nil when the helper wrote something else, which %w would print as %!w(<nil>).
 		return nil, fmt.Errorf("linux.namespaces time: the helper could not unshare it: %q %v", line, err) //nolint:errorlint // may be nil
 	}
-	pid := strconv.Itoa(cmd.Process.Pid)
-	for clock, off := range offsets {
-		data := fmt.Sprintf("%s %d %d", clock, off.Secs, off.Nanosecs)
-		if err := os.WriteFile("/proc/"+pid+"/timens_offsets", []byte(data), 0); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("linux.timeOffsets.%s: %w", clock, err)
-		}
+	pid := cmd.Process.Pid
+	write := func(rel, data string) error { return os.WriteFile("/proc/"+rel, []byte(data), 0) }
+	if err := WriteTimeOffsets(write, pid, offsets); err != nil {
+		t.Close()
+		return nil, err
 	}
-	t.Path = "/proc/" + pid + "/ns/time_for_children"
+	t.Path = "/proc/" + strconv.Itoa(pid) + "/ns/time_for_children"
 	return t, nil
 }
 
@@ -80,4 +88,34 @@ func TimeNSHolder() {
 		os.Exit(1)
 	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// UnshareTimeNS makes a new time namespace for the caller's children (and, on recent
+// kernels, its own next execve) and writes offsets for it through write (a procfs
+// writer: rel is relative to /proc), while nothing runs in it yet. pid is the caller's
+// pid as that procfs sees it.
+func UnshareTimeNS(write func(rel, data string) error, pid int, offsets map[string]specs.LinuxTimeOffset) error {
+	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
+		return fmt.Errorf("linux.namespaces time: %w", os.NewSyscallError("unshare", err))
+	}
+	return WriteTimeOffsets(write, pid, offsets)
+}
+
+// WriteTimeOffsets writes each clock's offset to /proc/<pid>/timens_offsets, one
+// clock per write, in a fixed order, naming the field that failed. The kernel takes
+// them only while no process is in the namespace.
+func WriteTimeOffsets(write func(rel, data string) error, pid int, offsets map[string]specs.LinuxTimeOffset) error {
+	clocks := make([]string, 0, len(offsets))
+	for clock := range offsets {
+		clocks = append(clocks, clock)
+	}
+	slices.Sort(clocks)
+	for _, clock := range clocks {
+		off := offsets[clock]
+		line := fmt.Sprintf("%s %d %d", clock, off.Secs, off.Nanosecs)
+		if err := write(strconv.Itoa(pid)+"/timens_offsets", line); err != nil {
+			return fmt.Errorf("linux.timeOffsets.%s: %w", clock, err)
+		}
+	}
+	return nil
 }

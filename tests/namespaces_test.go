@@ -117,18 +117,29 @@ func TestTimeNamespace(t *testing.T) {
 		name    string
 		offsets map[string]specs.LinuxTimeOffset
 		want    float64 // added to the host's uptime
+		// userns: with a new user namespace init makes the time namespace itself
+		// (nsenter.UnshareTimeNS) instead of being born in the holder's.
+		userns bool
 	}{
 		{"boottime-offset", map[string]specs.LinuxTimeOffset{
 			"boottime":  {Secs: offset},
 			"monotonic": {Secs: offset},
-		}, offset},
-		{"no-offset", nil, 0},
+		}, offset, false},
+		{"no-offset", nil, 0, false},
+		{"userns-boottime-offset", map[string]specs.LinuxTimeOffset{
+			"boottime":  {Secs: offset},
+			"monotonic": {Secs: offset},
+		}, offset, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t)
 			s := baseSpec("sh", "-c", "cat /proc/uptime; readlink /proc/self/ns/time")
+			if tc.userns {
+				s = usernsSpec("sh", "-c", "cat /proc/uptime; readlink /proc/self/ns/time")
+				prepareUserns(t, h, usernsHostID, usernsHostID)
+			}
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 			s.Linux.TimeOffsets = tc.offsets
 			before := hostUptime(t)

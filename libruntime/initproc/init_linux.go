@@ -927,18 +927,10 @@ func waitForStart(proc, fifo *os.File) (int, error) {
 }
 
 // setupTimeNS makes a new time namespace for init's children and for init itself at
-// execve, with the configured clock offsets written while nothing runs in it yet.
+// execve (nsenter.UnshareTimeNS), offsets written through the verified procfs handle.
 func setupTimeNS(proc *os.File, pid int, offsets map[string]specs.LinuxTimeOffset) error {
-	if err := unix.Unshare(unix.CLONE_NEWTIME); err != nil {
-		return fmt.Errorf("linux.namespaces time: %w", os.NewSyscallError("unshare", err))
-	}
-	for clock, off := range offsets {
-		line := fmt.Sprintf("%s %d %d", clock, off.Secs, off.Nanosecs)
-		if err := process.WriteProcFile(proc, strconv.Itoa(pid)+"/timens_offsets", line); err != nil {
-			return fmt.Errorf("linux.timeOffsets.%s: %w", clock, err)
-		}
-	}
-	return nil
+	write := func(rel, data string) error { return process.WriteProcFile(proc, rel, data) }
+	return nsenter.UnshareTimeNS(write, pid, offsets)
 }
 
 func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
