@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,6 +69,34 @@ func TestHomeFromPasswd(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestCwdOnlyRootCanEnter: process.cwd is a directory only root may enter (0700 root),
+// the process runs as uid 1000. runc enters the cwd while still root, before it
+// switches user, so the process starts there (and its later path lookups are its own
+// business); hull does the same, for the container's process and for exec.
+func TestCwdOnlyRootCanEnter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	dir := filepath.Join(h.rootfs, "private")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := baseSpec("sh", "-c", "pwd; id -u; sleep 1001")
+	s.Process.User = specs.User{UID: 1000, GID: 1000}
+	s.Process.Cwd = "/private"
+	r := h.create(s)
+	mustExit(t, r, 0)
+	mustExit(t, h.do("start", h.id), 0)
+	hulltest.WaitFor(10*time.Second, func() bool { return strings.Contains(r.readStdout(), "1000\n") })
+	if out := r.readStdout(); out != "/private\n1000\n" {
+		t.Errorf("run: stdout %q, want the process in /private as uid 1000", out)
+	}
+	e := h.do("exec", "-u", "1000", "--cwd", "/private", h.id, "sh", "-c", "pwd; id -u")
+	mustExit(t, e, 0)
+	if e.stdout != "/private\n1000\n" {
+		t.Errorf("exec: stdout %q, stderr %q; want /private as uid 1000", e.stdout, e.stderr)
+	}
 }
 
 // TestCPUAffinityReset runs hull pinned to CPU 0 (taskset) and checks that the
