@@ -57,9 +57,10 @@ var dialSystemd = func() (systemdConn, error) {
 	if !systemdBooted() {
 		return nil, errNoSystemd
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
-	defer cancel()
-	c, err := sdbus.NewWithContext(ctx)
+	// The context is the connection's lifetime, not the dial's: godbus closes
+	// the connection when it is done ("connection closed by user" on the
+	// first call after a cancel), so it must outlive every call; Close ends it.
+	c, err := sdbus.NewWithContext(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (%w); start dbus, or drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", err)
 	}

@@ -686,7 +686,7 @@ func (i *initState) planTail(p *specs.Process, proc *os.File) (*nsenter.Tail, er
 	if w := lsm.ExecWrites(proc, p); len(w) > 0 {
 		t.ProcDir = proc
 		for _, x := range w {
-			t.ProcWrites = append(t.ProcWrites, nsenter.ProcWrite{Rel: x.Rel, Data: x.Data, What: x.Field})
+			t.ProcWrites = append(t.ProcWrites, nsenter.ProcWrite{Rel: x.Rel, Data: x.Data, What: x.What()})
 		}
 	}
 	if f := i.cfg.Filter; f != nil {

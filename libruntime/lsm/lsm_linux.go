@@ -21,7 +21,9 @@
 package lsm
 
 import (
+	"errors"
 	"os"
+	"strconv"
 	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -95,20 +97,29 @@ const (
 
 // appArmorExecAttr is the file AppArmor's change_onexec is written to: its own
 // directory since Linux 5.8, where the LSMs no longer share attr/exec; the shared
-// file before.
+// file before. The caller of exec is outside the pid namespace of the
+// container's procfs, where "self" does not resolve: the namespace's pid 1 then
+// tells, which lives as long as the namespace does.
 func appArmorExecAttr(proc *os.File) string {
 	var st unix.Stat_t
-	if err := linux.Fstatat(int(proc.Fd()), "self/attr/apparmor", &st, 0); err == nil {
-		return appArmorExec
+	for _, p := range []string{"self/attr/apparmor", "1/attr/apparmor"} {
+		if err := linux.Fstatat(int(proc.Fd()), p, &st, 0); err == nil {
+			return appArmorExec
+		}
 	}
 	return execAttr
 }
 
 // Write is one attr file to write: Rel below a procfs root, for the writing
-// thread ("thread-self/..."), and its content.
+// thread ("thread-self/..."), and its content; Value is the profile or label
+// as the config gave it.
 type Write struct {
-	Field, Rel, Data string
+	Field, Value, Rel, Data string
 }
+
+// What names the write in errors: the field and its value, since the kernel's
+// answer (ENOENT for a profile it has not loaded) names neither.
+func (w Write) What() string { return w.Field + " " + strconv.Quote(w.Value) }
 
 // ExecWrites are the writes that make the next execve of the writing thread apply
 // p's AppArmor profile and SELinux label, in the order runc applies them
@@ -116,10 +127,10 @@ type Write struct {
 func ExecWrites(proc *os.File, p *specs.Process) []Write {
 	var w []Write
 	if p.ApparmorProfile != "" {
-		w = append(w, Write{"process.apparmorProfile", appArmorExecAttr(proc), "exec " + p.ApparmorProfile})
+		w = append(w, Write{"process.apparmorProfile", p.ApparmorProfile, appArmorExecAttr(proc), "exec " + p.ApparmorProfile})
 	}
 	if p.SelinuxLabel != "" {
-		w = append(w, Write{"process.selinuxLabel", execAttr, p.SelinuxLabel})
+		w = append(w, Write{"process.selinuxLabel", p.SelinuxLabel, execAttr, p.SelinuxLabel})
 	}
 	return w
 }
@@ -140,7 +151,7 @@ func ApplyExec(proc *os.File, p *specs.Process) error {
 // without SELinux is never asked: validation refuses the label there.
 func SetKeyLabel(proc *os.File, label string) error {
 	if err := process.WriteProcFile(proc, keyCreateAttr, label); err != nil {
-		return &writeError{w: Write{"process.selinuxLabel", keyCreateAttr, label}, err: err}
+		return &writeError{w: Write{"process.selinuxLabel", label, keyCreateAttr, label}, err: err}
 	}
 	return nil
 }
@@ -151,7 +162,11 @@ type writeError struct {
 }
 
 func (e *writeError) Error() string {
-	return e.w.Field + ": set " + e.w.Rel + ": " + e.err.Error()
+	msg := e.w.What() + ": set " + e.w.Rel + ": " + e.err.Error()
+	if e.w.Field == "process.apparmorProfile" && errors.Is(e.err, unix.ENOENT) {
+		msg += ": the kernel has no AppArmor profile of that name loaded; load it (apparmor_parser -r FILE) or fix the name"
+	}
+	return msg
 }
 
 func (e *writeError) Unwrap() error { return e.err }

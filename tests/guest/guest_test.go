@@ -350,7 +350,7 @@ func busyboxImageTar(t *testing.T) string {
 		{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755},
 		{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bb))},
 	}
-	for _, a := range []string{"sh", "echo", "true", "cat"} {
+	for _, a := range []string{"sh", "echo", "true", "cat", "sleep"} {
 		files = append(files, &tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
 	}
 	for _, h := range files {
