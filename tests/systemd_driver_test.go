@@ -86,7 +86,9 @@ func TestSystemdDriver(t *testing.T) {
 			Pids:   &specs.LinuxPids{Limit: &pids},
 			CPU:    &specs.LinuxCPU{Quota: &quota, Period: &period},
 		}
-		mustExit(t, h.create(s, "--systemd-cgroup"), 0)
+		h.writeSpec(s)
+		// --systemd-cgroup is a global flag (as runc's), before the command.
+		mustExit(t, h.do("--systemd-cgroup", "create", "--bundle", h.bundle, h.id), 0)
 		st := h.mustState(h.id)
 		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
 		if err != nil {
