@@ -57,20 +57,45 @@ var dialSystemd = func() (systemdConn, error) {
 	if !systemdBooted() {
 		return nil, errNoSystemd
 	}
-	// The context is the connection's lifetime, not the dial's: godbus closes
-	// the connection when it is done ("connection closed by user" on the
-	// first call after a cancel), so it must outlive every call; Close ends it.
-	c, err := sdbus.NewWithContext(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (%w); start dbus, or drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", err)
+	// godbus closes a connection when the context it was dialled with ends,
+	// so the context lives as long as the connection (cancelled by Close); the
+	// dial's own time limit is the timer below.
+	ctx, cancel := context.WithCancel(context.Background())
+	type dialed struct {
+		c   *sdbus.Conn
+		err error
 	}
-	return &dbusConn{c: c}, nil
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := sdbus.NewWithContext(ctx)
+		ch <- dialed{c, err}
+	}()
+	t := time.NewTimer(jobTimeout)
+	defer t.Stop()
+	var d dialed
+	select {
+	case d = <-ch:
+	case <-t.C:
+		cancel()
+		d.err = fmt.Errorf("no answer after %s", jobTimeout)
+	}
+	if d.err != nil {
+		cancel()
+		return nil, fmt.Errorf("--systemd-cgroup: cannot reach systemd over D-Bus (%w); start dbus, or drop --systemd-cgroup and use a cgroupfs path such as /mycontainers/<id>", d.err)
+	}
+	return &dbusConn{c: d.c, cancel: cancel}, nil
 }
 
 // dbusConn is systemdConn through go-systemd's D-Bus client.
-type dbusConn struct{ c *sdbus.Conn }
+type dbusConn struct {
+	c      *sdbus.Conn
+	cancel context.CancelFunc // ends the connection's context
+}
 
-func (d *dbusConn) Close() { d.c.Close() }
+func (d *dbusConn) Close() {
+	d.c.Close()
+	d.cancel()
+}
 
 // isDBusError reports whether err is the D-Bus error name.
 func isDBusError(err error, name string) bool {

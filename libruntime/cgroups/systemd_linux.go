@@ -51,6 +51,7 @@ func (sdDriver) Make(path string, o MakeOpts) (Manager, func(), error) {
 	if m.startProps, err = annotationProperties(o.Annotations); err != nil {
 		return nil, nil, err
 	}
+	m.annotations = o.Annotations
 	if o.Resources != nil {
 		m.startProps = append(oomPolicy(o.Resources.Unified), m.startProps...)
 	}
@@ -101,7 +102,8 @@ type sdManager struct {
 	unit  string // the scope, e.g. "hull-ctr.scope"
 	slice string // its slice, e.g. "system.slice"
 
-	startProps []sdbus.Property // the annotations' properties, for the start
+	startProps  []sdbus.Property  // the annotations' properties, for the start
+	annotations map[string]string // the container's, to name one systemd refuses
 
 	mu      sync.Mutex
 	conn    systemdConn // dialled when first needed
@@ -211,7 +213,7 @@ func (m *sdManager) Apply(pid int) error {
 	}
 	if err != nil {
 		_ = c.ResetFailedUnit(m.unit)
-		return fmt.Errorf("start the container's scope in %s: %w", m.slice, err)
+		return fmt.Errorf("start the container's scope in %s: %w%s", m.slice, err, annotationHint(err, m.annotations))
 	}
 	m.mu.Lock()
 	m.started = true
@@ -324,4 +326,29 @@ func (m *sdManager) stopUnit() error {
 		return err
 	}
 	return c.ResetFailedUnit(m.unit)
+}
+
+// annotationHint points at the org.systemd.property.* annotation behind a
+// property systemd refused to start the scope with ("Cannot set property X, or
+// unknown property."): systemd names the property, the user wrote the
+// annotation. Empty when no annotation's property is named.
+func annotationHint(err error, annotations map[string]string) string {
+	msg := err.Error()
+	for _, k := range sortedKeys(annotations) {
+		name, ok := strings.CutPrefix(k, propertyPrefix)
+		if !ok || name == "" {
+			continue
+		}
+		names := []string{name}
+		// A ...Sec annotation is sent as the ...USec property.
+		if trimmed, ok := strings.CutSuffix(name, "Sec"); ok {
+			names = append(names, trimmed+"USec")
+		}
+		for _, n := range names {
+			if strings.Contains(msg, "property "+n+",") || strings.Contains(msg, "property "+n+" ") || strings.HasSuffix(msg, "property "+n) {
+				return fmt.Sprintf("; the property comes from annotations[%q]: fix its name or value (systemd.resource-control(5), systemd.scope(5)) or drop it", k)
+			}
+		}
+	}
+	return ""
 }

@@ -294,3 +294,18 @@ func attachedFilters(t *testing.T, dir string) int {
 	}
 	return len(ids)
 }
+
+func TestAnnotationHint(t *testing.T) {
+	ann := map[string]string{"org.systemd.property.NoSuchThing": "true", "org.systemd.property.TimeoutStopSec": "7", "other": "x"}
+	for msg, want := range map[string]string{
+		"start systemd unit a.scope: Cannot set property NoSuchThing, or unknown property.":     `annotations["org.systemd.property.NoSuchThing"]`,
+		"start systemd unit a.scope: Cannot set property TimeoutStopUSec, or unknown property.": `annotations["org.systemd.property.TimeoutStopSec"]`,
+		"start systemd unit a.scope: Cannot set property MemoryMax, or unknown property.":       "",
+		"start systemd unit a.scope: Cannot set property NoSuchThingElse, or unknown property.": "",
+	} {
+		got := annotationHint(errors.New(msg), ann)
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("annotationHint(%q) = %q, want %q in it", msg, got, want)
+		}
+	}
+}

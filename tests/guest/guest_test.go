@@ -247,6 +247,7 @@ func TestEngines(t *testing.T) {
 		if l := run(t, time.Minute, "ctr", "-n", "hull-guest", "images", "ls", "-q"); !strings.Contains(l, imageRef) {
 			t.Fatalf("ctr images ls lacks %s:\n%s", imageRef, l)
 		}
+		t.Run("hull-systemd-cgroup", func(t *testing.T) { ctrSystemdCgroup(t) })
 	})
 	t.Run("docker", func(t *testing.T) {
 		// docker.socket starts dockerd on the first request.
@@ -280,6 +281,62 @@ func TestEngines(t *testing.T) {
 }
 
 const imageRef = "docker.io/hull-guest/busybox:latest"
+
+// ctrSystemdCgroup: containerd's runc shim runs hull with --systemd-cgroup
+// (ctr --runc-systemd-cgroup, the SystemdCgroup option of the runc.v2 runtime)
+// and a slice:prefix:name cgroup: the task runs in the delegated scope, and
+// removing the task stops the unit.
+func ctrSystemdCgroup(t *testing.T) {
+	id := "hullsd"
+	unit := "ctr-" + id + ".scope"
+	ctr := func(args ...string) (string, error) {
+		return try(2*time.Minute, "ctr", append([]string{"-n", "hull-guest"}, args...)...)
+	}
+	t.Cleanup(func() {
+		_, _ = ctr("task", "kill", "-s", "KILL", id)
+		_, _ = ctr("task", "rm", "-f", id)
+		_, _ = ctr("containers", "rm", id)
+	})
+	if out, err := ctr("run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", hullBinary(t),
+		"--runc-systemd-cgroup", "--cgroup", "system.slice:ctr:"+id, imageRef, id, "busybox", "sleep", "600"); err != nil {
+		t.Fatalf("ctr run with hull and the systemd cgroup driver: %v\n%s", err, out)
+	}
+	show := run(t, time.Minute, "systemctl", "show", unit, "-p", "ActiveState", "-p", "Delegate", "-p", "ControlGroup")
+	for _, want := range []string{"ActiveState=active", "Delegate=yes", "ControlGroup=/system.slice/" + unit} {
+		if !strings.Contains(show, want) {
+			t.Errorf("systemctl show %s lacks %s:\n%s", unit, want, show)
+		}
+	}
+	if procs := readFile(t, "/sys/fs/cgroup/system.slice/"+unit+"/cgroup.procs"); strings.TrimSpace(procs) == "" {
+		t.Errorf("the scope %s has no process", unit)
+	}
+	if out, err := ctr("task", "kill", "-s", "KILL", id); err != nil {
+		t.Fatalf("ctr task kill: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := ctr("task", "rm", id)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ctr task rm: %v\n%s", err, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		show = run(t, time.Minute, "systemctl", "show", unit, "-p", "LoadState")
+		_, err := os.Stat("/sys/fs/cgroup/system.slice/" + unit)
+		if strings.Contains(show, "LoadState=not-found") && os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after ctr task rm: unit %s (%s), cgroup (stat: %v)", unit, strings.TrimSpace(show), err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
 
 func hullBinary(t *testing.T) string {
 	t.Helper()
