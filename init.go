@@ -12,12 +12,12 @@ import (
 // hull re-executes itself for two hidden stages, each started with exactly one argument
 // by hull itself and never by a user: "init" (libruntime/initproc: a container's init,
 // exec's helper, the second stage of a joined pid namespace) and the time namespace
-// holder (nsenter.NewTimeNS). This file is their one entry: init() prepares the thread
+// holder (nsenter.NewTimeNS) and its probe (nsenter.ExecEntersTimeNS). This file is their one entry: init() prepares the thread
 // before main runs, and runStage, main's first call, runs the stage and never returns.
 
 // stage is the hidden stage this process runs, or "".
 var stage = func() string {
-	if len(os.Args) == 2 && (os.Args[1] == initproc.Arg || os.Args[1] == nsenter.TimeNSHolderArg) {
+	if len(os.Args) == 2 && (os.Args[1] == initproc.Arg || os.Args[1] == nsenter.TimeNSHolderArg || os.Args[1] == nsenter.TimeNSProbeArg) {
 		return os.Args[1]
 	}
 	return ""
@@ -52,6 +52,9 @@ func runStage() {
 		os.Exit(1)
 	case nsenter.TimeNSHolderArg:
 		nsenter.TimeNSHolder()
+		os.Exit(0)
+	case nsenter.TimeNSProbeArg:
+		nsenter.TimeNSProbe()
 		os.Exit(0)
 	}
 }

@@ -2,12 +2,14 @@ package nsenter
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -21,6 +23,9 @@ import (
 // its verified procfs handle, and enters it at its execve (so `hull exec` of a created
 // container does not join it yet: exec_linux.go). Both write the offsets with
 // WriteTimeOffsets. The holder runs as hull's hidden stage TimeNSHolderArg (init.go).
+
+// TimeNSProbeArg is the hidden command line of ExecEntersTimeNS's probe.
+const TimeNSProbeArg = "timens-probe"
 
 // TimeNSHolderArg is the hidden command line of the helper NewTimeNS starts.
 const TimeNSHolderArg = "timens-holder"
@@ -118,4 +123,48 @@ func WriteTimeOffsets(write func(rel, data string) error, pid int, offsets map[s
 		}
 	}
 	return nil
+}
+
+// ExecEntersTimeNS reports whether this kernel's execve moves a process into the time
+// namespace it made with unshare (its time_for_children). Init relies on that when it
+// makes the container's time namespace itself (with a new user namespace, which the
+// holder cannot make it for); older kernels (6.1 among them) move only children, and
+// the container's process would keep the host's clocks. The probe is hull itself,
+// started with CLONE_NEWTIME unshared before its execve, comparing its two links.
+func ExecEntersTimeNS() (bool, error) {
+	cmd := exec.Command("/proc/self/exe", TimeNSProbeArg)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: unix.CLONE_NEWTIME}
+	out, err := cmd.Output()
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		// Where execve does not enter it, the probe cannot even start: the kernel
+		// refuses a new thread (CLONE_VM) to a process whose time namespace differs
+		// from its time_for_children, and the Go runtime dies making its first
+		// threads (seen on 6.1: exit status 2).
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("time namespace probe: %w", err)
+	}
+	switch string(out) {
+	case "entered\n":
+		return true, nil
+	case "children only\n":
+		return false, nil
+	}
+	return false, fmt.Errorf("time namespace probe: unexpected report %q", out)
+}
+
+// TimeNSProbe is the probe's body (see ExecEntersTimeNS).
+func TimeNSProbe() {
+	own, err1 := os.Readlink("/proc/self/ns/time")
+	children, err2 := os.Readlink("/proc/self/ns/time_for_children")
+	switch {
+	case err1 != nil || err2 != nil:
+		fmt.Println("error")
+		os.Exit(1)
+	case own == children:
+		fmt.Println("entered")
+	default:
+		fmt.Println("children only")
+	}
 }

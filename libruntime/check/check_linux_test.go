@@ -230,6 +230,25 @@ func TestSpec(t *testing.T) {
 				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
 			},
 			want: []string{"error linux.namespaces[6].path"}, msg: "together with a new user namespace is not supported yet"},
+		{name: "userns-with-new-time-namespace-exec-does-not-enter",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.execEntersTimeNS = func() (bool, error) { return false, nil }
+				s.Linux.Namespaces = append(s.Linux.Namespaces,
+					specs.LinuxNamespace{Type: specs.UserNamespace},
+					specs.LinuxNamespace{Type: specs.TimeNamespace})
+				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+			},
+			want: []string{"error linux.namespaces[6].type"}, msg: "this kernel's execve does not enter a time namespace"},
+		{name: "userns-with-new-time-namespace-exec-enters",
+			mutate: func(_ *testing.T, s *specs.Spec, h *host, _ string) {
+				h.execEntersTimeNS = func() (bool, error) { return true, nil }
+				s.Linux.Namespaces = append(s.Linux.Namespaces,
+					specs.LinuxNamespace{Type: specs.UserNamespace},
+					specs.LinuxNamespace{Type: specs.TimeNamespace})
+				s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+				s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}
+			}},
 		{name: "idmap-mount",
 			mutate: func(_ *testing.T, s *specs.Spec, _ *host, _ string) {
 				m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}}

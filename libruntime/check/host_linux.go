@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/config"
 	"github.com/hull-runtime/hull/libruntime/lsm"
 	"github.com/hull-runtime/hull/libruntime/process"
+	"github.com/hull-runtime/hull/nsenter"
 )
 
 // host is what check knows about the machine and about hull's own process,
@@ -50,6 +52,8 @@ type host struct {
 	// onlineCPUs and memoryNodes read the kernel's lists of CPUs that are
 	// online and of NUMA nodes that have memory; nil when unknown.
 	onlineCPUs, memoryNodes func() ([]int, error)
+	// execEntersTimeNS is nsenter.ExecEntersTimeNS; nil means it does.
+	execEntersTimeNS func() (bool, error)
 	// netDevice reports whether hull's network namespace has a device of
 	// that name; nil means every name exists.
 	netDevice func(name string) bool
@@ -92,7 +96,9 @@ func realHost() *host {
 		effectiveUID:    realEUID,
 		inInitialUserNS: inInitialUserNS,
 		onlineCPUs:      sysList("/sys/devices/system/cpu/online"),
-		memoryNodes:     sysList("/sys/devices/system/node/has_memory"),
+		// Probed only for a config with both new namespaces (a process start).
+		execEntersTimeNS: sync.OnceValues(nsenter.ExecEntersTimeNS),
+		memoryNodes:      sysList("/sys/devices/system/node/has_memory"),
 		netDevice: func(name string) bool {
 			_, err := net.InterfaceByName(name)
 			return err == nil

@@ -173,6 +173,24 @@ func (c *checker) namespaces() {
 		joins = append(joins, nsenter.Join{Type: ns.Type, Path: ns.Path})
 		c.joinable(f+".path", ns)
 	}
+	// With a new user namespace, init makes a new time namespace itself and enters it at
+	// its execve, which older kernels do not do (nsenter.ExecEntersTimeNS).
+	if c.newUserNS && c.h.execEntersTimeNS != nil {
+		for i, ns := range c.s.Linux.Namespaces {
+			if ns.Type != specs.TimeNamespace || ns.Path != "" {
+				continue
+			}
+			ok, err := c.h.execEntersTimeNS()
+			switch {
+			case err != nil:
+				c.errorf(index("linux.namespaces", i)+".type", "remove the time namespace or the user namespace",
+					"cannot tell whether this kernel's execve enters a new time namespace: %v", err)
+			case !ok:
+				c.errorf(index("linux.namespaces", i)+".type", "remove the time namespace or the user namespace, or run on a newer kernel",
+					"with a new user namespace the container's process would not enter its new time namespace: this kernel's execve does not enter a time namespace its caller made (only children do)")
+			}
+		}
+	}
 	// A joined pid namespace is entered by the container's process, forked from init in
 	// the new user namespace, which holds no capability over it.
 	singleThreaded := func(j nsenter.Join) bool {
