@@ -78,7 +78,7 @@ func Check(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error {
 			if err := checkContext(l.label); err != nil {
 				errs = append(errs, &config.Error{Field: l.field,
 					Msg: fmt.Sprintf("%q is not a valid SELinux context in the loaded policy (%v)", l.label, err),
-					Fix: "give a user:role:type:level the policy has (seinfo lists its types)"})
+					Fix: "give a user:role:type:level the policy has (seinfo -t, of setools, lists its types)"})
 			}
 		}
 		return errs

@@ -382,6 +382,7 @@ func TestSELinuxCheck(t *testing.T) {
 			t.Errorf("hull check does not warn that %s is not enforced (permissive):\n%s", f, out.String())
 		}
 	}
+	t.Logf("hull check:\n%s", out.String())
 	if strings.Contains(out.String(), "error:") {
 		t.Errorf("hull check reports errors:\n%s", out.String())
 	}
