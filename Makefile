@@ -32,7 +32,7 @@ help:
 	@echo "make demo    run a busybox container printing its hostname, id and processes"
 	@echo "make test    gofmt, go vet, unit and integration tests (root)"
 	@echo "make lint    gofmt, go vet and golangci-lint (.golangci.yml; installed into build/tools if missing)"
-	@echo "make guest-test  tests/guest and the systemd cgroup driver tests in the Debian guest: systemd PID 1, AppArmor, containerd, docker, podman (root; the first run builds the image, ~5 min)"
+	@echo "make guest-test  tests/guest and the systemd cgroup driver tests in the Debian guest: systemd PID 1, AppArmor, containerd, docker, podman; then its SELinux boot (root; the first run builds the image, ~5 min)"
 	@echo "make bench   compare hull with runc and crun on two bundles (root, ~6-8 min; BENCH_ARGS=-quick ~1 min); build/bench.md"
 	@echo "make clean   remove bin/ and build/"
 
@@ -123,6 +123,13 @@ vm-test: hull vm-prepare
 guest-prepare: vm-prepare
 	hack/vm/run.sh --guest debian --prepare
 
+# The SELinux boot of the same image (run.sh --lsm selinux: Debian's refpolicy,
+# permissive) runs tests/guest's SELinux tests and the basics; the other tests
+# skip or need AppArmor. runc 1.5.1 from ../shared/peers, where it is, labels the
+# same bundle for TestSELinuxRunc to compare (that test skips without it).
+SELINUX_TESTS := SELinux|TestSystemdIsPID1|TestHullRunsBusybox
+RUNC_PEER := $(wildcard $(CURDIR)/../shared/peers/runc-1.5.1)
+
 # The systemd cgroup driver's tests are in ./tests (they report a host limit where
 # systemd is not PID 1) and run here in a second boot of the guest: gotest.sh runs
 # one package per boot, and a boot (15-50 s) costs less than merging the packages.
@@ -131,6 +138,8 @@ guest-test: hull guest-prepare
 		hack/vm/gotest.sh ./tests/guest -v -timeout 15m
 	HULL_VM_FLAGS='--guest debian --timeout 900' HULL_BINARY=$(CURDIR)/bin/hull \
 		hack/vm/gotest.sh ./tests -run 'TestSystemd' -v -timeout 10m
+	GOFLAGS=-tags=guest HULL_VM_FLAGS='--guest debian --lsm selinux --timeout 600' HULL_BINARY=$(CURDIR)/bin/hull \
+		HULL_PEER_RUNC=$(RUNC_PEER) hack/vm/gotest.sh ./tests/guest -v -run '$(SELINUX_TESTS)' -timeout 8m
 
 e2e-deps:
 	@need=; for p in $(E2E_DEBS); do \

@@ -23,13 +23,16 @@ DEBIAN_SUITE=bookworm
 DEBIAN_PACKAGES="systemd systemd-sysv dbus udev kmod iproute2 iptables procps psmisc
 	util-linux mount e2fsprogs less
 	apparmor apparmor-utils criu
+	selinux-policy-default selinux-utils policycoreutils
 	containerd docker.io podman
 	busybox-static"
 DEBIAN_MIRROR=${HULL_VM_MIRROR:-http://deb.debian.org/debian}
 
 # Units a real host has but a one-command test VM only waits for: timers that
 # would start apt or man-db mid-test, logins on consoles nobody uses, network
-# waits (the guest has no NIC), and the services the image build itself ran.
+# waits (the guest has no NIC), and the services the image build itself ran;
+# and the mark that asks a boot without SELinux for a relabel at the next
+# boot with it (the SELinux boot runs unlabelled: debian.sh's configure).
 DEBIAN_MASK="apt-daily.timer apt-daily-upgrade.timer man-db.timer dpkg-db-backup.timer
 	e2scrub_all.timer e2scrub_reap.service fstrim.timer logrotate.timer
 	getty@tty1.service serial-getty@ttyS0.service serial-getty@ttyS1.service
@@ -37,7 +40,8 @@ DEBIAN_MASK="apt-daily.timer apt-daily-upgrade.timer man-db.timer dpkg-db-backup
 	systemd-timesyncd.service systemd-fsck-root.service systemd-remount-fs.service
 	systemd-update-utmp-runlevel.service systemd-binfmt.service
 	podman-auto-update.service podman-auto-update.timer podman-restart.service
-	modprobe@drm.service modprobe@efi_pstore.service modprobe@dm_mod.service"
+	modprobe@drm.service modprobe@efi_pstore.service modprobe@dm_mod.service
+	selinux-autorelabel-mark.service"
 
 # debian_key: what the image is made of: the code that builds it (not the
 # comments, not the boot script) and its inputs.
@@ -187,6 +191,12 @@ StandardError=journal+console
 WantedBy=multi-user.target
 EOF
 	ln -sf /etc/systemd/system/hull-vm.service "$root/etc/systemd/system/multi-user.target.wants/hull-vm.service"
+	# SELinux's boot (run.sh --lsm selinux): systemd loads this policy, in
+	# permissive mode. The other boots' kernel has AppArmor as its major LSM and
+	# no SELinux, and systemd then skips the load. No relabel (it costs ~4 min
+	# of TCG): the files have no security.selinux and read as unlabeled_t,
+	# which permissive mode allows; see README.md.
+	printf 'SELINUX=permissive\nSELINUXTYPE=default\n' >"$root/etc/selinux/config"
 	# Messages stay in the journal, in memory: the console is a slow serial port.
 	mkdir -p "$root/etc/systemd/journald.conf.d"
 	printf '[Journal]\nStorage=volatile\nForwardToConsole=no\n' >"$root/etc/systemd/journald.conf.d/hull.conf"

@@ -8,7 +8,8 @@
 # hull (or copies $HULL_BINARY) into a temporary share, mirrors the module's layout there (go.mod,
 # VERSION, the package's testdata) so that the binary runs in its package
 # directory as under `go test`, and runs it with hack/vm/run.sh. In the guest,
-# HULL_BINARY=/mnt/host/hull and hull is in PATH. go test's short flags
+# HULL_BINARY=/mnt/host/hull and hull is in PATH; HULL_PEER_RUNC, if set, is
+# a static runc copied there too (/mnt/host/runc, named by the same variable). go test's short flags
 # (-run, -v, -count, ...) are accepted and passed on as -test.*. The exit code
 # is the test binary's (124: timeout, 125: the VM failed). HULL_VM_FLAGS holds
 # extra flags for run.sh (word-split; no spaces inside values).
@@ -51,6 +52,14 @@ else
 	(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$share/hull" .)
 fi
 static "$share/hull" || { echo "gotest.sh: hull is dynamically linked; the guest has no libc" >&2; exit 2; }
+# A peer runtime to compare hull with (tests/guest's TestSELinuxRunc), if given.
+peer=()
+if [ -n "${HULL_PEER_RUNC:-}" ]; then
+	cp "$HULL_PEER_RUNC" "$share/runc"
+	chmod 0755 "$share/runc"
+	static "$share/runc" || { echo "gotest.sh: $HULL_PEER_RUNC is dynamically linked; the guest has no libc" >&2; exit 2; }
+	peer=(--env HULL_PEER_RUNC=/mnt/host/runc)
+fi
 
 # The test binary: pure Go if it can be, else cgo linked statically.
 export GOOS=linux GOARCH=amd64
@@ -79,5 +88,5 @@ done
 rc=0
 # shellcheck disable=SC2086 # HULL_VM_FLAGS is word-split on purpose
 "$here/run.sh" --share "$share" --cwd "/mnt/host/$rel" --env HULL_BINARY=/mnt/host/hull \
-	${HULL_VM_FLAGS:-} -- "/mnt/host/$rel/pkg.test" ${args[@]+"${args[@]}"} || rc=$?
+	${peer[@]+"${peer[@]}"} ${HULL_VM_FLAGS:-} -- "/mnt/host/$rel/pkg.test" ${args[@]+"${args[@]}"} || rc=$?
 exit $rc

@@ -49,6 +49,10 @@ usage: $0 [flags] -- COMMAND [ARG...]
   --disk-mib N      size of the sparse virtio disk /dev/vda (default 64; 0: none)
   --mem SIZE        guest memory (default 2G)
   --smp N           guest CPUs (default 2)
+  --lsm LSM         the Debian guest's major LSM: apparmor (default, enforcing,
+                    its profiles loaded) or selinux (Debian's refpolicy,
+                    permissive: labels applied and checked, not enforced); the
+                    command sees it as HULL_VM_LSM
   --append ARGS     extra kernel command line
   --log FILE        keep the whole console log in FILE
   --cache DIR       cache directory (default \${HULL_VM_CACHE:-\$HOME/.cache/hull-vm})
@@ -70,7 +74,7 @@ fail() {
 	exit 125
 }
 
-guest=busybox share="" cwd="" timeout=600 disk_mib=64 mem=2G smp=2 append="" log="" prepare_only=0 quiet=0
+guest=busybox lsm=apparmor share="" cwd="" timeout=600 disk_mib=64 mem=2G smp=2 append="" log="" prepare_only=0 quiet=0
 cache=${HULL_VM_CACHE:-${HOME:-/root}/.cache/hull-vm}
 envs=() copies=()
 while [ $# -gt 0 ]; do
@@ -84,6 +88,7 @@ while [ $# -gt 0 ]; do
 	--disk-mib) disk_mib=${2:?}; shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--smp) smp=${2:?}; shift 2 ;;
+	--lsm) lsm=${2:?}; shift 2 ;;
 	--append) append=${2?}; shift 2 ;;
 	--log) log=${2:?}; shift 2 ;;
 	--cache) cache=${2:?}; shift 2 ;;
@@ -99,6 +104,9 @@ if [ "$prepare_only" = 0 ] && [ $# -eq 0 ]; then
 	exit 2
 fi
 case $guest in busybox | debian) ;; *) fail "--guest wants busybox or debian, not $guest" ;; esac
+case $lsm in apparmor | selinux) ;; *) fail "--lsm wants apparmor or selinux, not $lsm" ;; esac
+[ "$lsm" = apparmor ] || [ "$guest" = debian ] || fail "--lsm $lsm needs --guest debian"
+[ "$guest" != debian ] || envs+=("HULL_VM_LSM=$lsm")
 case $timeout in '' | *[!0-9]*) fail "--timeout wants whole seconds" ;; esac
 case $disk_mib in '' | *[!0-9]*) fail "--disk-mib wants a number" ;; esac
 for e in ${envs[@]+"${envs[@]}"}; do
@@ -395,6 +403,10 @@ if [ "$guest" = debian ]; then
 	# unified hierarchy alone (bookworm's default) as on a stock host;
 	# AppArmor is on by default in Debian's kernel (its CONFIG_LSM).
 	cmdline="$cmdline hull.root=/dev/vda systemd.show_status=false"
+	# One major LSM per boot: security= picks it among those the kernel has
+	# (AppArmor by default). enforcing=0 because the image is not relabelled
+	# (debian.sh): SELinux computes and logs every decision but denies none.
+	[ "$lsm" = apparmor ] || cmdline="$cmdline security=selinux selinux=1 enforcing=0 noautorelabel"
 	debian_boot_script >"$share/.vm-boot"
 else
 	cmdline="$cmdline cgroup_no_v1=all"

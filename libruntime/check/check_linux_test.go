@@ -835,3 +835,36 @@ func TestCreateFindings(t *testing.T) {
 		})
 	}
 }
+
+// TestLSMFindings: what lsm.Check refuses is an error, what lsm.Warnings says
+// (SELinux permissive: applied, not enforced) a warning that create logs and
+// goes on with.
+func TestLSMFindings(t *testing.T) {
+	bundle, s := testBundle(t)
+	s.Process.SelinuxLabel = "system_u:system_r:svirt_t:s0:c1,c2"
+	s.Linux.MountLabel = "system_u:object_r:svirt_image_t:s0:c1,c2"
+	h := fakeHost(t.TempDir())
+	h.lsm = func(_, sl, ml string) []*config.Error { return nil }
+	h.lsmWarnings = func(sl, ml string) []*config.Error {
+		return []*config.Error{{Field: "process.selinuxLabel", Msg: "permissive " + sl}, {Field: "linux.mountLabel", Msg: "permissive " + ml}}
+	}
+	c := newChecker(s, bundle, h)
+	w, err := c.forCreate(Create{ConsoleSocket: true})
+	if err != nil || len(w) != 2 || w[0].Severity != SeverityWarning || w[1].Field != "linux.mountLabel" ||
+		w[0].Message != "permissive "+s.Process.SelinuxLabel {
+		t.Fatalf("permissive: warnings %v, error %v; want the two label warnings", w, err)
+	}
+	// A refused label is reported as the error alone, not also as a warning.
+	h.lsm = func(_, sl, ml string) []*config.Error {
+		return []*config.Error{{Field: "process.selinuxLabel", Msg: "invalid " + sl}}
+	}
+	c = newChecker(s, bundle, h)
+	findings := c.run()
+	var got []string
+	for _, f := range findings {
+		got = append(got, string(f.Severity)+" "+f.Field)
+	}
+	if strings.Join(got, ", ") != "error process.selinuxLabel, warning linux.mountLabel" {
+		t.Errorf("findings %v, want the selinuxLabel error and the mountLabel warning", got)
+	}
+}

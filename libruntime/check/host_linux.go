@@ -60,6 +60,9 @@ type host struct {
 	// lsm says which LSM settings this host cannot apply (lsm.Check); nil
 	// means it can apply them all.
 	lsm func(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error
+	// lsmWarnings says which labels this host applies but does not enforce
+	// (lsm.Warnings: SELinux permissive); nil: none.
+	lsmWarnings func(selinuxLabel, mountLabel string) []*config.Error
 }
 
 // initialUserNS reports whether hull runs in the initial user namespace,
@@ -103,7 +106,8 @@ func realHost() *host {
 			_, err := net.InterfaceByName(name)
 			return err == nil
 		},
-		lsm: lsm.Check,
+		lsm:         lsm.Check,
+		lsmWarnings: lsm.Warnings,
 	}
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		h.capBnd, h.capPrm, h.capEff, h.capsOK = parseCaps(st)

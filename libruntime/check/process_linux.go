@@ -346,4 +346,12 @@ func (c *checker) lsm() {
 			c.add(SeverityError, e.Field, e.Msg, e.Fix)
 		}
 	}
+	if c.h.lsmWarnings == nil {
+		return
+	}
+	for _, e := range c.h.lsmWarnings(p.SelinuxLabel, mountLabel) {
+		if !slices.ContainsFunc(c.findings, func(f Finding) bool { return f.Field == e.Field }) {
+			c.add(SeverityWarning, e.Field, e.Msg, e.Fix)
+		}
+	}
 }

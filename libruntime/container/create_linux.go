@@ -62,7 +62,7 @@ type CreateOpts struct {
 
 // logCheckWarnings logs what `hull check` warns about, in its text, once, and only
 // when create goes on: a create refused says only why.
-// Two kinds are left out. Capabilities that cannot be granted are reported by init
+// Some kinds are left out or kept for --debug. Capabilities that cannot be granted are reported by init
 // from what it actually got (in a new user namespace it holds more than hull does),
 // and logging check's prediction as well would say it twice. A syscall listed under
 // two actions goes to the debug log only: podman's stock profile does that and
@@ -76,6 +76,11 @@ func logCheckWarnings(warnings []bundlecheck.Finding) {
 			// only at --debug (every container of a newer engine would warn).
 			logs.Debugf("%s", w.Error())
 		case strings.HasPrefix(w.Field, "linux.seccomp.") && strings.Contains(w.Message, "already has its action"):
+			logs.Debugf("%s", w.Error())
+		case w.Field == "process.selinuxLabel" || w.Field == "linux.mountLabel":
+			// The only warning on a label is that SELinux is permissive: a choice of
+			// the host's, which every labelled container would repeat (podman relays
+			// it); runc and crun say nothing. `hull check` says it.
 			logs.Debugf("%s", w.Error())
 		default:
 			logs.Warnf("%s", w.Error())

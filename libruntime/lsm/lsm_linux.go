@@ -22,6 +22,7 @@ package lsm
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"sync"
@@ -65,6 +66,21 @@ func Check(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error {
 		return errs
 	}
 	if SELinuxEnabled() {
+		// The kernel refuses a context its policy lacks only at the write
+		// (init's keycreate, a mount's context=): asked first, the error
+		// names the field and comes before anything exists, in check too.
+		for _, l := range []struct{ field, label string }{
+			{"process.selinuxLabel", selinuxLabel}, {"linux.mountLabel", mountLabel},
+		} {
+			if l.label == "" {
+				continue
+			}
+			if err := checkContext(l.label); err != nil {
+				errs = append(errs, &config.Error{Field: l.field,
+					Msg: fmt.Sprintf("%q is not a valid SELinux context in the loaded policy (%v)", l.label, err),
+					Fix: "give a user:role:type:level the policy has (seinfo -t, of setools, lists its types)"})
+			}
+		}
 		return errs
 	}
 	if selinuxLabel != "" {
@@ -76,6 +92,30 @@ func Check(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error {
 		errs = append(errs, &config.Error{Field: "linux.mountLabel",
 			Msg: "SELinux is not enabled on this host: the mounts would not get their context",
 			Fix: "remove linux.mountLabel, or run on a host with SELinux enabled"})
+	}
+	return errs
+}
+
+// checkContext asks the loaded policy whether a context is valid (selinuxfs's
+// context file); a variable for tests.
+var checkContext = selinux.SecurityCheckContext
+
+// Warnings says which LSM settings this host applies but does not enforce: an
+// SELinux label under a permissive policy is set, checked and logged, and
+// denies nothing. Nil where they are enforced, or refused (Check).
+func Warnings(selinuxLabel, mountLabel string) []*config.Error {
+	if (selinuxLabel == "" && mountLabel == "") || !SELinuxEnabled() || selinux.EnforceMode() != selinux.Permissive {
+		return nil
+	}
+	var errs []*config.Error
+	for _, l := range []struct{ field, label string }{
+		{"process.selinuxLabel", selinuxLabel}, {"linux.mountLabel", mountLabel},
+	} {
+		if l.label != "" {
+			errs = append(errs, &config.Error{Field: l.field,
+				Msg: "SELinux is permissive on this host: the label is applied, but what its policy denies is only logged",
+				Fix: "enforce the policy (setenforce 1, SELINUX=enforcing in /etc/selinux/config) for the label to confine"})
+		}
 	}
 	return errs
 }

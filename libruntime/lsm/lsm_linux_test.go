@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hull-runtime/hull/internal/hulltest"
 )
 
@@ -47,5 +49,24 @@ func TestCheckHostOff(t *testing.T) {
 	}
 	if strings.Join(fields, " ") != "process.apparmorProfile process.selinuxLabel linux.mountLabel" {
 		t.Errorf("refused fields %v", fields)
+	}
+}
+
+// TestCheckValidates: where SELinux is on, a label the policy lacks is refused
+// naming its field and the label, before anything is made; a valid one is not.
+func TestCheckValidates(t *testing.T) {
+	if !SELinuxEnabled() {
+		hulltest.HostLimit(t, "SELinux is off here; tests/guest's SELinux boot runs it with a policy (TestSELinuxInvalidLabel)")
+	}
+	defer func(f func(string) error) { checkContext = f }(checkContext)
+	checkContext = func(l string) error {
+		if strings.Contains(l, "bad_t") {
+			return unix.EINVAL
+		}
+		return nil
+	}
+	errs := Check("", "u:r:bad_t:s0", "u:object_r:good_t:s0")
+	if len(errs) != 1 || errs[0].Field != "process.selinuxLabel" || !strings.Contains(errs[0].Msg, `"u:r:bad_t:s0"`) {
+		t.Errorf("got %v, want the process.selinuxLabel refusal naming the label", errs)
 	}
 }

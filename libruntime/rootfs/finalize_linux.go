@@ -66,6 +66,10 @@ func remountReadonly(root *os.File, p string) error {
 type masker struct {
 	root    *os.File
 	devNull *os.File
+	// mountLabel is linux.mountLabel: runc gives the mask tmpfs that context
+	// too, so a confined process reads a masked directory as one of its own
+	// files rather than the host's tmpfs_t.
+	mountLabel string
 	// dirMask is the tmpfs every masked directory gets a bind of, made on
 	// the first one. As in runc 1.5, one superblock serves them all: the
 	// kernel tears down a superblock per tmpfs when the container exits,
@@ -114,8 +118,16 @@ func (m *masker) maskDir(dst *os.File) error {
 		// runc's options: read-only at the superblock and the mount, one
 		// block and one inode (the root) since nothing is ever written, and
 		// "tmpfs" as the source mountinfo shows.
-		mnt, err := mountfd.Tmpfs(unix.MOUNT_ATTR_RDONLY, "source=tmpfs", "nr_blocks=1", "nr_inodes=1", "ro")
+		params := []string{"source=tmpfs", "nr_blocks=1", "nr_inodes=1", "ro"}
+		if m.mountLabel != "" {
+			// fsconfig takes the label as it is: no quotes around its commas.
+			params = append(params, "context="+m.mountLabel)
+		}
+		mnt, err := mountfd.Tmpfs(unix.MOUNT_ATTR_RDONLY, params...)
 		if err != nil {
+			if m.mountLabel != "" {
+				return fmt.Errorf("linux.mountLabel %q on the tmpfs of masked directories: %w", m.mountLabel, err)
+			}
 			return err
 		}
 		m.dirMask = mnt

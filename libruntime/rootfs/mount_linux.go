@@ -222,7 +222,13 @@ func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOpti
 	if fstype == "proc" && p.c.PidNS != nil {
 		err = mountProcFor(p.c.PidNS, flags, data, dst)
 	} else {
-		err = mountOnto(source, fstype, flags, lsm.MountData(fstype, data, mountLabel), dst)
+		withLabel := lsm.MountData(fstype, data, mountLabel)
+		err = mountOnto(source, fstype, flags, withLabel, dst)
+		if err != nil && withLabel != data {
+			// The kernel's EINVAL or EACCES does not say that the context,
+			// which the config did not give for this mount, is what it refused.
+			err = fmt.Errorf("%w (with linux.mountLabel %q as its context=)", err, mountLabel)
+		}
 	}
 	if err != nil {
 		return nil, err

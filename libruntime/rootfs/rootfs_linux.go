@@ -194,7 +194,7 @@ func Finalize(c *Config) error {
 			return fmt.Errorf("readonly path %s: %w", p, err)
 		}
 	}
-	m := masker{root: root}
+	m := masker{root: root, mountLabel: l.MountLabel}
 	defer m.close()
 	// Like runc, a path named twice (however spelled, lexically) is masked
 	// once: a second mask on top of the first hides nothing more and costs a

@@ -152,6 +152,7 @@ func wantIn(t *testing.T, what, got string, want ...string) {
 // init of a container that joins another's pid namespace (the tail again);
 // a profile the kernel does not have fails create and leaves nothing behind.
 func TestAppArmorProfile(t *testing.T) {
+	needAppArmorBoot(t)
 	hull := hullBinary(t)
 	loadProfiles(t)
 	root := t.TempDir()
@@ -229,6 +230,7 @@ func TestAppArmorProfile(t *testing.T) {
 // profile (docker-default, which dockerd loads itself), and hull applies it to
 // the container's init and to docker exec's processes.
 func TestAppArmorDocker(t *testing.T) {
+	needAppArmorBoot(t)
 	hull := hullBinary(t)
 	// The runtime is added before dockerd's first start: docker.socket starts
 	// it on the first request, with this daemon.json.

@@ -128,6 +128,7 @@ func contains(list []string, s string) bool {
 }
 
 func TestAppArmorEnabled(t *testing.T) {
+	needAppArmorBoot(t)
 	if e := readFile(t, "/sys/module/apparmor/parameters/enabled"); e != "Y" {
 		t.Fatalf("/sys/module/apparmor/parameters/enabled is %q, want Y", e)
 	}
