@@ -438,7 +438,16 @@ func ForkTail(t *Tail) (int, error) {
 		return 0, errors.New("process.args: empty")
 	}
 	a := &tailArgs{keep: uintptr(t.Keep), notify: noFd, ctty: t.Ctty, uid: uintptr(t.UID), gid: uintptr(t.GID),
-		setGroups: t.SetGroups, capData: t.Caps, clearAmb: t.ClearAmb, nnp: t.NoNewPrivs, vfork: haveVfork && !spawnFork}
+		setGroups: t.SetGroups, capData: t.Caps, clearAmb: t.ClearAmb, nnp: t.NoNewPrivs}
+	// Never vfork (CLONE_VM) here: the child is in the container's pid namespace,
+	// where a process with CAP_SYS_PTRACE (in the user namespace that owns it: the
+	// host's, for a container without one) opens its /proc/<pid>/mem for writing,
+	// non-dumpable or not. A vfork child's memory is the caller's, a hull process
+	// outside the namespace with its privileges and its other threads, and the
+	// container would keep that memory (the open fd pins it) after the child's
+	// execve. A copy of the page tables costs a little more; what the container can
+	// reach is then the child's own copy, gone at its execve
+	// (tests/security_tailmem_test.go).
 	a.capHdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	a.w = noFd
 	a.execFd = noFd

@@ -192,3 +192,45 @@ func TestNetDevicesRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestNetDevicesRefusedMoveLeavesHost: a device the kernel will not move out of its
+// network namespace (the loopback, a bridge: netns-local) fails create and is left as
+// it was. Before the fix create set it down first, as runc does, and up again after
+// the refusal: the host lost every route through it and its IPv6 addresses (the kernel
+// flushes both when a device goes down), and its loopback for a moment. hull runs in
+// a network namespace of the test's own (unshare -n), never the host's.
+func TestNetDevicesRefusedMoveLeavesHost(t *testing.T) {
+	t.Parallel()
+	unshare := hulltest.RequireTool(t, "unshare", "util-linux")
+	hulltest.RequireTool(t, "ip", "iproute2")
+	for _, tc := range []struct{ name, dev, setup string }{
+		{"bridge", "hsbr0", `ip link add hsbr0 type bridge
+ip addr add 10.213.9.1/24 dev hsbr0
+ip addr add 2001:db8:9::1/64 dev hsbr0 nodad
+ip link set hsbr0 up
+ip route add 10.213.10.0/24 via 10.213.9.2 dev hsbr0 onlink`},
+		{"loopback", "lo", `ip route add 10.213.11.0/24 dev lo`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			s := baseSpec("true")
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{tc.dev: {Name: "ctr0"}}
+			h.writeSpec(s)
+			show := fmt.Sprintf(`ip -o link show dev %s | grep -o '<[^>]*>'; ip -o addr show dev %s | awk '{print "addr", $4}'; ip route | sed 's/^/route /'`, tc.dev, tc.dev)
+			script := fmt.Sprintf("set -e\nip link set lo up\n%s\n%s\necho ===\n%s --root %s create --bundle %s %s </dev/null >/dev/null 2>&1 && echo CREATED\n%s\n",
+				tc.setup, show, hullBinary, h.root, h.bundle, h.id, show)
+			out, err := exec.Command(unshare, "-n", "sh", "-c", script).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			before, after, ok := strings.Cut(string(out), "===\n")
+			if !ok || strings.Contains(after, "CREATED") {
+				t.Fatalf("want create to fail (the kernel refuses to move %s):\n%s", tc.dev, out)
+			}
+			if before != after {
+				t.Errorf("ATTACK SUCCEEDED: a refused move of %s changed hull's network namespace:\nbefore:\n%safter:\n%s", tc.dev, before, after)
+			}
+		})
+	}
+}

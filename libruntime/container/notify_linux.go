@@ -72,7 +72,9 @@ func (c *Container) ListenNotify(host string) (*sdnotify.Relay, error) {
 	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	return sdnotify.Listen(filepath.Join(dir, notifySockName), host)
+	// The socket is made in the state dir itself, root's alone (0700), and renamed into
+	// dir, which the container can write in (see sdnotify.Listen).
+	return sdnotify.Listen(filepath.Join(dir, notifySockName), c.dir, host)
 }
 
 // Exited returns a channel closed once the container's process has exited (or is

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/clip"
-	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
 // Moved is the devices one Move put into a container's network namespace.
@@ -93,25 +92,13 @@ func (m *Moved) moveOne(hostName, name string, nsFd int) error {
 		return fmt.Errorf("addresses of %s: %w", clip.Quote(hostName), err)
 	}
 	up := l.flags&unix.IFF_UP != 0
-	// Down while it changes namespace and name, as runc does, so nothing on the host
-	// keeps using it half-way.
-	if up {
-		if err := m.host.setUp(l.index, false); err != nil {
-			return fmt.Errorf("set %s down: %w", clip.Quote(hostName), err)
-		}
-	}
+	// Not set down first (runc does): the kernel closes the device itself as it moves
+	// it, and one it refuses to move (the loopback, a bridge: netns-local) or to
+	// rename stays as it is. Down and up again would cost the host every route through
+	// it and its IPv6 addresses, which the kernel flushes when a device goes down.
 	d := moved{hostName: hostName, name: name, wasUp: up, addrs: addrs}
 	if err := m.host.move(l.index, nsFd, name); err != nil {
-		if _, herr := m.host.linkByName(hostName); herr == nil {
-			// Still here, addresses and all.
-			if up {
-				// The move's error is the one to return; the host should still learn
-				// that its device was left down.
-				if uerr := m.host.setUp(l.index, true); uerr != nil {
-					logs.Warnf("linux.netDevices: %s left down after a failed move: %v", clip.Quote(hostName), uerr)
-				}
-			}
-		} else {
+		if _, herr := m.host.linkByName(hostName); herr != nil {
 			// Moved, but not renamed: it is in the container under its old name.
 			d.name = hostName
 			m.devs = append(m.devs, d)

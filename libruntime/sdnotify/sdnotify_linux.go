@@ -6,11 +6,14 @@ package sdnotify
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -32,22 +35,34 @@ type Relay struct {
 // Listen connects to host (hull's NOTIFY_SOCKET; "@name" for an abstract socket) and
 // binds a datagram socket at path that anyone may send to: the container's process
 // may run as any user.
-func Listen(path, host string) (*Relay, error) {
+//
+// path's directory is the container's to write in once a process of it with
+// CAP_SYS_ADMIN remounts its read-only bind mount read-write, so nothing here acts on
+// path by name but the final rename: the socket is bound and made 0777 in private (a
+// directory only hull may write in, on path's filesystem) and renamed over path,
+// which replaces whatever is there without following it. A chmod of path itself would
+// follow a symlink the container put there, in hull's mount namespace.
+func Listen(path, private, host string) (*Relay, error) {
 	hc, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: host, Net: "unixgram"})
 	if err != nil {
 		return nil, fmt.Errorf("NOTIFY_SOCKET %s: %w; unset NOTIFY_SOCKET unless the container's readiness should be relayed there", host, err)
 	}
-	// A socket file left by an earlier start that failed: nothing listens on it.
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		hc.Close()
-		return nil, fmt.Errorf("notify socket: %w", err)
-	}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(private, ".notify-"+hex.EncodeToString(rnd[:]))
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: tmp, Net: "unixgram"})
 	if err != nil {
 		hc.Close()
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o777); err != nil {
+	err = os.Chmod(tmp, 0o777)
+	if err == nil {
+		// Over a socket file an earlier failed start left, or whatever the container put
+		// there (a directory it filled fails the start; the container only denies itself).
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp) // in hull's private directory: nothing else is there under that name
 		conn.Close()
 		hc.Close()
 		return nil, fmt.Errorf("notify socket: %w", err)

@@ -2,6 +2,7 @@ package sdnotify
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer host.Close()
-	r, err := Listen(filepath.Join(dir, "ctr.sock"), filepath.Join(dir, "host"))
+	r, err := Listen(filepath.Join(dir, "ctr.sock"), dir, filepath.Join(dir, "host"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,4 +92,45 @@ func TestForward(t *testing.T) {
 	if n, err := host.Read(buf); err == nil {
 		t.Errorf("relayed %q for a process that exited without READY", buf[:n])
 	}
+}
+
+// TestListenReplacesWithoutFollowing: whatever is at the socket's path (here a symlink
+// to a file, as a container that can write in its /run/notify would leave) is replaced
+// by the socket, never followed; the socket is 0777 and nothing is left in the
+// private directory.
+func TestListenReplacesWithoutFollowing(t *testing.T) {
+	dir, private := t.TempDir(), t.TempDir()
+	host, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "host"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctr.sock")
+	if err := os.Symlink(victim, path); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Listen(path, private, filepath.Join(dir, "host"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if fi, err := os.Stat(victim); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the symlink's target: %v, %v; want it untouched (0600)", fi.Mode(), err)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o777 {
+		t.Errorf("%s: %v, %v; want a socket, mode 0777", path, fi.Mode(), err)
+	}
+	if left, _ := os.ReadDir(private); len(left) != 0 {
+		t.Errorf("left in the private directory: %v", left)
+	}
+	ctr, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatalf("the renamed socket: %v", err)
+	}
+	ctr.Close()
 }
