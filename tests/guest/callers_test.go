@@ -39,8 +39,11 @@ func TestCallers(t *testing.T) {
 		t.Run("systemd", func(t *testing.T) { dockerLifecycle(t, true) })
 		t.Run("cgroupfs", func(t *testing.T) {
 			dockerWithHull(t, hull, "cgroupfs")
-			// Back to the engine's default for the tests after this one.
-			t.Cleanup(func() { dockerWithHull(t, hull, "") })
+			// The default back in daemon.json, without the restart (~15 s): the
+			// tests after this one that need dockerd's configuration set it with
+			// dockerWithHull or a restart of their own, and the guest is thrown
+			// away after the run.
+			t.Cleanup(func() { writeDaemonJSON(t, hull, "") })
 			dockerLifecycle(t, false)
 		})
 	})
@@ -64,17 +67,7 @@ func TestCallers(t *testing.T) {
 // it restarts dockerd only when its running configuration differs.
 func dockerWithHull(t *testing.T, hull, driver string) {
 	t.Helper()
-	conf := map[string]any{"runtimes": map[string]any{"hull": map[string]any{"path": hull}}}
-	if driver != "" {
-		conf["exec-opts"] = []string{"native.cgroupdriver=" + driver}
-	}
-	b, err := json.Marshal(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll("/etc/docker", 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b := daemonJSON(t, hull, driver)
 	want := driver
 	if want == "" {
 		want = "systemd"
@@ -87,14 +80,37 @@ func dockerWithHull(t *testing.T, hull, driver string) {
 			return
 		}
 	}
-	if err := os.WriteFile("/etc/docker/daemon.json", b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeDaemonJSON(t, hull, driver)
 	start := time.Now()
 	run(t, 3*time.Minute, "systemctl", "restart", "docker.service")
 	t.Logf("dockerd (re)started with cgroup driver %s in %v", want, time.Since(start).Round(time.Second))
 	if info := run(t, time.Minute, "docker", "info", "--format", "{{.CgroupDriver}} {{json .Runtimes}}"); !strings.HasPrefix(info, want+" ") || !strings.Contains(info, `"hull"`) {
 		t.Fatalf("docker info: %s; want cgroup driver %s and the runtime hull", info, want)
+	}
+}
+
+// daemonJSON is dockerd's configuration with hull as the runtime "hull" and
+// the cgroup driver given ("": docker's default).
+func daemonJSON(t *testing.T, hull, driver string) []byte {
+	t.Helper()
+	conf := map[string]any{"runtimes": map[string]any{"hull": map[string]any{"path": hull}}}
+	if driver != "" {
+		conf["exec-opts"] = []string{"native.cgroupdriver=" + driver}
+	}
+	b, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeDaemonJSON(t *testing.T, hull, driver string) {
+	t.Helper()
+	if err := os.MkdirAll("/etc/docker", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/etc/docker/daemon.json", daemonJSON(t, hull, driver), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
