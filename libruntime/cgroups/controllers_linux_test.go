@@ -359,7 +359,8 @@ func TestUnified(t *testing.T) {
 }
 
 // TestEnableControllers: New enables the controllers a limit needs in the
-// ancestors it makes, and in no other.
+// ancestors it makes and in the parent it is given (kubelet's pod cgroup),
+// and in no other.
 func TestEnableControllers(t *testing.T) {
 	parent := testParent(t)
 	requireController(t, parent, "pids")
@@ -371,19 +372,32 @@ func TestEnableControllers(t *testing.T) {
 			t.Errorf("%s/cgroup.subtree_control = %q, want pids enabled", dir, on)
 		}
 	}
-	// A parent somebody else made: hull must not touch it, and fails.
+	// A grandparent somebody else made: hull must not touch it, and fails.
 	foreign := filepath.Join(parent, "foreign")
-	if err := os.Mkdir(foreign, 0o755); err != nil {
-		t.Fatal(err)
+	pod := filepath.Join(foreign, "pod")
+	for _, d := range []string{foreign, pod} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if m, err := New(filepath.Join(foreign, "ctr"), r); err == nil {
+	t.Cleanup(func() { _ = os.Remove(pod); _ = os.Remove(foreign) })
+	if m, err := New(filepath.Join(pod, "ctr"), r); err == nil {
 		_ = m.Destroy()
-		t.Fatal("New enabled a controller in a cgroup it did not make")
+		t.Fatal("New enabled a controller in a cgroup it did not make, above the parent")
 	} else if !strings.Contains(err.Error(), "pids controller not available") {
 		t.Errorf("New: %v", err)
 	}
 	if on, _ := readFile(foreign, "cgroup.subtree_control"); on != "" {
 		t.Errorf("foreign cgroup.subtree_control = %q, want it untouched", on)
+	}
+	// The parent somebody else made, with the controller passed down to it
+	// (kubelet's pod cgroup): hull enables it there for the container.
+	if err := os.WriteFile(filepath.Join(foreign, "cgroup.subtree_control"), []byte("+pids"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	newManager(t, filepath.Join(pod, "ctr"), r)
+	if on, _ := readFile(pod, "cgroup.subtree_control"); !strings.Contains(on, "pids") {
+		t.Errorf("the parent's cgroup.subtree_control = %q, want pids enabled", on)
 	}
 	// A later Set (hull update) enables what it needs in hull's parents.
 	m := newManager(t, filepath.Join(parent, "c", "ctr"), nil)

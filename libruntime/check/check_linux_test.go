@@ -506,7 +506,8 @@ func TestSpec(t *testing.T) {
 }
 
 // TestControllers works out the controllers of a cgroup from a fake cgroup2
-// tree: hull enables what is needed only in the ancestors it made or will make.
+// tree: hull enables what is needed only in the ancestors it made or will make
+// and in the parent.
 func TestControllers(t *testing.T) {
 	type dir struct {
 		controllers, subtree string
@@ -528,10 +529,20 @@ func TestControllers(t *testing.T) {
 			path: "a/b/c", want: []string{"memory", "pids"}, have: []string{"memory"}, missingAt: ""},
 		{name: "foreign-ancestor-is-not-changed",
 			dirs: map[string]dir{
-				"":  {controllers: "cpu memory pids", subtree: "cpu memory pids"},
-				"a": {controllers: "cpu memory pids", subtree: "cpu"},
+				"":    {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a":   {controllers: "cpu memory pids", subtree: "cpu"},
+				"a/b": {controllers: "cpu", subtree: ""},
 			},
-			path: "a/c", want: []string{"memory", "cpu"}, have: []string{"cpu"}, missingAt: "a"},
+			path: "a/b/c", want: []string{"memory", "cpu"}, have: []string{"cpu"}, missingAt: "a"},
+		// kubelet's cgroupfs driver: the pod's cgroup has the controllers but
+		// leaves them to the runtime to enable for its containers.
+		{name: "foreign-parent-gets-enabled",
+			dirs: map[string]dir{
+				"":    {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a":   {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a/b": {controllers: "cpu memory pids", subtree: ""},
+			},
+			path: "a/b/c", want: []string{"memory", "pids"}, have: []string{"memory", "pids"}, missingAt: "a"},
 		{name: "hull-ancestor-gets-enabled",
 			dirs: map[string]dir{
 				"":  {controllers: "cpu memory pids", subtree: "cpu memory pids"},
