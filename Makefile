@@ -127,8 +127,9 @@ guest-prepare: vm-prepare
 # The systemd cgroup driver's tests are in ./tests (they report a host limit where
 # systemd is not PID 1) and run here in a second boot of the guest: gotest.sh runs
 # one package per boot, and a boot (15-50 s) costs less than merging the packages.
-# containerd's CRI plugin with SystemdCgroup is driven from tests/cri (its own module,
-# for gRPC and the CRI API) in a third boot: hack/vm/cri-guest.sh.
+# containerd's CRI plugin, once per cgroup driver (SystemdCgroup true and false), is
+# driven from tests/cri (its own module, for gRPC and the CRI API) in a third boot:
+# hack/vm/cri-guest.sh.
 guest-test: hull guest-prepare
 	GOFLAGS=-tags=guest HULL_VM_FLAGS='--guest debian --timeout 1200' HULL_BINARY=$(CURDIR)/bin/hull \
 		hack/vm/gotest.sh ./tests/guest -v -timeout 15m
