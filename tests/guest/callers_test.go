@@ -20,6 +20,16 @@ const (
 	limCPU      = "50000 100000" // --cpus 0.5: quota 50ms in the default 100ms period
 	limPids     = "50"           // --pids-limit 50
 	callerSleep = "600"
+
+	podmanProfilePrefix = "containers-default-"
+
+	// The engines' default capability sets, as CapEff: docker's CHOWN,
+	// DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP,
+	// NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP;
+	// podman's (containers.conf since 4.0) the same less NET_RAW, MKNOD and
+	// AUDIT_WRITE.
+	dockerCapEff = "00000000a80425fb"
+	podmanCapEff = "00000000800405fb"
 )
 
 // TestCallers: docker and podman run hull with their defaults (no seccomp,
@@ -133,6 +143,7 @@ func dockerLifecycle(t *testing.T, systemd bool) {
 		t.Fatalf("the container's cgroup is %s, want %s (docker's cgroupfs driver: cgroup parent /docker)", cg, want)
 	}
 	checkLimits(t, cg, unit, limMemory)
+	checkSecurityDefaults(t, pid, dockerCapEff)
 
 	// exec: the process is in the container's cgroup namespace, whose root is the
 	// container's cgroup (with the systemd driver, init is moved into its scope
@@ -189,8 +200,16 @@ func podmanLifecycle(t *testing.T, hull, ref string, systemd bool) {
 		t.Fatalf("the container's cgroup is %s, want %s (podman's cgroupfs manager)", cg, want)
 	}
 	checkLimits(t, cg, unit, limMemory)
-	if out := podman("exec", name, "cat", "/sys/fs/cgroup/memory.max", "/proc/self/cgroup"); out != limMemory+"\n0::/\n" {
-		t.Errorf("podman exec cat memory.max /proc/self/cgroup: %q, want %s and 0::/ (the container's cgroup namespace, rooted at its cgroup)", out, limMemory)
+	checkSecurityDefaults(t, pid, podmanCapEff)
+	// podman's default AppArmor profile, which it loads itself, is named for
+	// the version of containers/common it was built with.
+	profile := strings.TrimSpace(readFile(t, fmt.Sprintf("/proc/%d/attr/current", pid)))
+	if !strings.HasPrefix(profile, podmanProfilePrefix) || !strings.HasSuffix(profile, " (enforce)") {
+		t.Errorf("the container's init runs under %q, want podman's default profile %s* (enforce)", profile, podmanProfilePrefix)
+	}
+	want := limMemory + "\n0::/\n" + profile + "\n"
+	if out := podman("exec", name, "cat", "/sys/fs/cgroup/memory.max", "/proc/self/cgroup", "/proc/self/attr/current"); out != want {
+		t.Errorf("podman exec cat memory.max /proc/self/cgroup /proc/self/attr/current: %q, want %q (its limit, the container's cgroup namespace rooted at its cgroup, init's profile)", out, want)
 	}
 	stats := podman("stats", "--no-stream", "--format", "{{.MemUsage}}|{{.PIDs}}", name)
 	if mem, pids, _ := strings.Cut(strings.TrimSpace(stats), "|"); !strings.Contains(mem, "/ 67.11MB") || pids != "1" {
@@ -244,6 +263,19 @@ func checkLimits(t *testing.T, cg, unit, memory string) {
 		"CPUQuotaPerSecUSec=500ms", "TasksMax=" + limPids} {
 		if !strings.Contains(show, want+"\n") {
 			t.Errorf("systemctl show %s lacks %s:\n%s", unit, want, show)
+		}
+	}
+}
+
+// checkSecurityDefaults: the container's init runs under a seccomp filter
+// (the engine's default profile) with the engine's default capabilities,
+// which no option of the test asked for.
+func checkSecurityDefaults(t *testing.T, pid int, capEff string) {
+	t.Helper()
+	status := readFile(t, fmt.Sprintf("/proc/%d/status", pid))
+	for _, want := range []string{"Seccomp:\t2\n", "CapEff:\t" + capEff + "\n", "CapBnd:\t" + capEff + "\n"} {
+		if !strings.Contains(status+"\n", want) {
+			t.Errorf("the container's init: /proc/%d/status lacks %q:\n%s", pid, strings.TrimSpace(want), status)
 		}
 	}
 }
