@@ -395,6 +395,23 @@ func TestEnableControllers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(foreign, "cgroup.subtree_control"), []byte("+pids"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Unless it has processes of its own (pids, a threaded controller,
+	// could be enabled there all the same): left alone, and the error is
+	// the missing controller.
+	busy := filepath.Join(foreign, "busy")
+	if err := os.Mkdir(busy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(busy) })
+	sleeper := inCgroup(t, busy)
+	if m, err := New(filepath.Join(busy, "ctr"), r); err == nil {
+		_ = m.Destroy()
+		t.Fatal("New made a cgroup with pids below a parent that has processes")
+	} else if !strings.Contains(err.Error(), "pids controller not available") {
+		t.Errorf("New below a parent with processes: %v", err)
+	}
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
 	newManager(t, filepath.Join(pod, "ctr"), r)
 	if on, _ := readFile(pod, "cgroup.subtree_control"); !strings.Contains(on, "pids") {
 		t.Errorf("the parent's cgroup.subtree_control = %q, want pids enabled", on)
@@ -405,4 +422,27 @@ func TestEnableControllers(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFile(t, m, "pids.max", "100")
+}
+
+// inCgroup starts the sleep helper in the cgroup dir, which no manager
+// stands for (helper needs one); it is killed, by pid, and
+// reaped at the end of the test.
+func inCgroup(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	fd, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=sleep")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
 }

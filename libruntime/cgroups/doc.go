@@ -35,7 +35,8 @@
 // (the ones the limits need), and only those does Destroy remove, once
 // empty; cgroups made by anyone else are never written to, except the
 // container's own cgroup named by cgroupsPath and its parent's
-// cgroup.subtree_control: a parent named by the caller is delegated to its
-// containers, as kubelet's pod cgroup is (its cgroupfs driver leaves the
-// controllers there for the runtime to enable, as runc and crun do).
+// cgroup.subtree_control, when the parent has no processes of its own: such
+// a parent named by the caller is delegated to its containers, as kubelet's
+// pod cgroup is (its cgroupfs driver leaves the controllers there for the
+// runtime to enable, as runc and crun do).
 package cgroups

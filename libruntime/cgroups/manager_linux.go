@@ -255,8 +255,22 @@ func (m *fsManager) ensureControllers(needs []need) error {
 		if err != nil {
 			return fmt.Errorf("enable controllers in %s: %w", dir, err)
 		}
-		if !ours && i != len(parts)-2 {
-			continue
+		if !ours {
+			if i != len(parts)-2 {
+				continue
+			}
+			// A parent with processes of its own is somebody's working
+			// cgroup, not one handed to containers: the kernel refuses a
+			// domain controller there (EBUSY) and a threaded one would set
+			// the container against those processes. It is left alone; the
+			// check below names what is missing.
+			procs, err := readFile(dir, "cgroup.procs")
+			if err != nil {
+				return fmt.Errorf("enable controllers in %s: %w", dir, err)
+			}
+			if strings.TrimSpace(procs) != "" {
+				continue
+			}
 		}
 		if err := enable(dir, want); err != nil {
 			return err

@@ -510,8 +510,8 @@ func TestSpec(t *testing.T) {
 // and in the parent.
 func TestControllers(t *testing.T) {
 	type dir struct {
-		controllers, subtree string
-		hull                 bool
+		controllers, subtree, procs string
+		hull                        bool
 	}
 	tests := []struct {
 		name      string
@@ -543,6 +543,13 @@ func TestControllers(t *testing.T) {
 				"a/b": {controllers: "cpu memory pids", subtree: ""},
 			},
 			path: "a/b/c", want: []string{"memory", "pids"}, have: []string{"memory", "pids"}, missingAt: "a"},
+		{name: "foreign-parent-with-processes-is-not-changed",
+			dirs: map[string]dir{
+				"":    {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a":   {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a/b": {controllers: "cpu memory pids", subtree: "", procs: "42"},
+			},
+			path: "a/b/c", want: []string{"memory"}, have: nil, missingAt: "a/b"},
 		{name: "hull-ancestor-gets-enabled",
 			dirs: map[string]dir{
 				"":  {controllers: "cpu memory pids", subtree: "cpu memory pids"},
@@ -566,7 +573,7 @@ func TestControllers(t *testing.T) {
 				if err := os.MkdirAll(p, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				for name, v := range map[string]string{"cgroup.controllers": d.controllers, "cgroup.subtree_control": d.subtree} {
+				for name, v := range map[string]string{"cgroup.controllers": d.controllers, "cgroup.subtree_control": d.subtree, "cgroup.procs": d.procs} {
 					if err := os.WriteFile(filepath.Join(p, name), []byte(v+"\n"), 0o644); err != nil {
 						t.Fatal(err)
 					}

@@ -201,7 +201,9 @@ func (c *checker) controllers(mount, path string, needs []need) (have []string, 
 		if isDir(dir) {
 			avail = read(dir, "cgroup.controllers")
 			enabled = read(dir, "cgroup.subtree_control")
-			ours = c.h.hullMade(dir) || i == len(parts)-2
+			// The parent, unless it has processes of its own: as the
+			// cgroups package, which leaves such a parent alone.
+			ours = c.h.hullMade(dir) || (i == len(parts)-2 && len(read(dir, "cgroup.procs")) == 0)
 		} else {
 			avail = passed
 		}
