@@ -98,6 +98,7 @@ lint: $(GOLANGCI)
 	$(GOLANGCI) run ./...
 	cd tests/cri && $(GOLANGCI) run ./...
 	$(GO) vet -tags guest ./tests/guest
+	cd tests/cri && $(GO) vet -tags guest ./...
 
 test: deps e2e-deps hull lint vm-prepare
 	HULL_BINARY=$(CURDIR)/bin/hull $(GO) test -count=1 -timeout 25m ./...
@@ -133,6 +134,9 @@ RUNC_PEER := $(wildcard $(CURDIR)/../shared/peers/runc-1.5.1)
 # The systemd cgroup driver's tests are in ./tests (they report a host limit where
 # systemd is not PID 1) and run here in a second boot of the guest: gotest.sh runs
 # one package per boot, and a boot (15-50 s) costs less than merging the packages.
+# containerd's CRI plugin, once per cgroup driver (SystemdCgroup true and false), is
+# driven from tests/cri (its own module, for gRPC and the CRI API) in a third boot:
+# hack/vm/cri-guest.sh.
 guest-test: hull guest-prepare
 	GOFLAGS=-tags=guest HULL_VM_FLAGS='--guest debian --timeout 1200' HULL_BINARY=$(CURDIR)/bin/hull \
 		hack/vm/gotest.sh ./tests/guest -v -timeout 15m
@@ -140,6 +144,8 @@ guest-test: hull guest-prepare
 		hack/vm/gotest.sh ./tests -run 'TestSystemd' -v -timeout 10m
 	GOFLAGS=-tags=guest HULL_VM_FLAGS='--guest debian --lsm selinux --timeout 600' HULL_BINARY=$(CURDIR)/bin/hull \
 		HULL_PEER_RUNC=$(RUNC_PEER) hack/vm/gotest.sh ./tests/guest -v -run '$(SELINUX_TESTS)' -timeout 8m
+	HULL_VM_FLAGS='--timeout 900' HULL_BINARY=$(CURDIR)/bin/hull \
+		hack/vm/cri-guest.sh -test.run TestGuestCRI -test.v -test.timeout 10m
 
 e2e-deps:
 	@need=; for p in $(E2E_DEBS); do \

@@ -142,6 +142,26 @@ func TestSystemdDriver(t *testing.T) {
 		mustExit(t, h.do("delete", h.id), 0)
 		assertNoUnit(t, unit, dir)
 	})
+	// init is moved into its scope after the clone (systemd makes the scope with
+	// its first process): its cgroup namespace must still be rooted at the scope,
+	// not at the cgroup hull was started in.
+	t.Run("cgroupns", func(t *testing.T) {
+		h := newHarness(t)
+		unit := "hulltest-" + h.id + ".scope"
+		s := baseSpec("sleep", "600")
+		s.Linux.CgroupsPath = "system.slice:hulltest:" + h.id
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+		h.writeSpec(s)
+		mustExit(t, h.do("--systemd-cgroup", "create", "--bundle", h.bundle, h.id), 0)
+		mustExit(t, h.do("start", h.id), 0)
+		r := h.do("exec", h.id, "cat", "/proc/self/cgroup")
+		mustExit(t, r, 0)
+		if r.stdout != "0::/\n" {
+			t.Errorf("exec'd process's /proc/self/cgroup %q, want \"0::/\" (the namespace rooted at %s)", r.stdout, unit)
+		}
+		mustExit(t, h.do("delete", "--force", h.id), 0)
+		assertNoUnit(t, unit, "/sys/fs/cgroup/system.slice/"+unit)
+	})
 	t.Run("nested-slice", func(t *testing.T) {
 		h := newHarness(t)
 		slice := "hulltest-" + strings.ReplaceAll(h.id, "-", "") + ".slice"

@@ -359,7 +359,8 @@ func TestUnified(t *testing.T) {
 }
 
 // TestEnableControllers: New enables the controllers a limit needs in the
-// ancestors it makes, and in no other.
+// ancestors it makes and in the parent it is given (kubelet's pod cgroup),
+// and in no other.
 func TestEnableControllers(t *testing.T) {
 	parent := testParent(t)
 	requireController(t, parent, "pids")
@@ -371,19 +372,49 @@ func TestEnableControllers(t *testing.T) {
 			t.Errorf("%s/cgroup.subtree_control = %q, want pids enabled", dir, on)
 		}
 	}
-	// A parent somebody else made: hull must not touch it, and fails.
+	// A grandparent somebody else made: hull must not touch it, and fails.
 	foreign := filepath.Join(parent, "foreign")
-	if err := os.Mkdir(foreign, 0o755); err != nil {
-		t.Fatal(err)
+	pod := filepath.Join(foreign, "pod")
+	for _, d := range []string{foreign, pod} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if m, err := New(filepath.Join(foreign, "ctr"), r); err == nil {
+	t.Cleanup(func() { _ = os.Remove(pod); _ = os.Remove(foreign) })
+	if m, err := New(filepath.Join(pod, "ctr"), r); err == nil {
 		_ = m.Destroy()
-		t.Fatal("New enabled a controller in a cgroup it did not make")
+		t.Fatal("New enabled a controller in a cgroup it did not make, above the parent")
 	} else if !strings.Contains(err.Error(), "pids controller not available") {
 		t.Errorf("New: %v", err)
 	}
 	if on, _ := readFile(foreign, "cgroup.subtree_control"); on != "" {
 		t.Errorf("foreign cgroup.subtree_control = %q, want it untouched", on)
+	}
+	// The parent somebody else made, with the controller passed down to it
+	// (kubelet's pod cgroup): hull enables it there for the container.
+	if err := os.WriteFile(filepath.Join(foreign, "cgroup.subtree_control"), []byte("+pids"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Unless it has processes of its own (pids, a threaded controller,
+	// could be enabled there all the same): left alone, and the error is
+	// the missing controller.
+	busy := filepath.Join(foreign, "busy")
+	if err := os.Mkdir(busy, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(busy) })
+	sleeper := inCgroup(t, busy)
+	if m, err := New(filepath.Join(busy, "ctr"), r); err == nil {
+		_ = m.Destroy()
+		t.Fatal("New made a cgroup with pids below a parent that has processes")
+	} else if !strings.Contains(err.Error(), "pids controller not available") {
+		t.Errorf("New below a parent with processes: %v", err)
+	}
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
+	newManager(t, filepath.Join(pod, "ctr"), r)
+	if on, _ := readFile(pod, "cgroup.subtree_control"); !strings.Contains(on, "pids") {
+		t.Errorf("the parent's cgroup.subtree_control = %q, want pids enabled", on)
 	}
 	// A later Set (hull update) enables what it needs in hull's parents.
 	m := newManager(t, filepath.Join(parent, "c", "ctr"), nil)
@@ -391,4 +422,27 @@ func TestEnableControllers(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantFile(t, m, "pids.max", "100")
+}
+
+// inCgroup starts the sleep helper in the cgroup dir, which no manager
+// stands for (helper needs one); it is killed, by pid, and
+// reaped at the end of the test.
+func inCgroup(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	fd, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fd.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), helperEnv+"=sleep")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	return cmd
 }

@@ -31,7 +31,12 @@
 // check them again. Set, for `hull update`, which has no such pass, does.
 //
 // Hull marks the ancestor cgroups it creates (xattr trusted.hull.created).
-// Only in those does it enable controllers, and only those does Destroy
-// remove, once empty; cgroups made by anyone else are never written to,
-// except the container's own cgroup named by cgroupsPath.
+// Only in those, and in the container's parent, does it enable controllers
+// (the ones the limits need), and only those does Destroy remove, once
+// empty; cgroups made by anyone else are never written to, except the
+// container's own cgroup named by cgroupsPath and its parent's
+// cgroup.subtree_control, when the parent has no processes of its own: such
+// a parent named by the caller is delegated to its containers, as kubelet's
+// pod cgroup is (its cgroupfs driver leaves the controllers there for the
+// runtime to enable, as runc and crun do).
 package cgroups

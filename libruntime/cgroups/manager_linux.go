@@ -230,9 +230,13 @@ func (m *fsManager) checkReusable() error {
 type need struct{ field, controller string }
 
 // ensureControllers enables, top down, the needed controllers in the
-// subtree_control of each ancestor hull made (never in one it did not:
-// that would change the cgroups of everything else below it), then checks
-// that the cgroup itself has them all.
+// subtree_control of each ancestor hull made and of the cgroup's parent,
+// then checks that the cgroup itself has them all. Any other ancestor not
+// hull's is left as it is: enabling a controller there would change the
+// cgroups of everything else below it. The parent is the exception because
+// the caller who named it delegates it to its containers: kubelet's cgroupfs
+// driver makes a pod's cgroup with the controllers enabled down to it but
+// not in it, and leaves that to the runtime, as runc and crun do it.
 func (m *fsManager) ensureControllers(needs []need) error {
 	if len(needs) == 0 {
 		return nil
@@ -245,14 +249,28 @@ func (m *fsManager) ensureControllers(needs []need) error {
 	}
 	parts := split(strings.TrimPrefix(m.path, m.mount))
 	dir := m.mount
-	for _, p := range parts[:len(parts)-1] {
+	for i, p := range parts[:len(parts)-1] {
 		dir = filepath.Join(dir, p)
 		ours, err := m.hullMade(dir)
 		if err != nil {
 			return fmt.Errorf("enable controllers in %s: %w", dir, err)
 		}
 		if !ours {
-			continue
+			if i != len(parts)-2 {
+				continue
+			}
+			// A parent with processes of its own is somebody's working
+			// cgroup, not one handed to containers: the kernel refuses a
+			// domain controller there (EBUSY) and a threaded one would set
+			// the container against those processes. It is left alone; the
+			// check below names what is missing.
+			procs, err := readFile(dir, "cgroup.procs")
+			if err != nil {
+				return fmt.Errorf("enable controllers in %s: %w", dir, err)
+			}
+			if strings.TrimSpace(procs) != "" {
+				continue
+			}
 		}
 		if err := enable(dir, want); err != nil {
 			return err

@@ -506,11 +506,12 @@ func TestSpec(t *testing.T) {
 }
 
 // TestControllers works out the controllers of a cgroup from a fake cgroup2
-// tree: hull enables what is needed only in the ancestors it made or will make.
+// tree: hull enables what is needed only in the ancestors it made or will make
+// and in the parent.
 func TestControllers(t *testing.T) {
 	type dir struct {
-		controllers, subtree string
-		hull                 bool
+		controllers, subtree, procs string
+		hull                        bool
 	}
 	tests := []struct {
 		name      string
@@ -528,10 +529,27 @@ func TestControllers(t *testing.T) {
 			path: "a/b/c", want: []string{"memory", "pids"}, have: []string{"memory"}, missingAt: ""},
 		{name: "foreign-ancestor-is-not-changed",
 			dirs: map[string]dir{
-				"":  {controllers: "cpu memory pids", subtree: "cpu memory pids"},
-				"a": {controllers: "cpu memory pids", subtree: "cpu"},
+				"":    {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a":   {controllers: "cpu memory pids", subtree: "cpu"},
+				"a/b": {controllers: "cpu", subtree: ""},
 			},
-			path: "a/c", want: []string{"memory", "cpu"}, have: []string{"cpu"}, missingAt: "a"},
+			path: "a/b/c", want: []string{"memory", "cpu"}, have: []string{"cpu"}, missingAt: "a"},
+		// kubelet's cgroupfs driver: the pod's cgroup has the controllers but
+		// leaves them to the runtime to enable for its containers.
+		{name: "foreign-parent-gets-enabled",
+			dirs: map[string]dir{
+				"":    {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a":   {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a/b": {controllers: "cpu memory pids", subtree: ""},
+			},
+			path: "a/b/c", want: []string{"memory", "pids"}, have: []string{"memory", "pids"}, missingAt: "a"},
+		{name: "foreign-parent-with-processes-is-not-changed",
+			dirs: map[string]dir{
+				"":    {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a":   {controllers: "cpu memory pids", subtree: "cpu memory pids"},
+				"a/b": {controllers: "cpu memory pids", subtree: "", procs: "42"},
+			},
+			path: "a/b/c", want: []string{"memory"}, have: nil, missingAt: "a/b"},
 		{name: "hull-ancestor-gets-enabled",
 			dirs: map[string]dir{
 				"":  {controllers: "cpu memory pids", subtree: "cpu memory pids"},
@@ -555,7 +573,7 @@ func TestControllers(t *testing.T) {
 				if err := os.MkdirAll(p, 0o755); err != nil {
 					t.Fatal(err)
 				}
-				for name, v := range map[string]string{"cgroup.controllers": d.controllers, "cgroup.subtree_control": d.subtree} {
+				for name, v := range map[string]string{"cgroup.controllers": d.controllers, "cgroup.subtree_control": d.subtree, "cgroup.procs": d.procs} {
 					if err := os.WriteFile(filepath.Join(p, name), []byte(v+"\n"), 0o644); err != nil {
 						t.Fatal(err)
 					}

@@ -166,16 +166,17 @@ func (c *checker) cgroup(r *specs.LinuxResources, resourcesOK bool) {
 		}
 		reported[n.controller] = true
 		c.errorf(n.field,
-			fmt.Sprintf("enable the %s controller in %s/cgroup.subtree_control (hull changes only the cgroups it creates), use a cgroupsPath below a cgroup that has it, or remove the setting", n.controller, missingAt),
+			fmt.Sprintf("enable the %s controller in %s/cgroup.subtree_control (hull enables controllers only in the cgroups it creates and in the container's parent), use a cgroupsPath below a cgroup that has it, or remove the setting", n.controller, missingAt),
 			"%s controller not available in cgroup2 at %s", n.controller, mount)
 	}
 }
 
 // controllers works out which controllers the cgroup at path would have
 // once create made it: those its parent passes down, where hull enables
-// what is needed only in the ancestors it creates (or created before), never
-// in one somebody else made. missingAt is the deepest existing cgroup not
-// hull's, where the user would have to enable a missing controller.
+// what is needed only in the ancestors it creates (or created before) and in
+// the parent, never in another one somebody else made. missingAt is the
+// deepest existing cgroup above the parent not hull's, where the user would
+// have to enable a missing controller.
 func (c *checker) controllers(mount, path string, needs []need) (have []string, missingAt string) {
 	var want []string
 	for _, n := range needs {
@@ -193,14 +194,16 @@ func (c *checker) controllers(mount, path string, needs []need) (have []string, 
 	rel, _ := filepath.Rel(mount, path)
 	parts := strings.Split(rel, "/")
 	dir := mount
-	for _, p := range parts[:len(parts)-1] {
+	for i, p := range parts[:len(parts)-1] {
 		dir = filepath.Join(dir, p)
 		var avail, enabled []string
 		ours := true
 		if isDir(dir) {
 			avail = read(dir, "cgroup.controllers")
 			enabled = read(dir, "cgroup.subtree_control")
-			ours = c.h.hullMade(dir)
+			// The parent, unless it has processes of its own: as the
+			// cgroups package, which leaves such a parent alone.
+			ours = c.h.hullMade(dir) || (i == len(parts)-2 && len(read(dir, "cgroup.procs")) == 0)
 		} else {
 			avail = passed
 		}

@@ -335,6 +335,14 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	// A cgroup namespace made at the clone would then be rooted at hull's caller's
+	// cgroup (the shim's), where init is born: init makes it once it has been moved
+	// in (runc and crun defer the unshare likewise).
+	cgroupNSLate := false
+	if into == nil && cmd.SysProcAttr.Cloneflags&unix.CLONE_NEWCGROUP != 0 {
+		cmd.SysProcAttr.Cloneflags &^= unix.CLONE_NEWCGROUP
+		cgroupNSLate = true
+	}
 	if slices.Contains(cmd.Env, initproc.EnvPidNSMode+"="+initproc.PidNSHandover) {
 		// The second stage is started from it, inside the pid namespace.
 		cmd.Env = append(cmd.Env, initproc.EnvExeFd+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
@@ -439,7 +447,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		CgroupDriver:  cgDriver.Name(),
 	}
 	c = &Container{root: root, dir: dir, p: p}
-	err = c.syncInit(conn, o, timeReady, sc.filter())
+	err = c.syncInit(conn, o, timeReady, cgroupNSLate, sc.filter())
 	if c.adopted != 0 {
 		// Init forked the container's process (our child) and exits on "go".
 		adopted, ferr := os.FindProcess(c.adopted)
@@ -636,7 +644,7 @@ func (c *Container) adoptProcess(pid int) error {
 // syncInit sends init its config and serves its requests until it is ready: running the
 // prestart and createRuntime hooks when asked, then writing state and the pid file before
 // letting init go on to wait for start.
-func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady bool, filter *bpf.Program) error {
+func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady, cgroupNSLate bool, filter *bpf.Program) error {
 	spec := c.p.Config
 	// Init's copy only: the recorded config stays the bundle's, which exec and state
 	// read, as runc's does.
@@ -672,6 +680,7 @@ func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady bool, filt
 		PreserveFDs:  o.passedFDs(),
 		InitPid:      c.p.InitPid,
 		TimeNSReady:  timeReady,
+		CgroupNSLate: cgroupNSLate,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 		Filter:       filter,
 	}

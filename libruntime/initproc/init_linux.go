@@ -130,6 +130,12 @@ func (i *initState) run() error {
 		return err
 	}
 
+	// On this thread, the one that mounts cgroup2, forks stage 2 and execs.
+	if cfg.CgroupNSLate {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("linux.namespaces cgroup: %w", os.NewSyscallError("unshare", err))
+		}
+	}
 	if hasNewNS(spec, specs.TimeNamespace) && !cfg.TimeNSReady {
 		if err := setupTimeNS(i.proc, cfg.InitPid, spec.Linux.TimeOffsets); err != nil {
 			return err

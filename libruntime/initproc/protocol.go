@@ -82,6 +82,11 @@ type Config struct {
 	// TimeNSReady: init was born in its new time namespace (offsets already set) and
 	// must not unshare another.
 	TimeNSReady bool `json:"time_ns_ready,omitempty"`
+	// CgroupNSLate: init was cloned outside the container's cgroup (the driver makes
+	// the cgroup only with its first process, as systemd's scopes are) and moved in
+	// after: it must make its new cgroup namespace itself, now, so that the
+	// namespace is rooted at the container's cgroup and not at its caller's.
+	CgroupNSLate bool `json:"cgroup_ns_late,omitempty"`
 	// Debug asks init to time its phases.
 	Debug bool `json:"debug,omitempty"`
 	// Cloned is when the parent started init (Unix ns, with Debug), so init can report

@@ -248,7 +248,8 @@ func TestEngines(t *testing.T) {
 		if l := run(t, time.Minute, "ctr", "-n", "hull-guest", "images", "ls", "-q"); !strings.Contains(l, imageRef) {
 			t.Fatalf("ctr images ls lacks %s:\n%s", imageRef, l)
 		}
-		t.Run("hull-systemd-cgroup", func(t *testing.T) { ctrSystemdCgroup(t) })
+		t.Run("hull-systemd-cgroup", func(t *testing.T) { ctrCgroup(t, true) })
+		t.Run("hull-cgroupfs", func(t *testing.T) { ctrCgroup(t, false) })
 	})
 	t.Run("docker", func(t *testing.T) {
 		// docker.socket starts dockerd on the first request.
@@ -283,13 +284,18 @@ func TestEngines(t *testing.T) {
 
 const imageRef = "docker.io/hull-guest/busybox:latest"
 
-// ctrSystemdCgroup: containerd's runc shim runs hull with --systemd-cgroup
-// (ctr --runc-systemd-cgroup, the SystemdCgroup option of the runc.v2 runtime)
-// and a slice:prefix:name cgroup: the task runs in the delegated scope, and
-// removing the task stops the unit.
-func ctrSystemdCgroup(t *testing.T) {
-	id := "hullsd"
-	unit := "ctr-" + id + ".scope"
+// ctrCgroup: containerd's runc shim runs hull (ctr run --runc-binary) with
+// a memory limit, under systemd (--runc-systemd-cgroup, the SystemdCgroup
+// option of the runc.v2 runtime, and a slice:prefix:name cgroup: the task
+// runs in the delegated scope) or with a plain cgroupfs path; an exec joins
+// the task's cgroup, and removing the task removes its cgroup (and the unit
+// under systemd, and under cgroupfs the parent hull made for it).
+func ctrCgroup(t *testing.T, systemd bool) {
+	id, cgArg, cg, unit, gone := "hullfs", "/hull-ctr/hullfs", "/hull-ctr/hullfs", "", "/hull-ctr"
+	if systemd {
+		id, unit = "hullsd", "ctr-hullsd.scope"
+		cgArg, cg, gone = "system.slice:ctr:"+id, "/system.slice/"+unit, "/system.slice/"+unit
+	}
 	ctr := func(args ...string) (string, error) {
 		return try(2*time.Minute, "ctr", append([]string{"-n", "hull-guest"}, args...)...)
 	}
@@ -298,18 +304,32 @@ func ctrSystemdCgroup(t *testing.T) {
 		_, _ = ctr("task", "rm", "-f", id)
 		_, _ = ctr("containers", "rm", id)
 	})
-	if out, err := ctr("run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", hullBinary(t),
-		"--runc-systemd-cgroup", "--cgroup", "system.slice:ctr:"+id, imageRef, id, "busybox", "sleep", "600"); err != nil {
-		t.Fatalf("ctr run with hull and the systemd cgroup driver: %v\n%s", err, out)
+	args := []string{"run", "-d", "--runtime", "io.containerd.runc.v2", "--runc-binary", hullBinary(t),
+		"--memory-limit", limMemory, "--cgroup", cgArg}
+	if systemd {
+		args = append(args, "--runc-systemd-cgroup")
 	}
-	show := run(t, time.Minute, "systemctl", "show", unit, "-p", "ActiveState", "-p", "Delegate", "-p", "ControlGroup")
-	for _, want := range []string{"ActiveState=active", "Delegate=yes", "ControlGroup=/system.slice/" + unit} {
-		if !strings.Contains(show, want) {
-			t.Errorf("systemctl show %s lacks %s:\n%s", unit, want, show)
+	if out, err := ctr(append(args, imageRef, id, "busybox", "sleep", "600")...); err != nil {
+		t.Fatalf("ctr run with hull, cgroup %s: %v\n%s", cgArg, err, out)
+	}
+	if systemd {
+		show := run(t, time.Minute, "systemctl", "show", unit, "-p", "ActiveState", "-p", "Delegate", "-p", "ControlGroup", "-p", "MemoryMax")
+		for _, want := range []string{"ActiveState=active", "Delegate=yes", "ControlGroup=" + cg, "MemoryMax=" + limMemory} {
+			if !strings.Contains(show, want+"\n") {
+				t.Errorf("systemctl show %s lacks %s:\n%s", unit, want, show)
+			}
 		}
 	}
-	if procs := readFile(t, "/sys/fs/cgroup/system.slice/"+unit+"/cgroup.procs"); strings.TrimSpace(procs) == "" {
-		t.Errorf("the scope %s has no process", unit)
+	if procs := readFile(t, "/sys/fs/cgroup"+cg+"/cgroup.procs"); procs == "" {
+		t.Errorf("the cgroup %s has no process", cg)
+	}
+	if got := readFile(t, "/sys/fs/cgroup"+cg+"/memory.max"); got != limMemory {
+		t.Errorf("%s/memory.max is %q, want %s", cg, got, limMemory)
+	}
+	// ctr's default spec has no cgroup namespace: the exec'd process sees
+	// the task's cgroup by its full path.
+	if out, err := ctr("task", "exec", "--exec-id", "probe", id, "cat", "/proc/self/cgroup"); err != nil || strings.TrimSpace(out) != "0::"+cg {
+		t.Errorf("ctr task exec cat /proc/self/cgroup: %q (%v), want 0::%s", out, err, cg)
 	}
 	if out, err := ctr("task", "kill", "-s", "KILL", id); err != nil {
 		t.Fatalf("ctr task kill: %v\n%s", err, out)
@@ -327,13 +347,16 @@ func ctrSystemdCgroup(t *testing.T) {
 	}
 	deadline = time.Now().Add(10 * time.Second)
 	for {
-		show = run(t, time.Minute, "systemctl", "show", unit, "-p", "LoadState")
-		_, err := os.Stat("/sys/fs/cgroup/system.slice/" + unit)
+		show := "LoadState=not-found"
+		if systemd {
+			show = run(t, time.Minute, "systemctl", "show", unit, "-p", "LoadState")
+		}
+		_, err := os.Stat("/sys/fs/cgroup" + gone)
 		if strings.Contains(show, "LoadState=not-found") && os.IsNotExist(err) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after ctr task rm: unit %s (%s), cgroup (stat: %v)", unit, strings.TrimSpace(show), err)
+			t.Fatalf("after ctr task rm: unit %s (%s), cgroup %s (stat: %v)", unit, strings.TrimSpace(show), gone, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
