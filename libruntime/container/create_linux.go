@@ -809,9 +809,12 @@ func writePidFile(path string, pid int) error {
 }
 
 // setgroupsDenied is process.SetgroupsDenied of pid, a process in the container's
-// user namespace; only a user namespace other than the host's can deny it.
+// user namespace. Only a joined one can deny it: the host's never does, and hull
+// makes a new one with setgroups allowed (initCommand).
 func setgroupsDenied(s *specs.Spec, pid int) bool {
-	if !slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace }) {
+	if !slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		return n.Type == specs.UserNamespace && n.Path != ""
+	}) {
 		return false
 	}
 	return process.SetgroupsDenied(pid)
