@@ -64,8 +64,10 @@ type Tail struct {
 	// Wait is for a created container's process: it blocks opening the exec fifo
 	// for writing (FifoRel under FifoDir, the container's procfs root) until `hull
 	// start` reads it, writes StartOK, and reports any later failure through the
-	// fifo (StartFailed and the step). ForkTail returns once it waits, and forks
-	// with copied page tables: the caller goes on meanwhile.
+	// fifo (StartFailed and the step). It waits as the process: after the user,
+	// capabilities and no_new_privs (and a filter loaded first), before a filter
+	// loaded last and execve. ForkTail returns once it waits, and forks with copied
+	// page tables: the caller goes on meanwhile.
 	Wait    bool
 	FifoDir *os.File
 	FifoRel string
@@ -321,29 +323,6 @@ func tailChild(a *tailArgs) {
 	if a.procDir != noFd {
 		tailProcWrites(a)
 	}
-	if a.wait {
-		// The caller reads its report pipe to its end: it learns that this process
-		// waits, and the rest goes to `hull start` through the fifo.
-		syscall.RawSyscall6(unix.SYS_CLOSE, a.rep, 0, 0, 0, 0, 0)
-		a.rep = noFd
-		var w uintptr
-		var e syscall.Errno
-		for {
-			w, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, a.fifoDir, uintptr(unsafe.Pointer(a.fifoRel)), unix.O_WRONLY|unix.O_CLOEXEC, 0, 0, 0)
-			if e != unix.EINTR {
-				break
-			}
-		}
-		if e != 0 {
-			rawExit(1)
-		}
-		syscall.RawSyscall6(unix.SYS_CLOSE, a.fifoDir, 0, 0, 0, 0, 0)
-		a.w = w
-		ok := [1]byte{startOK}
-		if _, _, e := syscall.RawSyscall6(unix.SYS_WRITE, w, uintptr(unsafe.Pointer(&ok[0])), 1, 0, 0, 0); e != 0 {
-			rawExit(1)
-		}
-	}
 	if a.sched {
 		if _, _, e := syscall.RawSyscall6(unix.SYS_SCHED_SETATTR, 0, uintptr(unsafe.Pointer(&a.schedAttr)), 0, 0, 0, 0); e != 0 {
 			tailFail(a, tailSched, 0, e)
@@ -353,6 +332,9 @@ func tailChild(a *tailArgs) {
 		tailLoadSeccomp(a)
 	}
 	if a.noCreds {
+		if a.wait {
+			tailWait(a)
+		}
 		tailExecFd(a)
 	}
 	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
@@ -391,6 +373,13 @@ func tailChild(a *tailArgs) {
 			tailFail(a, tailNNP, 0, e)
 		}
 	}
+	// Only now, as the process's user with its capabilities: the wait lasts until
+	// `hull start`, in a pid namespace the container shares with others, and a
+	// process there with CAP_SYS_PTRACE attaches to whatever it sees and runs code
+	// as it (tests/security_pidns_wait_test.go). runc's init waits so too.
+	if a.wait {
+		tailWait(a)
+	}
 	if a.seccomp && !a.seccompFirst {
 		tailLoadSeccomp(a)
 	}
@@ -399,6 +388,36 @@ func tailChild(a *tailArgs) {
 	}
 	_, _, e := syscall.RawSyscall6(unix.SYS_EXECVE, uintptr(unsafe.Pointer(a.path)), uintptr(unsafe.Pointer(a.argv)), uintptr(unsafe.Pointer(a.envv)), 0, 0, 0)
 	tailFail(a, tailExec, 0, e)
+}
+
+// tailWait blocks opening the exec fifo for writing until `hull start` reads it,
+// and tells start that set-up is over. The caller reads its report pipe to its
+// end: it learns that this process waits, and any later failure goes to start
+// through the fifo. The fifo is reached through this process's own fd in the
+// container's procfs, which procfs lets a process open whatever its user.
+//
+//go:nosplit
+//go:norace
+func tailWait(a *tailArgs) {
+	syscall.RawSyscall6(unix.SYS_CLOSE, a.rep, 0, 0, 0, 0, 0)
+	a.rep = noFd
+	var w uintptr
+	var e syscall.Errno
+	for {
+		w, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, a.fifoDir, uintptr(unsafe.Pointer(a.fifoRel)), unix.O_WRONLY|unix.O_CLOEXEC, 0, 0, 0)
+		if e != unix.EINTR {
+			break
+		}
+	}
+	if e != 0 {
+		rawExit(1)
+	}
+	syscall.RawSyscall6(unix.SYS_CLOSE, a.fifoDir, 0, 0, 0, 0, 0)
+	a.w = w
+	ok := [1]byte{startOK}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_WRITE, w, uintptr(unsafe.Pointer(&ok[0])), 1, 0, 0, 0); e != 0 {
+		rawExit(1)
+	}
 }
 
 //go:nosplit

@@ -476,6 +476,31 @@ func TestUsernsJoinPath(t *testing.T) {
 	}
 }
 
+// TestUsernsSetgroupsDenied: a joined user namespace whose setgroups is "deny" (the
+// holder's, as Go makes it) keeps its groups, and a process without additionalGids
+// runs there, exec'd ones too: hull exec reads the deny on the host, from init's
+// /proc entry. Its helper used to read the container's /proc/self, where it is not
+// (it is outside the pid namespace): exec failed with setgroups' EPERM, and a
+// container could fake the file (tests/security_execproc_test.go).
+func TestUsernsSetgroupsDenied(t *testing.T) {
+	t.Parallel()
+	const hostID = 200000
+	h := newHarness(t)
+	holder := startUsernsHolder(t, hostID)
+	if got := strings.TrimSpace(readFile(fmt.Sprintf("/proc/%d/setgroups", holder))); got != "deny" {
+		t.Fatalf("the holder's setgroups is %q, want deny: the test is broken", got)
+	}
+	prepareUserns(t, h, hostID, hostID)
+	s := baseSpec("sleep", "1000")
+	joinUserns(s, fmt.Sprintf("/proc/%d/ns/user", holder))
+	h.startContainer(s)
+	r := h.do("exec", "--user", "1000:1000", h.id, "id", "-u")
+	mustExit(t, r, 0)
+	if got := strings.TrimSpace(r.stdout); got != "1000" {
+		t.Errorf("exec'd process's uid %q, want 1000", got)
+	}
+}
+
 // TestUsernsErrors: inconsistent user namespace configs must fail at create,
 // naming the problem, and leave nothing behind.
 func TestUsernsErrors(t *testing.T) {

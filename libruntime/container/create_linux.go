@@ -22,6 +22,7 @@ import (
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/libruntime/logs"
 	"github.com/hull-runtime/hull/libruntime/netdev"
+	"github.com/hull-runtime/hull/libruntime/process"
 	hullrootfs "github.com/hull-runtime/hull/libruntime/rootfs"
 	"github.com/hull-runtime/hull/libruntime/seccomp"
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
@@ -683,6 +684,8 @@ func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady, cgroupNSL
 		CgroupNSLate: cgroupNSLate,
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 		Filter:       filter,
+		// Init is in the container's user namespace by now.
+		SetgroupsDenied: setgroupsDenied(spec, c.p.InitPid),
 	}
 	if err := conn.sendConfig(cfg); err != nil {
 		return err
@@ -812,6 +815,18 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil
+}
+
+// setgroupsDenied is process.SetgroupsDenied of pid, a process in the container's
+// user namespace. Only a joined one can deny it: the host's never does, and hull
+// makes a new one with setgroups allowed (initCommand).
+func setgroupsDenied(s *specs.Spec, pid int) bool {
+	if !slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		return n.Type == specs.UserNamespace && n.Path != ""
+	}) {
+		return false
+	}
+	return process.SetgroupsDenied(pid)
 }
 
 func hasNewNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {

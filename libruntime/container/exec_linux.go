@@ -266,6 +266,9 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		// The process runs as its container does.
 		Personality:  c.p.Config.Linux.Personality,
 		MemoryPolicy: c.p.Config.Linux.MemoryPolicy,
+		// Init's user namespace is the process's; init was checked alive since
+		// its namespaces were opened.
+		SetgroupsDenied: setgroupsDenied(c.p.Config, c.p.InitPid),
 	}
 	if err := conn.sendConfig(cfg); err != nil {
 		return nil, err

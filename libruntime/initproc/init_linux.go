@@ -672,7 +672,7 @@ func (i *initState) planTail(p *specs.Process, proc *os.File) (*nsenter.Tail, er
 	if err != nil {
 		return nil, fmt.Errorf("process.args[0]: %w", err)
 	}
-	u, err := process.PlanUser(p.User)
+	u, err := process.PlanUser(p.User, i.cfg.SetgroupsDenied)
 	if err != nil {
 		return nil, err
 	}
@@ -780,7 +780,7 @@ func (i *initState) setupProcess(p *specs.Process, proc *os.File) (string, *bpf.
 		}
 		prog = nil
 	}
-	if err := process.SetUser(p.User); err != nil {
+	if err := process.SetUser(p.User, i.cfg.SetgroupsDenied); err != nil {
 		return "", nil, err
 	}
 	if err := i.warnable(process.ApplyCaps(p.Capabilities)); err != nil {

@@ -92,6 +92,10 @@ type Config struct {
 	// Cloned is when the parent started init (Unix ns, with Debug), so init can report
 	// how long its execve and Go start-up took before it could read this.
 	Cloned int64 `json:"cloned,omitempty"`
+	// SetgroupsDenied: setgroups(2) is denied in the container's user namespace, as
+	// the parent read it from init's /proc entry on the host (process.SetgroupsDenied):
+	// never from the /proc init or exec's helper sees, which the container may make.
+	SetgroupsDenied bool `json:"setgroups_denied,omitempty"`
 	// Hooks is set when the parent must run prestart and createRuntime hooks; init then
 	// asks for them at the right moment and waits for the answer.
 	Hooks bool `json:"hooks,omitempty"`

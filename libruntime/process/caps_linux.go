@@ -90,31 +90,29 @@ func capName(n int) string {
 	return "capability " + strconv.Itoa(n)
 }
 
-var lastCap = sync.OnceValue(func() int {
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 && n < 64 {
-			return n
-		}
-	}
-	// Without that file (no /proc in the container yet, say) ask the kernel.
-	return probeLastCap()
-})
+// lastCap asks the kernel, never /proc/sys/kernel/cap_last_cap: exec's helper runs
+// in the container's mount namespace, whose /proc the container may have mounted
+// over, and a number too low there left every capability above it in the bounding
+// set of the exec'd process (tests/security_execproc_test.go).
+var lastCap = sync.OnceValue(probeLastCap)
 
-// probeLastCap finds the last capability with PR_CAPBSET_READ, which fails
-// with EINVAL past it.
+// probeLastCap finds the last capability with PR_CAPBSET_READ, which fails with
+// EINVAL past it: a binary search, six calls.
 func probeLastCap() int {
-	n := 0
-	for n < 63 {
-		if _, err := prctlInt(unix.PR_CAPBSET_READ, uintptr(n+1), 0, 0, 0); err != nil {
-			break
+	lo, hi := 0, 63 // lo is known, hi+1 is not
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if _, err := prctlInt(unix.PR_CAPBSET_READ, uintptr(mid), 0, 0, 0); err != nil {
+			hi = mid - 1
+		} else {
+			lo = mid
 		}
-		n++
 	}
-	return n
+	return lo
 }
 
-// LastCap returns the highest capability number the running kernel knows,
-// from /proc/sys/kernel/cap_last_cap. The value is read once and cached.
+// LastCap returns the highest capability number the running kernel knows. The
+// value is probed once and cached.
 func LastCap() int {
 	return lastCap()
 }

@@ -100,7 +100,7 @@ func init() {
 		if err := collect(DropBounding(a.Caps)); err != nil {
 			return err
 		}
-		if err := SetUser(a.User); err != nil {
+		if err := SetUser(a.User, false); err != nil {
 			return err
 		}
 		if err := collect(ApplyCaps(a.Caps)); err != nil {
@@ -325,7 +325,7 @@ func init() {
 		if err := DropBounding(&specs.LinuxCapabilities{Bounding: []string{"CAP_NET_BIND_SERVICE"}}); err != nil {
 			return err
 		}
-		if err := SetUser(specs.User{UID: 1000, GID: 1000}); err != nil {
+		if err := SetUser(specs.User{UID: 1000, GID: 1000}, false); err != nil {
 			return err
 		}
 		nbs := []string{"CAP_NET_BIND_SERVICE"}
@@ -412,7 +412,7 @@ func init() {
 		if err := ApplyCaps(&specs.LinuxCapabilities{Effective: a.Keep, Permitted: a.Keep}); err != nil {
 			return err
 		}
-		return SetUser(a.User)
+		return SetUser(a.User, false)
 	}
 }
 
@@ -460,7 +460,7 @@ func TestSetGroupsErrorIsBounded(t *testing.T) {
 	for i := range gids {
 		gids[i] = uint32(i)
 	}
-	err := setGroups(gids)
+	err := setGroups(gids, false)
 	want := "process.user.additionalGids [0 1 2 3 4 5 6 7... (99992 more)]: setgroups: invalid argument"
 	if err == nil || err.Error() != want {
 		got := fmt.Sprint(err)

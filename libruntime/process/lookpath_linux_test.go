@@ -174,7 +174,7 @@ func init() {
 		if err := json.Unmarshal(b, &a); err != nil {
 			return err
 		}
-		if err := SetUser(a.User); err != nil {
+		if err := SetUser(a.User, false); err != nil {
 			return err
 		}
 		if err := ApplyCaps(nil); err != nil {

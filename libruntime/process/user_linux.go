@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -22,9 +23,12 @@ const noID = ^uint32(0)
 // them; the effective set is emptied by the kernel until then. The umask,
 // which is shared by the whole process, is set last if u.Umask is set.
 //
+// setgroupsDenied is SetgroupsDenied of the process's user namespace, read by
+// the caller on the host: with it, an empty u.AdditionalGids leaves the groups.
+//
 // Only the calling thread changes: call it on init's locked thread, right
 // before execve.
-func SetUser(u specs.User) error {
+func SetUser(u specs.User, setgroupsDenied bool) error {
 	if u.UID == noID {
 		return fmt.Errorf("process.user.uid %d: is (uid_t)-1, which the kernel reads as \"unchanged\"", u.UID)
 	}
@@ -35,7 +39,7 @@ func SetUser(u specs.User) error {
 		return fmt.Errorf("process.user: keep capabilities across the uid change: %w", err)
 	}
 
-	if err := setGroups(u.AdditionalGids); err != nil {
+	if err := setGroups(u.AdditionalGids, setgroupsDenied); err != nil {
 		return err
 	}
 	if err := setresgid(u.GID); err != nil {
@@ -55,12 +59,12 @@ func SetUser(u specs.User) error {
 	return nil
 }
 
-func setGroups(gids []uint32) error {
+func setGroups(gids []uint32, denied bool) error {
 	err := setgroups(gids)
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, unix.EPERM) && setgroupsDenied() {
+	if errors.Is(err, unix.EPERM) && denied {
 		// A user namespace with setgroups denied keeps the groups it was
 		// created with; nothing can clear them, and nothing was asked.
 		if len(gids) == 0 {
@@ -71,10 +75,14 @@ func setGroups(gids []uint32) error {
 	return fmt.Errorf("process.user.additionalGids %s: %w", clip.List(gids), err)
 }
 
-// setgroupsDenied reports whether /proc/self/setgroups says "deny", which
-// makes setgroups(2) fail with EPERM in this user namespace.
-func setgroupsDenied() bool {
-	b, err := os.ReadFile("/proc/self/setgroups")
+// SetgroupsDenied reports whether /proc/<pid>/setgroups says "deny", which makes
+// setgroups(2) fail with EPERM in pid's user namespace. The caller reads it on the
+// host, through its own procfs: init and exec's helper run where /proc is the
+// container's (exec's helper in its mount namespace, init without a procfs mount
+// there), and a container that mounts a "deny" over it would have a process keep
+// its runtime's supplementary groups.
+func SetgroupsDenied(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/setgroups")
 	return err == nil && string(bytes.TrimSpace(b)) == "deny"
 }
 
@@ -97,9 +105,9 @@ type UserPlan struct {
 	SetGroups bool
 }
 
-// PlanUser checks u as SetUser does and returns the plan. Run it in the user namespace
-// the process will be in: whether setgroups is denied is read there.
-func PlanUser(u specs.User) (*UserPlan, error) {
+// PlanUser checks u as SetUser does and returns the plan; setgroupsDenied as
+// SetUser's.
+func PlanUser(u specs.User, setgroupsDenied bool) (*UserPlan, error) {
 	if u.UID == noID {
 		return nil, fmt.Errorf("process.user.uid %d: is (uid_t)-1, which the kernel reads as \"unchanged\"", u.UID)
 	}
@@ -107,7 +115,7 @@ func PlanUser(u specs.User) (*UserPlan, error) {
 		return nil, fmt.Errorf("process.user.gid %d: is (gid_t)-1, which the kernel reads as \"unchanged\"", u.GID)
 	}
 	p := &UserPlan{UID: u.UID, GID: u.GID, Groups: u.AdditionalGids, SetGroups: true}
-	if setgroupsDenied() {
+	if setgroupsDenied {
 		// The namespace keeps the groups it was created with: nothing can clear them.
 		if len(u.AdditionalGids) > 0 {
 			return nil, fmt.Errorf("process.user.additionalGids: setgroups is denied in this user namespace; remove additionalGids")
