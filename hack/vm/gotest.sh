@@ -85,8 +85,16 @@ for a in "$@"; do
 	esac
 done
 
-rc=0
-# shellcheck disable=SC2086 # HULL_VM_FLAGS is word-split on purpose
-"$here/run.sh" --share "$share" --cwd "/mnt/host/$rel" --env HULL_BINARY=/mnt/host/hull \
-	${peer[@]+"${peer[@]}"} ${HULL_VM_FLAGS:-} -- "/mnt/host/$rel/pkg.test" ${args[@]+"${args[@]}"} || rc=$?
+# A guest that hangs silently (exit 124: no output, not even the test binary's own
+# -timeout panic) is booted once more, saying so. CI saw this twice in two runs
+# under TCG, in different tests and guests, and neither reproduced in dozens of
+# boots; a test that fails, or hangs twice, still fails.
+for try in 1 2; do
+	rc=0
+	# shellcheck disable=SC2086 # HULL_VM_FLAGS is word-split on purpose
+	"$here/run.sh" --share "$share" --cwd "/mnt/host/$rel" --env HULL_BINARY=/mnt/host/hull \
+		${peer[@]+"${peer[@]}"} ${HULL_VM_FLAGS:-} -- "/mnt/host/$rel/pkg.test" ${args[@]+"${args[@]}"} || rc=$?
+	[ "$rc" = 124 ] && [ "$try" = 1 ] || break
+	echo "gotest.sh: RETRY: the guest did not finish in time (exit 124); booting it once more" >&2
+done
 exit $rc

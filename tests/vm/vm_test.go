@@ -88,6 +88,20 @@ func runVM(t *testing.T, o Options, args ...string) result {
 	return r
 }
 
+// runVMBoot is runVM for a short command whose run.sh timeout is not what is
+// tested: a guest that hangs silently (124) is booted once more, logged. CI saw such
+// a hang once under load (TestVMNoExitCode: no console output at all), and it did not
+// reproduce; a second hang still fails.
+func runVMBoot(t *testing.T, o Options, args ...string) result {
+	t.Helper()
+	r := runVM(t, o, args...)
+	if r.code == 124 {
+		t.Logf("RETRY: the guest did not finish in %v; booting it once more:\n%s", o.Timeout, r.out)
+		r = runVM(t, o, args...)
+	}
+	return r
+}
+
 func TestVMBoots(t *testing.T) {
 	needVM(t)
 	share := t.TempDir()
@@ -132,7 +146,7 @@ func TestVMBoots(t *testing.T) {
 func TestVMExitCode(t *testing.T) {
 	needVM(t)
 	share := t.TempDir()
-	r := runVM(t, Options{Share: share, DiskMiB: -1, Timeout: 2 * time.Minute}, "sh", "-c", `echo "in $PWD as $HULL_IN_VM"; exit 7`)
+	r := runVMBoot(t, Options{Share: share, DiskMiB: -1, Timeout: 2 * time.Minute}, "sh", "-c", `echo "in $PWD as $HULL_IN_VM"; exit 7`)
 	t.Logf("boot, command and power-off: %.1fs", r.elapsed.Seconds())
 	if r.code != 7 {
 		t.Fatalf("exit status %d, want 7; output:\n%s", r.code, r.out)
@@ -148,7 +162,7 @@ func TestVMNoExitCode(t *testing.T) {
 	// run.sh's own timeout, under runVM's: a guest that hangs is then reported
 	// with its console's last lines (exit 124), not cut off by a SIGTERM (143) with
 	// none. CI saw one such hang under load, once in many runs.
-	r := runVM(t, Options{Share: t.TempDir(), DiskMiB: -1, Timeout: 2 * time.Minute}, "sh", "-c", "echo going down; poweroff -f")
+	r := runVMBoot(t, Options{Share: t.TempDir(), DiskMiB: -1, Timeout: 2 * time.Minute}, "sh", "-c", "echo going down; poweroff -f")
 	if r.code != 125 {
 		t.Fatalf("exit status %d, want 125; output:\n%s", r.code, r.out)
 	}
