@@ -165,7 +165,6 @@ type tailArgs struct {
 	argv, envv            **byte
 	dflAction             [4]uint64
 	oldMask               uint64
-	vfork                 bool
 }
 
 type tailWrite struct {
@@ -431,15 +430,8 @@ func tailExecFd(a *tailArgs) {
 //go:nosplit
 //go:norace
 func tailFork(a *tailArgs) (uintptr, syscall.Errno) {
-	var pid uintptr
-	var e syscall.Errno
-	if a.vfork {
-		var en uintptr
-		pid, en = rawVfork(unix.SYS_CLONE, unix.CLONE_PARENT|unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), 0, 0)
-		e = syscall.Errno(en)
-	} else {
-		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
-	}
+	// Never CLONE_VM: see ForkTail.
+	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_PARENT|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
 	if e != 0 || pid != 0 {
 		return pid, e
 	}
@@ -491,7 +483,7 @@ func ForkTail(t *Tail) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		a.wait, a.fifoDir, a.fifoRel, a.vfork = true, t.FifoDir.Fd(), rel, false
+		a.wait, a.fifoDir, a.fifoRel = true, t.FifoDir.Fd(), rel
 		keeps = append(keeps, a.fifoDir)
 		// The fifo's own fd is named in FifoRel: kept too.
 		var n int
