@@ -270,6 +270,16 @@ func removeNamespace(s *specs.Spec, typ specs.LinuxNamespaceType) {
 	s.Linux.Namespaces = keep
 }
 
+// joinPidNS makes s's pid namespace the one of process pid (another container's
+// init, say), joined by path.
+func joinPidNS(s *specs.Spec, pid int) {
+	for i := range s.Linux.Namespaces {
+		if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", pid)
+		}
+	}
+}
+
 // harness is one test's container: its bundle, id and state root.
 type harness struct {
 	t        *testing.T

@@ -200,11 +200,7 @@ func TestJoinPidNamespace(t *testing.T) {
 	first := h.startContainer(baseSpec("sleep", "1001"))
 	sib := h.sibling(t)
 	s := baseSpec("sh", "-c", "ps -o pid,comm; echo ns=$(readlink /proc/self/ns/pid); exit 7")
-	for i := range s.Linux.Namespaces {
-		if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-			s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", first.Pid)
-		}
-	}
+	joinPidNS(s, first.Pid)
 	wantNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", first.Pid))
 	// Plain, and with a startContainer hook, which makes hull hand over to a second
 	// stage of init inside the namespace (on kernels without procfs pidns=, always).

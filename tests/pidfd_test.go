@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hull-runtime/hull/internal/hulltest"
@@ -162,11 +161,7 @@ func TestPidfdSocket(t *testing.T) {
 		first := h.startContainer(baseSpec("sleep", "1000"))
 		sib := h.sibling(t)
 		s := baseSpec("sleep", "1001")
-		for i := range s.Linux.Namespaces {
-			if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", first.Pid)
-			}
-		}
+		joinPidNS(s, first.Pid)
 		sock, got := pidfdListener(t)
 		mustExit(t, sib.create(s, "--pidfd-socket", sock), 0)
 		st := sib.mustState(sib.id)

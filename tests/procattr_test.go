@@ -105,11 +105,7 @@ func TestProcAttrJoinedPidNS(t *testing.T) {
 			sib := h.sibling(t)
 			procattrProbe.install(t, sib, "procattr")
 			s := baseSpec("procattr")
-			for i := range s.Linux.Namespaces {
-				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-					s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", first.Pid)
-				}
-			}
+			joinPidNS(s, first.Pid)
 			if hook {
 				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 			}

@@ -136,11 +136,7 @@ func TestSecurityFdsNew(t *testing.T) {
 		h := first.sibling(t)
 		notify, _ := notifyListener(t)
 		s := baseSpec("sleep", "1000")
-		for i := range s.Linux.Namespaces {
-			if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", fst.Pid)
-			}
-		}
+		joinPidNS(s, fst.Pid)
 		h.writeSpec(s)
 		mustExit(t, h.hullOpts(cmdOpts{env: []string{"NOTIFY_SOCKET=" + notify}}, "create", "--bundle", h.bundle, h.id), 0)
 		secCheckWaiterFds(t, "create joining a pid namespace, with NOTIFY_SOCKET", h.mustState(h.id).Pid, fst.Pid)

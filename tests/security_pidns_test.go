@@ -371,11 +371,7 @@ func TestSecurityPidnsExposure(t *testing.T) {
 			initPid, stop := pwStartWatcher(t, h, hostExe)
 			sib := h.sibling(t)
 			s := baseSpec("sleep", "1001")
-			for i := range s.Linux.Namespaces {
-				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-					s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", initPid)
-				}
-			}
+			joinPidNS(s, initPid)
 			if variant == "join-pidns-handover" {
 				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 			}

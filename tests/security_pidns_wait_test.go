@@ -39,11 +39,7 @@ func TestSecurityPidnsWaitCreds(t *testing.T) {
 			s := baseSpec("sleep", "1001")
 			s.Process.User = specs.User{UID: 1000, GID: 1000}
 			s.Process.Capabilities = &specs.LinuxCapabilities{}
-			for i := range s.Linux.Namespaces {
-				if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
-					s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", attacker.Pid)
-				}
-			}
+			joinPidNS(s, attacker.Pid)
 			if variant == "handover" {
 				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}}}
 			}
