@@ -58,9 +58,10 @@ func hullTry(hull, root string, args ...string) (string, error) {
 	return try(time.Minute, hull, append([]string{"--root", root}, args...)...)
 }
 
-// aaBundle is a busybox bundle running args under profile, with a writable
-// root, no cgroup path of its own and no terminal.
-func aaBundle(t *testing.T, hull, profile string, args ...string) string {
+// scriptBundle is a busybox bundle running args, with a writable root, no
+// cgroup path of its own and no terminal; edit sets the rest of its config (an
+// LSM's fields).
+func scriptBundle(t *testing.T, hull string, edit func(c, proc map[string]any), args ...string) string {
 	t.Helper()
 	bundle := busyboxBundle(t, hull)
 	for _, a := range []string{"sleep", "ls", "grep"} {
@@ -72,10 +73,16 @@ func aaBundle(t *testing.T, hull, profile string, args ...string) string {
 		proc := c["process"].(map[string]any)
 		proc["terminal"] = false
 		proc["args"] = args
-		proc["apparmorProfile"] = profile
 		c["root"].(map[string]any)["readonly"] = false
+		edit(c, proc)
 	})
 	return bundle
+}
+
+// aaBundle is a scriptBundle running args under profile.
+func aaBundle(t *testing.T, hull, profile string, args ...string) string {
+	t.Helper()
+	return scriptBundle(t, hull, func(_, proc map[string]any) { proc["apparmorProfile"] = profile }, args...)
 }
 
 // startDetached creates and starts a container whose stdout and stderr go to

@@ -124,6 +124,24 @@ func writeDaemonJSON(t *testing.T, hull, driver string) {
 	}
 }
 
+// placed checks that the container whose init is pid is where its engine's
+// driver puts it: in unit under slice with systemd, else at path (why names the
+// driver's rule). It returns the cgroup and the unit ("" without systemd).
+func placed(t *testing.T, pid int, systemd bool, slice, unit, sdWhy, path, fsWhy string) (string, string) {
+	t.Helper()
+	cg := cgroupOf(t, pid)
+	want, why := path, fsWhy
+	if systemd {
+		want, why = slice+"/"+unit, sdWhy
+	} else {
+		unit = ""
+	}
+	if cg != want {
+		t.Fatalf("the container's cgroup is %s, want %s (%s)", cg, want, why)
+	}
+	return cg, unit
+}
+
 // dockerLifecycle: run with limits, exec, stats, update, stop, rm.
 func dockerLifecycle(t *testing.T, systemd bool) {
 	name := "hull-guest-callers"
@@ -132,16 +150,9 @@ func dockerLifecycle(t *testing.T, systemd bool) {
 		"--pull=never", "--network", "none", "--memory", "64m", "--cpus", "0.5", "--pids-limit", "50",
 		imageRef, "sleep", callerSleep))
 	pid := enginePid(t, "docker", name)
-	cg := cgroupOf(t, pid)
-	unit := ""
-	if systemd {
-		unit = "docker-" + id + ".scope"
-		if want := "/system.slice/" + unit; cg != want {
-			t.Fatalf("the container's cgroup is %s, want %s (docker's systemd driver: system.slice:docker:ID)", cg, want)
-		}
-	} else if want := "/docker/" + id; cg != want {
-		t.Fatalf("the container's cgroup is %s, want %s (docker's cgroupfs driver: cgroup parent /docker)", cg, want)
-	}
+	cg, unit := placed(t, pid, systemd,
+		"/system.slice", "docker-"+id+".scope", "docker's systemd driver: system.slice:docker:ID",
+		"/docker/"+id, "docker's cgroupfs driver: cgroup parent /docker")
 	checkLimits(t, cg, unit, limMemory)
 	checkSecurityDefaults(t, pid, dockerCapEff)
 
@@ -189,16 +200,9 @@ func podmanLifecycle(t *testing.T, hull, ref string, systemd bool) {
 		t.Errorf("podman inspect: OCIRuntime %q, want %s", strings.TrimSpace(rt), hull)
 	}
 	pid := enginePid(t, "podman", name)
-	cg := cgroupOf(t, pid)
-	unit := ""
-	if systemd {
-		unit = "libpod-" + id + ".scope"
-		if want := "/machine.slice/" + unit; cg != want {
-			t.Fatalf("the container's cgroup is %s, want %s (podman's systemd manager: machine.slice:libpod:ID)", cg, want)
-		}
-	} else if want := "/libpod_parent/libpod-" + id; cg != want {
-		t.Fatalf("the container's cgroup is %s, want %s (podman's cgroupfs manager)", cg, want)
-	}
+	cg, unit := placed(t, pid, systemd,
+		"/machine.slice", "libpod-"+id+".scope", "podman's systemd manager: machine.slice:libpod:ID",
+		"/libpod_parent/libpod-"+id, "podman's cgroupfs manager")
 	checkLimits(t, cg, unit, limMemory)
 	checkSecurityDefaults(t, pid, podmanCapEff)
 	// podman's default AppArmor profile, which it loads itself, is named for

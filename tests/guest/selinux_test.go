@@ -134,29 +134,18 @@ func TestSELinuxEnabled(t *testing.T) {
 	t.Logf("labels: process %s, mounts %s", l.proc, l.mount)
 }
 
-// seBundle is a busybox bundle running args with the given process label and
-// mount label, a writable root and no terminal.
+// seBundle is a scriptBundle running args with the given process label and
+// mount label.
 func seBundle(t *testing.T, hull, procLabel, mountLabel string, args ...string) string {
 	t.Helper()
-	bundle := busyboxBundle(t, hull)
-	for _, a := range []string{"sleep", "ls", "grep"} {
-		if err := os.Symlink("busybox", filepath.Join(bundle, "rootfs", "bin", a)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	editConfig(t, bundle, func(c map[string]any) {
-		proc := c["process"].(map[string]any)
-		proc["terminal"] = false
-		proc["args"] = args
+	return scriptBundle(t, hull, func(c, proc map[string]any) {
 		if procLabel != "" {
 			proc["selinuxLabel"] = procLabel
 		}
 		if mountLabel != "" {
 			c["linux"].(map[string]any)["mountLabel"] = mountLabel
 		}
-		c["root"].(map[string]any)["readonly"] = false
-	})
-	return bundle
+	}, args...)
 }
 
 // xattrLabel is the SELinux context of path, as stat -c %C shows it.
