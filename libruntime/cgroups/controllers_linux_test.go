@@ -434,15 +434,5 @@ func inCgroup(t *testing.T, dir string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	defer fd.Close()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), helperEnv+"=sleep")
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return cmd
+	return helperIn(t, fd, "sleep")
 }

@@ -175,16 +175,26 @@ func newManager(t *testing.T, path string, r *specs.LinuxResources) *fsManager {
 // reaped at the end of the test.
 func helper(t *testing.T, m *fsManager, mode string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
-	cmd.Stderr = os.Stderr
+	var cg *os.File
 	if m != nil {
 		fd, err := m.FD()
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer fd.Close()
-		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(fd.Fd())}
+		cg = fd
+	}
+	return helperIn(t, cg, mode, args...)
+}
+
+// helperIn is helper started in the cgroup open at cg (nil: hull's own).
+func helperIn(t *testing.T, cg *os.File, mode string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	if cg != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
