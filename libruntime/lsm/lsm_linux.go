@@ -69,12 +69,7 @@ func Check(apparmorProfile, selinuxLabel, mountLabel string) []*config.Error {
 		// The kernel refuses a context its policy lacks only at the write
 		// (init's keycreate, a mount's context=): asked first, the error
 		// names the field and comes before anything exists, in check too.
-		for _, l := range []struct{ field, label string }{
-			{"process.selinuxLabel", selinuxLabel}, {"linux.mountLabel", mountLabel},
-		} {
-			if l.label == "" {
-				continue
-			}
+		for _, l := range seLabels(selinuxLabel, mountLabel) {
 			if err := checkContext(l.label); err != nil {
 				errs = append(errs, &config.Error{Field: l.field,
 					Msg: fmt.Sprintf("%q is not a valid SELinux context in the loaded policy (%v)", l.label, err),
@@ -108,16 +103,26 @@ func Warnings(selinuxLabel, mountLabel string) []*config.Error {
 		return nil
 	}
 	var errs []*config.Error
-	for _, l := range []struct{ field, label string }{
-		{"process.selinuxLabel", selinuxLabel}, {"linux.mountLabel", mountLabel},
-	} {
-		if l.label != "" {
-			errs = append(errs, &config.Error{Field: l.field,
-				Msg: "SELinux is permissive on this host: the label is applied, but what its policy denies is only logged",
-				Fix: "enforce the policy (setenforce 1, SELINUX=enforcing in /etc/selinux/config) for the label to confine"})
-		}
+	for _, l := range seLabels(selinuxLabel, mountLabel) {
+		errs = append(errs, &config.Error{Field: l.field,
+			Msg: "SELinux is permissive on this host: the label is applied, but what its policy denies is only logged",
+			Fix: "enforce the policy (setenforce 1, SELINUX=enforcing in /etc/selinux/config) for the label to confine"})
 	}
 	return errs
+}
+
+// seLabel is one SELinux label a config gives, with its field.
+type seLabel struct{ field, label string }
+
+// seLabels are the SELinux labels given, each with its field; empty ones are left out.
+func seLabels(selinuxLabel, mountLabel string) []seLabel {
+	var ls []seLabel
+	for _, l := range []seLabel{{"process.selinuxLabel", selinuxLabel}, {"linux.mountLabel", mountLabel}} {
+		if l.label != "" {
+			ls = append(ls, l)
+		}
+	}
+	return ls
 }
 
 // CheckProcess is Check for a process exec'd into a container: the first error.
