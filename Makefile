@@ -21,7 +21,7 @@ DEBS      := busybox-static runc libseccomp-dev musl-tools strace
 # The engines of the end-to-end tests (tests/e2e): containerd's runc shim and podman drive hull.
 E2E_DEBS  := containerd podman
 
-.PHONY: all help hull deps bundle demo test lint clean vm-prepare vm-test guest-prepare guest-test bench e2e e2e-deps cri-test
+.PHONY: all help hull stage deps bundle demo test lint clean vm-prepare vm-test guest-prepare guest-test bench e2e e2e-deps cri-test
 
 all: hull
 
@@ -42,15 +42,32 @@ help:
 # the build falls back to glibc and says so. LIBC=glibc forces glibc.
 LIBC ?= musl
 BIN ?= bin/hull
-hull:
-	@env=; tags="$(GOTAGS)"; \
+# The init stage (cmd/hull-init): pure Go, static, without hull's command-line,
+# cgroup, BPF and libseccomp packages, so it starts sooner. hull carries it as the
+# ELF section .hull_stage, which is never loaded (libruntime/exeseal/stage_linux.go);
+# the link records its checksum and size. Without objcopy, hull is built without it
+# and runs its init stage from its own binary, ~0.7 ms slower per create and exec.
+STAGE := build/stage/hull-init
+EXESEAL := github.com/hull-runtime/hull/libruntime/exeseal
+stage:
+	@mkdir -p $(dir $(STAGE))
+	@echo "$(GO) build (pure Go) -o $(STAGE)"
+	@CGO_ENABLED=0 $(GO) build -trimpath -tags "netgo osusergo" -ldflags "-s -w" -o $(STAGE) ./cmd/hull-init
+
+hull: stage
+	@env=; tags="$(GOTAGS)"; stage=; \
 	if [ "$(LIBC)" = musl ]; then \
 		env=$$(hack/musl-env.sh $(CURDIR)/build/musl); \
 		if [ -n "$$env" ]; then tags="$$tags musl"; \
 		else echo "hull: musl-gcc or libseccomp.a missing (make deps): linking glibc, which starts ~0.7 ms slower" >&2; fi; \
 	fi; \
+	if command -v objcopy >/dev/null; then \
+		stage="-X $(EXESEAL).stageSum=$$(sha256sum $(STAGE) | cut -d' ' -f1) -X $(EXESEAL).stageSize=$$(stat -c %s $(STAGE))"; \
+	else echo "hull: objcopy missing (binutils): hull runs its init stage from its own binary, ~0.7 ms slower" >&2; fi; \
 	echo "$(GO) build ($${env:-glibc}) -o $(BIN)"; \
-	env $$env $(GO) build -trimpath -tags "$$tags" -ldflags "$(LDFLAGS) $(STATIC)" -o $(BIN) .
+	env $$env $(GO) build -trimpath -tags "$$tags" -ldflags "$(LDFLAGS) $$stage $(STATIC)" -o $(BIN).tmp . && \
+	if [ -n "$$stage" ]; then objcopy --add-section .hull_stage=$(STAGE) --set-section-flags .hull_stage=noload,readonly $(BIN).tmp; fi && \
+	mv $(BIN).tmp $(BIN)
 
 # Installs only what is missing: a ready machine makes no network call.
 deps:

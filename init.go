@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/hull-runtime/hull/libruntime/initproc"
 	"github.com/hull-runtime/hull/nsenter"
@@ -28,11 +27,9 @@ func init() {
 	case initproc.Arg:
 		// Capabilities, no_new_privs and seccomp are per thread, and init execs from
 		// the thread that set them: keep the main goroutine on the main thread. One P
-		// from the start: the parent puts GOMAXPROCS=1 in init's environment.
+		// from the start and no garbage collection: the parent puts GOMAXPROCS=1 and
+		// GOGC=off in init's environment.
 		runtime.LockOSThread()
-		// Init lives for milliseconds before it execs: a garbage collection there is
-		// pure start-up latency.
-		debug.SetGCPercent(-1)
 	case nsenter.TimeNSHolderArg:
 		// /proc/<pid>/timens_offsets speaks for the main thread: it must be the one
 		// that unshares the time namespace.

@@ -868,8 +868,8 @@ func TestResourcesNeedController(t *testing.T) {
 				if procs := h.bundleProcesses(); len(procs) != 0 {
 					t.Errorf("failed %s left processes: %v", cmd, procs)
 				}
-				if ents, _ := os.ReadDir(h.root); len(ents) != 0 {
-					t.Errorf("failed %s left %d entries in the state root", cmd, len(ents))
+				if ents := stateEntries(h.root); len(ents) != 0 {
+					t.Errorf("failed %s left %q in the state root", cmd, ents)
 				}
 				if _, _, ok := h.state(h.id); ok {
 					t.Errorf("state of the container whose %s failed succeeded", cmd)

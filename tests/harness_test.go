@@ -590,7 +590,7 @@ func (h *harness) cleanup() {
 // entry, a process, a mount or a cgroup, then removes such leftovers so the
 // temporary directories can be deleted safely. With wholeRoot, any entry in
 // the state root counts, not only the one named after the id, but for the
-// seccomp cache, which outlives containers by design.
+// seccomp cache and the written-out init stage, which outlive containers by design.
 func (h *harness) assertNothingLeft(wholeRoot bool) {
 	t := h.t
 	t.Helper()
@@ -601,7 +601,7 @@ func (h *harness) assertNothingLeft(wholeRoot bool) {
 			t.Errorf("reading state root: %v", err)
 		}
 		for _, e := range entries {
-			if e.Name() == seccompCacheDir {
+			if e.Name() == seccompCacheDir || e.Name() == stageDir {
 				continue
 			}
 			t.Errorf("left behind: state root entry %s", filepath.Join(h.root, e.Name()))

@@ -393,7 +393,7 @@ func TestSecurityPidnsExposure(t *testing.T) {
 			// The sibling's processes: everything but the watcher's own container's
 			// init (pid 1) and the watcher. Its root and cwd are the sibling's own
 			// root filesystem, nothing else; the second stage is started from hull's
-			// sealed executable (a read-only overlay: no way to write the binary).
+			// sealed init stage (a read-only overlay: no way to write the file).
 			// The second stage works in the sibling's own tree: its directories and
 			// the procfs and sysfs it mounted (not the host's) are the sibling's.
 			mine := func(r pwRec) bool { return r.pid != 1 && !strings.Contains(r.cmd, "pidwatch") }
@@ -429,7 +429,7 @@ func TestSecurityPidnsExposure(t *testing.T) {
 				}
 				dev, _, _ := strings.Cut(r.id, ":")
 				switch {
-				case r.kind == "out-file" && r.fs == "overlay" && strings.HasSuffix(r.target, "/hull"):
+				case r.kind == "out-file" && r.fs == "overlay" && (strings.HasSuffix(r.target, "/hull") || strings.HasPrefix(r.target, "/hull-init-")):
 					return true
 				case sibFiles[r.id], r.id == uptimeID:
 					return true

@@ -35,6 +35,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -1470,7 +1471,7 @@ func binSize(bin string) (own, libs int64, kind string) {
 	}
 	out, err := exec.Command("ldd", bin).Output()
 	if err != nil { // "not a dynamic executable"
-		return own, 0, "static"
+		return own, 0, "static" + stageNote(bin)
 	}
 	n := 0
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -1489,6 +1490,21 @@ func binSize(bin string) (own, libs int64, kind string) {
 		return own, 0, "static"
 	}
 	return own, libs, fmt.Sprintf("dynamic, %d shared libraries", n)
+}
+
+// stageNote says how much of hull's binary is its init stage, which is never
+// loaded (a section outside every segment), and is written out under --root.
+func stageNote(bin string) string {
+	ef, err := elf.Open(bin)
+	if err != nil {
+		return ""
+	}
+	defer ef.Close()
+	sec := ef.Section(".hull_stage")
+	if sec == nil {
+		return ""
+	}
+	return fmt.Sprintf("; of its size, %.2f MiB is the init stage (section .hull_stage, not loaded: written out once to --root/.stage and run from there)", float64(sec.Size)/(1<<20))
 }
 
 func version(bin string) string {

@@ -328,7 +328,7 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	}
 
 	// The state dir is the overlay's second layer (see exeseal.Open).
-	exe, err := conn.sealedExe(dir)
+	exe, err := conn.sealedExe(root, dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -537,7 +537,7 @@ func initCommand(spec *specs.Spec, o *CreateOpts, conn *syncConn, fifo, console 
 	cmd.Env = []string{
 		initproc.EnvSyncFd + "=" + strconv.Itoa(next),
 		initproc.EnvFifoFd + "=" + strconv.Itoa(next+1),
-		initproc.GoMaxProcs,
+		initproc.GoMaxProcs, initproc.GoGC,
 	}
 	// With a console the pty replaces init's stdio: /dev/null, so the caller's pipes
 	// are not held open in it.

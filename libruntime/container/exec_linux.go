@@ -174,7 +174,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, os.NewFile(uintptr(3+i), "preserved-fd-"+strconv.Itoa(3+i)))
 	}
-	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), initproc.GoMaxProcs}
+	env := []string{initproc.EnvSyncFd + "=" + strconv.Itoa(len(files)), initproc.GoMaxProcs, initproc.GoGC}
 	files = append(files, conn.Child())
 	env = append(env, initproc.EnvPidNSFd+"="+strconv.Itoa(len(files)))
 	files = append(files, pidNS)
@@ -209,7 +209,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		env = append(env, initproc.EnvConsoleFd+"="+strconv.Itoa(len(files)))
 		files = append(files, console)
 	}
-	exe, err := conn.sealedExe(c.dir)
+	exe, err := conn.sealedExe(c.root, c.dir)
 	if err != nil {
 		return nil, err
 	}

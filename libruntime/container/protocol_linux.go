@@ -183,10 +183,11 @@ func (s *syncConn) sendPidfd(pid int, kind string) error {
 	return sendPidfd(s.pidfdSock, pid, kind)
 }
 
-// sealedExe is the handle on hull's binary the process is started from (see
-// exeseal.Open; dir is the container's state dir), closed with the connection.
-func (s *syncConn) sealedExe(dir string) (*os.File, error) {
-	exe, err := exeseal.Open(dir)
+// sealedExe is the handle on the init stage the process is started from (see
+// exeseal.OpenStage; root is the state root, dir the container's state dir), closed
+// with the connection.
+func (s *syncConn) sealedExe(root, dir string) (*os.File, error) {
+	exe, err := exeseal.OpenStage(root, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -124,10 +124,18 @@ func memfdCopy() (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+	if err := seal(f); err != nil {
 		f.Close()
-		return nil, os.NewSyscallError("fcntl F_ADD_SEALS", err)
+		return nil, err
 	}
 	return f, nil
+}
+
+// seal makes the memfd f immutable for good.
+func seal(f *os.File) error {
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+		return os.NewSyscallError("fcntl F_ADD_SEALS", err)
+	}
+	return nil
 }

@@ -436,7 +436,7 @@ func (i *initState) handOver(fifo, pidNS *os.File, ctty bool, trees map[int]*os.
 		EnvSyncFd + "=" + strconv.Itoa(int(i.sync.Fd())),
 		EnvFifoFd + "=" + strconv.Itoa(int(fifo.Fd())),
 		EnvStage2 + "=1",
-		GoMaxProcs,
+		GoMaxProcs, GoGC,
 	}
 	if ctty {
 		env = append(env, EnvCtty+"=1")

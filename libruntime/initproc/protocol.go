@@ -56,6 +56,11 @@ const (
 // While init blocks for long (on the exec fifo until start) sysmon goes to sleep.
 const GoMaxProcs = "GOMAXPROCS=1"
 
+// GoGC is in the same environments: init lives for milliseconds before it execs, and
+// a garbage collection there is pure start-up latency. Set before the runtime starts,
+// it costs nothing; debug.SetGCPercent stops the world to apply it.
+const GoGC = "GOGC=off"
+
 // Config is everything init needs that is not in its environment.
 type Config struct {
 	ID           string      `json:"id"`
