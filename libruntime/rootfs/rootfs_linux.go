@@ -139,7 +139,11 @@ func Pivot(c *Config) error {
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)
 	}
-	return pivotRoot(c.Rootfs)
+	flags, err := c.rootPropagation()
+	if err != nil {
+		return err
+	}
+	return pivotRoot(c.Rootfs, flags&unix.MS_SHARED != 0)
 }
 
 func (c *Config) ownMountNS() bool { return !c.HostMountNS }
@@ -251,23 +255,39 @@ func checkHostProcfs() error {
 // pivot_root refuses a new root whose parent is shared, and the rootfs bind
 // would otherwise propagate to its peers.
 func setupPropagation(c *Config) error {
-	flags := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if name := c.linux().RootfsPropagation; name != "" {
-		f, ok := config.PropagationFlags(name)
-		if !ok {
-			return fmt.Errorf("unknown rootfsPropagation %q", name)
-		}
-		flags = f | unix.MS_REC
-		if f&unix.MS_UNBINDABLE != 0 {
-			// Unbindable mounts cannot be bind-mounted, which Prepare has
-			// to do; Finalize applies it to the finished root instead.
-			flags = unix.MS_PRIVATE | unix.MS_REC
-		}
+	flags, err := c.rootPropagation()
+	if err != nil {
+		return err
 	}
 	if err := mount("", "/", "", flags, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
+	if flags&unix.MS_SHARED == 0 {
+		// Recursively slave or private leaves no mount of the namespace shared
+		// (a shared mount made slave leaves its peer group), the rootfs's parent
+		// included: the lookup below (its path's symlinks, all of mountinfo
+		// read and parsed) would find nothing to do.
+		return nil
+	}
 	return makeParentMountPrivate(c.Rootfs)
+}
+
+// rootPropagation is the propagation setupPropagation gives "/", recursively.
+func (c *Config) rootPropagation() (uintptr, error) {
+	name := c.linux().RootfsPropagation
+	if name == "" {
+		return unix.MS_SLAVE | unix.MS_REC, nil
+	}
+	f, ok := config.PropagationFlags(name)
+	if !ok {
+		return 0, fmt.Errorf("unknown rootfsPropagation %q", name)
+	}
+	if f&unix.MS_UNBINDABLE != 0 {
+		// Unbindable mounts cannot be bind-mounted, which Prepare has
+		// to do; Finalize applies it to the finished root instead.
+		return unix.MS_PRIVATE | unix.MS_REC, nil
+	}
+	return f | unix.MS_REC, nil
 }
 
 func makeParentMountPrivate(rootfs string) error {
