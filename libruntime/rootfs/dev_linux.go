@@ -70,7 +70,7 @@ func containerDevices(l *specs.Linux) ([]device, error) {
 
 // setupDev creates the device nodes and the standard /dev symlinks.
 func (p *preparer) setupDev() error {
-	root, err := p.reopenRoot()
+	root, err := p.rootHandle()
 	if err != nil {
 		return err
 	}

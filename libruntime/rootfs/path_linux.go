@@ -252,7 +252,7 @@ func openPlainDir(root *os.File, rootPath, p string) (*os.File, error) {
 
 // hostPath returns where f really is in init's mount namespace, before pivot_root,
 // from the magic link /proc/thread-self/fd/N. The procfs root is verified once
-// (process.OpenProcRoot) and the link is reached without crossing a mount
+// (process.OpenProcRoot, or Config.Proc) and the link is reached without crossing a mount
 // (RESOLVE_NO_XDEV), so nothing mounted over part of that path can answer instead.
 // pathrs-lite's ProcSelfFdReadlink does the same with its handle re-verified at
 // every call: about ten syscalls, where this makes three.
@@ -262,7 +262,7 @@ func (p *preparer) hostPath(f *os.File) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		p.proc = proc
+		p.proc, p.ownProc = proc, true
 	}
 	name := "thread-self/fd/" + strconv.Itoa(int(f.Fd()))
 	how := unix.OpenHow{
@@ -287,26 +287,22 @@ func (p *preparer) hostPath(f *os.File) (string, error) {
 	}
 }
 
-// sameFile reports whether a and b are the same inode on the same mount.
-func sameFile(a, b *os.File) (bool, error) {
-	sa, err := fstat(a)
+// fileID tells one inode on one mount from every other.
+type fileID struct {
+	devMajor, devMinor uint32
+	ino, mnt           uint64
+}
+
+// identify returns f's fileID, from one statx.
+func identify(f *os.File) (fileID, error) {
+	var stx unix.Statx_t
+	err := linux.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_MNT_ID, &stx)
+	runtime.KeepAlive(f)
 	if err != nil {
-		return false, err
+		return fileID{}, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
 	}
-	sb, err := fstat(b)
-	if err != nil {
-		return false, err
+	if stx.Mask&(unix.STATX_INO|unix.STATX_MNT_ID) != unix.STATX_INO|unix.STATX_MNT_ID {
+		return fileID{}, &os.PathError{Op: "statx", Path: f.Name(), Err: unix.ENOSYS}
 	}
-	if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
-		return false, nil
-	}
-	ma, err := mountID(a)
-	if err != nil {
-		return false, err
-	}
-	mb, err := mountID(b)
-	if err != nil {
-		return false, err
-	}
-	return ma == mb, nil
+	return fileID{devMajor: stx.Dev_major, devMinor: stx.Dev_minor, ino: stx.Ino, mnt: stx.Mnt_id}, nil
 }

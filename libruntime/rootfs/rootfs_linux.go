@@ -42,6 +42,10 @@ type Config struct {
 	// spec.Mounts[i] (SourceServer.Open): for id-mapped mounts, and, in a user
 	// namespace, for bind sources init may not reach.
 	Sources func(i int) (*os.File, error)
+	// Proc, if set, is the host's procfs root, verified (process.OpenProcRoot),
+	// which Prepare reads its handles' real paths through; nil: Prepare opens
+	// one itself. The caller keeps and closes it.
+	Proc *os.File
 	// HostMountNS: the container has no mount namespace of its own (none in
 	// linux.namespaces) and shares the runtime's. Prepare and Finalize then make
 	// no mount, and Pivot only chroots.
@@ -87,7 +91,7 @@ func Prepare(c *Config) error {
 	if err := mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs on itself: %w", err)
 	}
-	p := &preparer{c: c, cgroupns: hasNamespace(c.linux(), specs.CgroupNamespace)}
+	p := &preparer{c: c, cgroupns: hasNamespace(c.linux(), specs.CgroupNamespace), proc: c.Proc}
 	defer p.close()
 	for i, m := range c.Spec.Mounts {
 		o, err := config.ParseMountOptions(m.Options)
@@ -108,7 +112,7 @@ func Prepare(c *Config) error {
 			err = p.mountIDMapped(m, o, idmapped)
 		case c.LateProc && m.Type == "proc":
 			var root, dst *os.File
-			if root, err = p.reopenRoot(); err == nil {
+			if root, err = p.rootHandle(); err == nil {
 				if dst, err = openPlainDir(root, c.Rootfs, cleanDest(m.Destination)); err == nil {
 					dst.Close()
 				}
