@@ -94,7 +94,13 @@ func lookupInRoot(root *os.File, p string) (*os.File, error) {
 // is located with SecureJoin and created with pathrs-lite again: even a
 // raced lookup keeps every created directory inside the rootfs.
 func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
-	if f := mkdirLeafInRoot(root, p); f != nil {
+	return mkdirAll(root, rootPath, p, true)
+}
+
+// mkdirAll is mkdirAllInRoot; exists false says that a lookup of p just
+// failed with ENOENT, which is then not repeated.
+func mkdirAll(root *os.File, rootPath, p string, exists bool) (*os.File, error) {
+	if f := mkdirLeafInRoot(root, p, exists); f != nil {
 		return f, nil
 	}
 	f, err := pathrs.MkdirAllHandle(root, p, 0o755)
@@ -123,15 +129,20 @@ func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
 // the leaf made relative to it and opened without following a symlink, so nothing
 // outside the rootfs can be reached; anything else (a missing parent, a symlink or
 // non-directory at p) returns nil, for pathrs-lite's full walk to handle and report.
-func mkdirLeafInRoot(root *os.File, p string) *os.File {
-	if f, err := lookupInRoot(root, p); err == nil {
-		if isDir(f) {
-			return f
+// exists false skips the lookup of p: the caller's just found it missing.
+func mkdirLeafInRoot(root *os.File, p string, exists bool) *os.File {
+	if exists {
+		f, err := lookupInRoot(root, p)
+		if err == nil {
+			if isDir(f) {
+				return f
+			}
+			f.Close()
+			return nil
 		}
-		f.Close()
-		return nil
-	} else if !errors.Is(err, unix.ENOENT) {
-		return nil
+		if !errors.Is(err, unix.ENOENT) {
+			return nil
+		}
 	}
 	dir, name, err := splitLeaf(p)
 	if err != nil {
@@ -210,7 +221,7 @@ func openOrCreate(root *os.File, rootPath, p string, dir bool) (_ *os.File, exis
 		return nil, false, fmt.Errorf("open %s in rootfs: %w", p, err)
 	}
 	if dir {
-		f, err := mkdirAllInRoot(root, rootPath, p)
+		f, err := mkdirAll(root, rootPath, p, false)
 		return f, false, err
 	}
 	if err := createFileInRoot(root, rootPath, p); err != nil {
