@@ -2,7 +2,8 @@
 // without cgo.
 //
 // New namespaces are made by the clone flags of the child (exec.Cmd's SysProcAttr), which
-// the kernel applies atomically, user namespace first. Namespaces given by path are joined
+// the kernel applies atomically, user namespace first, or, for the network, ipc and uts
+// ones, ahead of the clone on the thread it is made from (Ahead). Namespaces given by path are joined
 // before the clone: setns(2) changes only the calling thread for every namespace type
 // except user, mount (which needs an unshared fs_struct) and time (which needs a
 // single-threaded caller). So Start joins them on a goroutine locked to a fresh OS thread,
@@ -84,56 +85,74 @@ func Start(cmd *exec.Cmd, join []Join) error {
 	if len(join) == 0 {
 		return cmd.Start()
 	}
+	start, closeJoins, err := joiner(cmd, join)
+	if err != nil {
+		return err
+	}
+	defer closeJoins()
+	errc := make(chan error, 1)
+	onOwnThread(func() { errc <- start() })
+	return <-errc
+}
+
+// joiner opens the namespaces in join and returns what joins them on the calling
+// thread (which must be locked, and is left in them) and starts cmd there.
+func joiner(cmd *exec.Cmd, join []Join) (start func() error, closeJoins func(), err error) {
 	type opened struct {
 		f    *os.File
 		flag uintptr
 		j    Join
 	}
 	var fds []opened
-	defer func() {
+	closeJoins = func() {
 		for _, o := range fds {
 			o.f.Close()
 		}
-	}()
+	}
 	needFS := false
 	for _, j := range join {
 		flag, err := CloneFlag(j.Type)
 		if err != nil {
-			return err
+			closeJoins()
+			return nil, nil, err
 		}
 		if flag == unix.CLONE_NEWUSER || flag == unix.CLONE_NEWTIME {
-			return fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrUnsupportedJoin)
+			closeJoins()
+			return nil, nil, fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrUnsupportedJoin)
 		}
 		if flag == unix.CLONE_NEWPID {
-			return fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrPidJoin)
+			closeJoins()
+			return nil, nil, fmt.Errorf("join %s namespace %s: %w", j.Type, j.Path, ErrPidJoin)
 		}
 		f, err := os.Open(j.Path)
 		if err != nil {
-			return fmt.Errorf("join %s namespace: %w", j.Type, err)
+			closeJoins()
+			return nil, nil, fmt.Errorf("join %s namespace: %w", j.Type, err)
 		}
 		fds = append(fds, opened{f, flag, j})
 		if flag == unix.CLONE_NEWNS {
 			needFS = true
 		}
 	}
-	errc := make(chan error, 1)
-	work := func() {
-		// Never unlocked: see the package comment.
-		runtime.LockOSThread()
+	start = func() error {
 		if needFS {
 			if err := unix.Unshare(unix.CLONE_FS); err != nil {
-				errc <- os.NewSyscallError("unshare CLONE_FS", err)
-				return
+				return os.NewSyscallError("unshare CLONE_FS", err)
 			}
 		}
 		for _, o := range fds {
 			if err := unix.Setns(int(o.f.Fd()), int(o.flag)); err != nil {
-				errc <- fmt.Errorf("join %s namespace %s: %w", o.j.Type, o.j.Path, os.NewSyscallError("setns", err))
-				return
+				return fmt.Errorf("join %s namespace %s: %w", o.j.Type, o.j.Path, os.NewSyscallError("setns", err))
 			}
 		}
-		errc <- cmd.Start()
+		return cmd.Start()
 	}
+	return start, closeJoins, nil
+}
+
+// onOwnThread runs work on a goroutine locked to an OS thread other than the main
+// one and never unlocked: see the package comment. It returns at once.
+func onOwnThread(work func()) {
 	go func() {
 		runtime.LockOSThread()
 		if unix.Gettid() != unix.Getpid() {
@@ -147,9 +166,76 @@ func Start(cmd *exec.Cmd, join []Join) error {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			runtime.LockOSThread()
 			work()
 		}()
 		<-done
 	}()
+}
+
+// Ahead makes new namespaces on an OS thread of its own while the caller goes on
+// with other work, and clones the child from that thread later (Start), the child
+// inheriting them as it would have made them with clone flags: a network
+// namespace costs the kernel most of a clone (~0.7 ms), which this takes off the
+// caller's path. The thread is never unlocked, so it dies with its goroutine.
+type Ahead struct {
+	made  chan error
+	reqs  chan func() // one request, or nil to end
+	used  bool
+	flags uintptr
+}
+
+// NewAhead starts making the namespaces of flags, which unshare(2) must make alone
+// on a thread of a multi-threaded process (network, ipc, uts: not user, pid, mount,
+// time or cgroup, whose semantics differ there).
+func NewAhead(flags uintptr) *Ahead {
+	a := &Ahead{made: make(chan error, 1), reqs: make(chan func(), 1), flags: flags}
+	onOwnThread(func() {
+		err := unix.Unshare(int(flags))
+		a.made <- err
+		if req := <-a.reqs; req != nil {
+			req()
+		}
+	})
+	return a
+}
+
+// Made waits for the namespaces and returns the flags of those the thread is in: all
+// of NewAhead's, or none (the caller then asks the clone for them).
+func (a *Ahead) Made() uintptr {
+	if a == nil {
+		return 0
+	}
+	if err, ok := <-a.made; ok {
+		close(a.made)
+		if err != nil {
+			a.flags = 0
+		}
+	}
+	return a.flags
+}
+
+// Start starts cmd from the thread, after joining the namespaces in join there, as
+// the package's Start does; cmd's clone flags must not ask again for what Made says
+// the thread has. Start or Close may be called once.
+func (a *Ahead) Start(cmd *exec.Cmd, join []Join) error {
+	a.Made()
+	start, closeJoins, err := joiner(cmd, join)
+	if err != nil {
+		return err
+	}
+	defer closeJoins()
+	a.used = true
+	errc := make(chan error, 1)
+	a.reqs <- func() { errc <- start() }
 	return <-errc
+}
+
+// Close ends the thread, and with it the namespaces, if Start did not use them.
+func (a *Ahead) Close() {
+	if a == nil || a.used {
+		return
+	}
+	a.used = true
+	a.reqs <- nil
 }

@@ -108,3 +108,73 @@ func TestJoinErrors(t *testing.T) {
 		t.Fatalf("user join: %v, want ErrUnsupportedJoin", err)
 	}
 }
+
+// TestAhead: a child started from Ahead's thread is in the network, ipc and uts
+// namespaces made there (new ones, of the host's user namespace), and joins the
+// ones it is given; the calling process keeps its own.
+func TestAhead(t *testing.T) {
+	needRoot(t)
+	pid := holder(t, syscall.CLONE_NEWNS)
+	host := map[string]string{}
+	for _, ns := range []string{"net", "ipc", "uts", "mnt", "user"} {
+		host[ns], _ = os.Readlink("/proc/self/ns/" + ns)
+	}
+	holderMnt, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAhead(syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS)
+	defer a.Close()
+	if made := a.Made(); made != syscall.CLONE_NEWNET|syscall.CLONE_NEWIPC|syscall.CLONE_NEWUTS {
+		t.Fatalf("Made() = %#x", made)
+	}
+	cmd := exec.Command("/bin/readlink", "/proc/self/ns/net", "/proc/self/ns/ipc", "/proc/self/ns/uts", "/proc/self/ns/mnt", "/proc/self/ns/user")
+	var out strings.Builder
+	cmd.Stdout = &out
+	// Joining a mount namespace on Ahead's thread needs its fs_struct unshared, as Start's.
+	if err := a.Start(cmd, []Join{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", pid)}}); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("wait: %v", err)
+	}
+	got := strings.Fields(out.String())
+	if len(got) != 5 {
+		t.Fatalf("readlink printed %q", out.String())
+	}
+	for i, ns := range []string{"net", "ipc", "uts"} {
+		if got[i] == host[ns] {
+			t.Errorf("child shares the host's %s namespace", ns)
+		}
+	}
+	if got[3] != holderMnt {
+		t.Errorf("child in mount namespace %s, want the joined %s", got[3], holderMnt)
+	}
+	if got[4] != host["user"] {
+		t.Errorf("child in user namespace %s, want the host's %s", got[4], host["user"])
+	}
+	for ns, want := range host {
+		if now, _ := os.Readlink("/proc/self/ns/" + ns); now != want {
+			t.Errorf("test process moved to %s", now)
+		}
+	}
+}
+
+// TestAheadUnused: Close ends the thread whether or not the namespaces are made
+// yet, and a failed join starts nothing.
+func TestAheadUnused(t *testing.T) {
+	needRoot(t)
+	NewAhead(syscall.CLONE_NEWNET).Close()
+	a := NewAhead(syscall.CLONE_NEWNET)
+	a.Made()
+	cmd := exec.Command("/bin/true")
+	if err := a.Start(cmd, []Join{{specs.NetworkNamespace, "/nonexistent/netns"}}); err == nil || cmd.Process != nil {
+		t.Fatalf("Start with a missing join: %v, process %v", err, cmd.Process)
+	}
+	a.Close()
+	var nilAhead *Ahead
+	if nilAhead.Made() != 0 {
+		t.Fatal("a nil Ahead made namespaces")
+	}
+	nilAhead.Close()
+}

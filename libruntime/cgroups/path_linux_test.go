@@ -147,3 +147,34 @@ func TestParseOwnCgroup(t *testing.T) {
 		})
 	}
 }
+
+// TestIsCgroup2Root: Mount's direct look at systemd's places takes the hierarchy's
+// root only: not a cgroup below it, not another filesystem, not a symlink to it.
+func TestIsCgroup2Root(t *testing.T) {
+	mount, err := Mount()
+	hulltest.Require(t, "a cgroup2 mount", err)
+	if !isCgroup2Root(mount) {
+		t.Fatalf("isCgroup2Root(%s) = false", mount)
+	}
+	link := filepath.Join(t.TempDir(), "cg")
+	if err := os.Symlink(mount, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/", "/proc", link, "/nonexistent"} {
+		if isCgroup2Root(p) {
+			t.Errorf("isCgroup2Root(%s) = true", p)
+		}
+	}
+	ents, err := os.ReadDir(mount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if p := filepath.Join(mount, e.Name()); isCgroup2Root(p) {
+				t.Errorf("isCgroup2Root(%s) = true for a cgroup below the root", p)
+			}
+			break
+		}
+	}
+}

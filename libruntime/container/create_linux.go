@@ -147,6 +147,8 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	ahead := newAhead(spec)
+	defer ahead.Close()
 	t.mark("config load")
 	// The one validation pass: the checks of `hull check`, so create fails with
 	// exactly the text check prints for the first error it finds and warns as check
@@ -387,8 +389,14 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(cgFile.Fd())
 	}
+	if made := ahead.Made(); made == 0 || nsenter.NeedsSpawn(joins) || cmd.SysProcAttr.Cloneflags&made != made {
+		ahead.Close()
+		ahead = nil
+	} else {
+		cmd.SysProcAttr.Cloneflags &^= made
+	}
 	conn.spawning()
-	proc, err := startInit(cmd, joins, exe, into)
+	proc, err := startInit(cmd, joins, exe, into, ahead)
 	// Init has its own copies of its end of the socket and of its /dev/null stdio.
 	conn.started()
 	if err != nil {
@@ -471,12 +479,16 @@ func Create(root, id string, o *CreateOpts) (c *Container, in *Init, err error) 
 	return c, &Init{proc: proc}, nil
 }
 
-// startInit starts init through Go's fork (namespaces joined on a locked thread) or, when
-// a namespace needs a single-threaded process to join, through nsenter's raw fork, born
-// in cg (nil: where hull is).
-func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg cgroups.Manager) (*os.Process, error) {
+// startInit starts init through Go's fork (namespaces joined on a locked thread: ahead's,
+// if set) or, when a namespace needs a single-threaded process to join, through
+// nsenter's raw fork, born in cg (nil: where hull is).
+func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg cgroups.Manager, ahead *nsenter.Ahead) (*os.Process, error) {
 	if !nsenter.NeedsSpawn(joins) {
-		if err := nsenter.Start(cmd, joins); err != nil {
+		start := nsenter.Start
+		if ahead != nil {
+			start = ahead.Start
+		}
+		if err := start(cmd, joins); err != nil {
 			return nil, err
 		}
 		return cmd.Process, nil
@@ -495,6 +507,35 @@ func startInit(cmd *exec.Cmd, joins []nsenter.Join, exe *os.File, cg cgroups.Man
 		Join:       joins,
 		CloneFlags: attr.Cloneflags,
 	}, cg)
+}
+
+// newAhead starts making, on a thread of its own, the new namespaces that unshare
+// makes there as the clone would (network, the costly one, with ipc and uts), while
+// create validates and records the container; nil if there is nothing to make or
+// init cannot be cloned from that thread. A user namespace must own the network
+// namespace made with it, so neither is made ahead then; a namespace joined by path
+// (and a new time namespace, joined at birth) may need nsenter's raw fork.
+func newAhead(spec *specs.Spec) *nsenter.Ahead {
+	if spec.Linux == nil {
+		return nil
+	}
+	var flags uintptr
+	for _, ns := range spec.Linux.Namespaces {
+		switch {
+		case ns.Path != "", ns.Type == specs.UserNamespace, ns.Type == specs.TimeNamespace:
+			return nil
+		case ns.Type == specs.NetworkNamespace:
+			flags |= unix.CLONE_NEWNET
+		case ns.Type == specs.IPCNamespace:
+			flags |= unix.CLONE_NEWIPC
+		case ns.Type == specs.UTSNamespace:
+			flags |= unix.CLONE_NEWUTS
+		}
+	}
+	if flags&unix.CLONE_NEWNET == 0 {
+		return nil
+	}
+	return nsenter.NewAhead(flags)
 }
 
 // moveNetDevices moves linux.netDevices into init's network namespace (new, or the

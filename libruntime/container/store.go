@@ -52,6 +52,21 @@ type persisted struct {
 	CreatorStartTime uint64 `json:"creator_start_time,omitempty"`
 
 	view configView // the fields of RawConfig that readState decodes
+	// stamp is the state file readState read; zero if it read none.
+	stamp fileStamp
+}
+
+// fileStamp tells one version of the state file from every other: hull replaces
+// it whole (writeFileAtomic), with a new inode whose times are later than the old
+// one's, and never writes it in place.
+type fileStamp struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime unix.Timespec
+}
+
+func stampOf(st *unix.Stat_t) fileStamp {
+	return fileStamp{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
 }
 
 // configView is what readState decodes of the config: what `state`, `start`,
@@ -161,7 +176,11 @@ func readState(dir string) (*persisted, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var p persisted
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	p := persisted{stamp: stampOf(&st)}
 	if err := json.NewDecoder(f).Decode(&p); err != nil {
 		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
@@ -268,6 +287,14 @@ func (c *Container) lockFresh() (func(), error) {
 			return nil, &notExistError{id: c.p.ID}
 		}
 		return nil, err
+	}
+	if c.p.stamp != (fileStamp{}) {
+		// Unchanged since Load read it: the same file, not rewritten since.
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(c.dir, stateFile), &st); err == nil && stampOf(&st) == c.p.stamp {
+			c.noCreator = true
+			return unlock, nil
+		}
 	}
 	p, err := readState(c.dir)
 	switch {

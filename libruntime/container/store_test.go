@@ -171,6 +171,43 @@ func TestLockFreshGone(t *testing.T) {
 	}
 }
 
+// TestLockFreshRereads: lockFresh keeps what Load read only while the state file is
+// the same one; a state written in between (a new file, however alike) is read again.
+func TestLockFreshRereads(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "c1")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeState(dir, &persisted{ID: "c1", Bundle: "/b1"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(root, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := c.p
+	unlock, err := c.lockFresh()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if c.p != read || !c.noCreator {
+		t.Fatalf("unchanged state read again (%v) or the lock not taken as the creator's (%v)", c.p != read, c.noCreator)
+	}
+	// Same size, same fields but one, right after: only the file's identity differs.
+	if err := writeState(dir, &persisted{ID: "c1", Bundle: "/b2"}); err != nil {
+		t.Fatal(err)
+	}
+	if unlock, err = c.lockFresh(); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if c.p.Bundle != "/b2" {
+		t.Fatalf("lockFresh kept bundle %q after the state was rewritten", c.p.Bundle)
+	}
+}
+
 // TestCreatingNeedsLiveCreator: a container without init is creating only while the
 // `hull create` building it lives; remains of a killed one are stopped, so delete works.
 func TestCreatingNeedsLiveCreator(t *testing.T) {

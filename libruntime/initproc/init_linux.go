@@ -167,7 +167,7 @@ func (i *initState) run() error {
 	}
 	handover := pidNS != nil && os.Getenv(EnvPidNSMode) == PidNSHandover
 	rc := &rootfs.Config{Spec: spec, Rootfs: cfg.Rootfs, NoPivot: cfg.NoPivot, InUserNS: hasNS(spec, specs.UserNamespace),
-		Sources: i.mountSource, HostMountNS: !hasNS(spec, specs.MountNamespace)}
+		Sources: i.mountSource, HostMountNS: !hasNS(spec, specs.MountNamespace), Proc: i.proc}
 	if handover {
 		rc.LateProc = true
 	} else {

@@ -70,7 +70,7 @@ func containerDevices(l *specs.Linux) ([]device, error) {
 
 // setupDev creates the device nodes and the standard /dev symlinks.
 func (p *preparer) setupDev() error {
-	root, err := p.reopenRoot()
+	root, err := p.rootHandle()
 	if err != nil {
 		return err
 	}
@@ -78,11 +78,26 @@ func (p *preparer) setupDev() error {
 	if err != nil {
 		return err
 	}
+	// Most nodes share /dev: each directory is resolved (and made) once. Making
+	// a node or binding one over a file changes no directory on the way.
+	dirs := map[string]*os.File{}
+	defer func() {
+		for _, f := range dirs {
+			f.Close()
+		}
+	}()
 	// Node modes come from the config, not from our umask.
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	for _, d := range devs {
-		if err := createDevice(root, p.c.Rootfs, d, p.c.InUserNS); err != nil {
+		dir, name, err := splitLeaf(d.path)
+		if err == nil && dirs[dir] == nil {
+			dirs[dir], err = mkdirAllInRoot(root, p.c.Rootfs, dir)
+		}
+		if err == nil {
+			err = createDevice(dirs[dir], name, d, p.c.InUserNS)
+		}
+		if err != nil {
 			return fmt.Errorf("device %s: %w", d.path, err)
 		}
 	}
@@ -92,23 +107,22 @@ func (p *preparer) setupDev() error {
 			ptmx = false // the config provides its own
 		}
 	}
-	return devSymlinks(root, p.c.Rootfs, ptmx)
+	dev := dirs["/dev/"]
+	if dev == nil {
+		if dev, err = mkdirAllInRoot(root, p.c.Rootfs, "/dev"); err != nil {
+			return err
+		}
+		dirs["/dev/"] = dev
+	}
+	return devSymlinks(dev, ptmx)
 }
 
-func createDevice(root *os.File, rootPath string, d device, inUserNS bool) error {
-	dir, name, err := splitLeaf(d.path)
-	if err != nil {
-		return err
-	}
-	parent, err := mkdirAllInRoot(root, rootPath, dir)
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
+// createDevice makes the node d, named name in the directory parent.
+func createDevice(parent *os.File, name string, d device, inUserNS bool) error {
 	if inUserNS {
 		return bindDevice(parent, name, d)
 	}
-	err = unix.Mknodat(int(parent.Fd()), name, d.typ|d.perm, int(unix.Mkdev(d.major, d.minor)))
+	err := unix.Mknodat(int(parent.Fd()), name, d.typ|d.perm, int(unix.Mkdev(d.major, d.minor)))
 	switch {
 	case errors.Is(err, unix.EEXIST):
 		// Like runc, keep what the image has.
@@ -159,14 +173,10 @@ func bindDevice(parent *os.File, name string, d device) error {
 	return bindOnto(src, dst, config.MountOptions{Flags: unix.MS_BIND, Bind: true})
 }
 
-// devSymlinks creates the /dev symlinks runc creates; existing entries are
-// kept. /dev/ptmx is replaced by a link to the devpts instance's ptmx.
-func devSymlinks(root *os.File, rootPath string, ptmx bool) error {
-	dev, err := mkdirAllInRoot(root, rootPath, "/dev")
-	if err != nil {
-		return err
-	}
-	defer dev.Close()
+// devSymlinks creates in dev, the container's /dev, the symlinks runc creates;
+// existing entries are kept. /dev/ptmx is replaced by a link to the devpts
+// instance's ptmx.
+func devSymlinks(dev *os.File, ptmx bool) error {
 	fd := int(dev.Fd())
 	links := [][2]string{
 		{"/proc/self/fd", "fd"},

@@ -247,7 +247,7 @@ func (p *preparer) mountIDMapped(m specs.Mount, o config.MountOptions, tree *os.
 		return errors.New("no id-mapped mount was handed over for it: the runtime makes id-mapped mounts on the host (rootfs.SourceServer, asked through Config.Sources)")
 	}
 	defer tree.Close()
-	if _, err := p.reopenRoot(); err != nil {
+	if _, err := p.rootHandle(); err != nil {
 		return err
 	}
 	return p.bindFrom(tree, cleanDest(m.Destination), o, tree)

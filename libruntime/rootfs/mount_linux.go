@@ -17,9 +17,11 @@ import (
 // preparer carries the state of Prepare across the spec's mounts.
 type preparer struct {
 	c        *Config
-	root     *os.File // O_PATH handle to the top of the rootfs mount stack
+	root     *os.File // O_PATH handle to the top of the rootfs mount stack; nil: to reopen
+	rootID   fileID   // root's identity, to tell a mount that lands on it
 	cgroupns bool
-	proc     *os.File // the host's procfs root, verified; opened on first use
+	proc     *os.File // the host's procfs root, verified: Config.Proc, or opened on first use
+	ownProc  bool     // proc was opened here
 	rootPath string   // hostPath of root, read once: root is always reopened from c.Rootfs
 	index    int      // the config mount being made
 }
@@ -52,42 +54,61 @@ func (p *preparer) sourceTree(source string, o config.MountOptions) (*os.File, e
 
 func (p *preparer) close() {
 	p.closeRoot()
-	if p.proc != nil {
+	if p.ownProc {
 		p.proc.Close()
-		p.proc = nil
 	}
+	p.proc, p.ownProc = nil, false
 }
 
 func (p *preparer) closeRoot() {
 	if p.root != nil {
 		p.root.Close()
-		p.root = nil
+		p.root, p.rootID = nil, fileID{}
 	}
 }
 
-// reopenRoot refreshes the rootfs handle. A handle keeps pointing at the
-// mount it was opened on, so after a mount landed on the rootfs directory
-// itself (a destination that is, or links to, "/") later lookups must start
-// from the new top mount, as a path walk of the host rootfs path would.
-func (p *preparer) reopenRoot() (*os.File, error) {
+// rootHandle returns the handle on the top of the rootfs mount stack. A
+// handle keeps pointing at the mount it was opened on, so after a mount landed
+// on the rootfs directory itself (a destination that is, or links to, "/")
+// later lookups must start from the new top mount, as a path walk of the host
+// rootfs path would: such a mount drops the handle (landed), and it is
+// reopened here. A mount anywhere else leaves the top as it is.
+func (p *preparer) rootHandle() (*os.File, error) {
+	if p.root != nil {
+		return p.root, nil
+	}
 	f, err := os.OpenFile(p.c.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: root.path itself
 	if err != nil {
 		return nil, err
 	}
-	p.closeRoot()
-	p.root = f
+	id, err := identify(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p.root, p.rootID = f, id
 	return f, nil
+}
+
+// landed is told the identity of a destination something was just mounted
+// on, and drops the root handle if that was the root, which is then covered.
+func (p *preparer) landed(dst fileID) {
+	if dst == p.rootID {
+		p.closeRoot()
+	}
 }
 
 // mounted returns a handle to the mount now on top of dst, the destination
 // handle used for the mount (which still refers to the covered inode), and
 // checks that a new mount really is there.
 func (p *preparer) mounted(dest string, dst *os.File) (*os.File, error) {
-	wasRoot, err := sameFile(dst, p.root)
+	before, err := identify(dst)
 	if err != nil {
 		return nil, err
 	}
-	root, err := p.reopenRoot()
+	wasRoot := before == p.rootID
+	p.landed(before)
+	root, err := p.rootHandle()
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +121,9 @@ func (p *preparer) mounted(dest string, dst *os.File) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	before, err := mountID(dst)
-	if err == nil {
-		var after uint64
-		if after, err = mountID(top); err == nil && after == before {
-			err = fmt.Errorf("%s: new mount not found after mounting (raced with a rename?)", dest)
-		}
+	after, err := mountID(top)
+	if err == nil && after == before.mnt {
+		err = fmt.Errorf("%s: new mount not found after mounting (raced with a rename?)", dest)
 	}
 	if err != nil {
 		top.Close()
@@ -115,7 +133,7 @@ func (p *preparer) mounted(dest string, dst *os.File) (*os.File, error) {
 }
 
 func (p *preparer) mountEntry(m specs.Mount, o config.MountOptions) error {
-	if _, err := p.reopenRoot(); err != nil {
+	if _, err := p.rootHandle(); err != nil {
 		return err
 	}
 	dest := cleanDest(m.Destination)
@@ -159,15 +177,18 @@ func (p *preparer) mountFilesystem(source, fstype, dest string, o config.MountOp
 // newFilesystem mounts a new instance of fstype on dest and returns a handle
 // to the root of the new mount.
 func (p *preparer) newFilesystem(source, fstype, dest string, o config.MountOptions) (*os.File, error) {
+	root, err := p.rootHandle()
+	if err != nil {
+		return nil, err
+	}
 	var (
 		dst     *os.File
 		existed bool
-		err     error
 	)
 	if fstype == "proc" || fstype == "sysfs" {
-		dst, err = openPlainDir(p.root, p.c.Rootfs, dest)
+		dst, err = openPlainDir(root, p.c.Rootfs, dest)
 	} else {
-		dst, existed, err = openOrCreate(p.root, p.c.Rootfs, dest, true)
+		dst, existed, err = openOrCreate(root, p.c.Rootfs, dest, true)
 	}
 	if err != nil {
 		return nil, err
@@ -309,7 +330,11 @@ func (p *preparer) bindFrom(src *os.File, dest string, o config.MountOptions, tr
 	if err != nil {
 		return err
 	}
-	dst, _, err := openOrCreate(p.root, p.c.Rootfs, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
+	root, err := p.rootHandle()
+	if err != nil {
+		return err
+	}
+	dst, _, err := openOrCreate(root, p.c.Rootfs, dest, st.Mode&unix.S_IFMT == unix.S_IFDIR)
 	if err != nil {
 		return err
 	}
@@ -320,10 +345,17 @@ func (p *preparer) bindFrom(src *os.File, dest string, o config.MountOptions, tr
 	if dest == "/dev" {
 		o.Flags &^= unix.MS_RDONLY
 	}
-	if tree == nil {
-		return bindOnto(src, dst, o)
+	id, err := identify(dst)
+	if err != nil {
+		return err
 	}
-	return attachTree(tree, dst, o)
+	if tree == nil {
+		err = bindOnto(src, dst, o)
+	} else {
+		err = attachTree(tree, dst, o)
+	}
+	p.landed(id)
+	return err
 }
 
 // bindOnto clones the tree at src and attaches it on dst with the options.

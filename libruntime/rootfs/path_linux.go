@@ -94,7 +94,13 @@ func lookupInRoot(root *os.File, p string) (*os.File, error) {
 // is located with SecureJoin and created with pathrs-lite again: even a
 // raced lookup keeps every created directory inside the rootfs.
 func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
-	if f := mkdirLeafInRoot(root, p); f != nil {
+	return mkdirAll(root, rootPath, p, true)
+}
+
+// mkdirAll is mkdirAllInRoot; exists false says that a lookup of p just
+// failed with ENOENT, which is then not repeated.
+func mkdirAll(root *os.File, rootPath, p string, exists bool) (*os.File, error) {
+	if f := mkdirLeafInRoot(root, p, exists); f != nil {
 		return f, nil
 	}
 	f, err := pathrs.MkdirAllHandle(root, p, 0o755)
@@ -123,15 +129,20 @@ func mkdirAllInRoot(root *os.File, rootPath, p string) (*os.File, error) {
 // the leaf made relative to it and opened without following a symlink, so nothing
 // outside the rootfs can be reached; anything else (a missing parent, a symlink or
 // non-directory at p) returns nil, for pathrs-lite's full walk to handle and report.
-func mkdirLeafInRoot(root *os.File, p string) *os.File {
-	if f, err := lookupInRoot(root, p); err == nil {
-		if isDir(f) {
-			return f
+// exists false skips the lookup of p: the caller's just found it missing.
+func mkdirLeafInRoot(root *os.File, p string, exists bool) *os.File {
+	if exists {
+		f, err := lookupInRoot(root, p)
+		if err == nil {
+			if isDir(f) {
+				return f
+			}
+			f.Close()
+			return nil
 		}
-		f.Close()
-		return nil
-	} else if !errors.Is(err, unix.ENOENT) {
-		return nil
+		if !errors.Is(err, unix.ENOENT) {
+			return nil
+		}
 	}
 	dir, name, err := splitLeaf(p)
 	if err != nil {
@@ -210,7 +221,7 @@ func openOrCreate(root *os.File, rootPath, p string, dir bool) (_ *os.File, exis
 		return nil, false, fmt.Errorf("open %s in rootfs: %w", p, err)
 	}
 	if dir {
-		f, err := mkdirAllInRoot(root, rootPath, p)
+		f, err := mkdirAll(root, rootPath, p, false)
 		return f, false, err
 	}
 	if err := createFileInRoot(root, rootPath, p); err != nil {
@@ -252,7 +263,7 @@ func openPlainDir(root *os.File, rootPath, p string) (*os.File, error) {
 
 // hostPath returns where f really is in init's mount namespace, before pivot_root,
 // from the magic link /proc/thread-self/fd/N. The procfs root is verified once
-// (process.OpenProcRoot) and the link is reached without crossing a mount
+// (process.OpenProcRoot, or Config.Proc) and the link is reached without crossing a mount
 // (RESOLVE_NO_XDEV), so nothing mounted over part of that path can answer instead.
 // pathrs-lite's ProcSelfFdReadlink does the same with its handle re-verified at
 // every call: about ten syscalls, where this makes three.
@@ -262,7 +273,7 @@ func (p *preparer) hostPath(f *os.File) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		p.proc = proc
+		p.proc, p.ownProc = proc, true
 	}
 	name := "thread-self/fd/" + strconv.Itoa(int(f.Fd()))
 	how := unix.OpenHow{
@@ -287,26 +298,22 @@ func (p *preparer) hostPath(f *os.File) (string, error) {
 	}
 }
 
-// sameFile reports whether a and b are the same inode on the same mount.
-func sameFile(a, b *os.File) (bool, error) {
-	sa, err := fstat(a)
+// fileID tells one inode on one mount from every other.
+type fileID struct {
+	devMajor, devMinor uint32
+	ino, mnt           uint64
+}
+
+// identify returns f's fileID, from one statx.
+func identify(f *os.File) (fileID, error) {
+	var stx unix.Statx_t
+	err := linux.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_MNT_ID, &stx)
+	runtime.KeepAlive(f)
 	if err != nil {
-		return false, err
+		return fileID{}, &os.PathError{Op: "statx", Path: f.Name(), Err: err}
 	}
-	sb, err := fstat(b)
-	if err != nil {
-		return false, err
+	if stx.Mask&(unix.STATX_INO|unix.STATX_MNT_ID) != unix.STATX_INO|unix.STATX_MNT_ID {
+		return fileID{}, &os.PathError{Op: "statx", Path: f.Name(), Err: unix.ENOSYS}
 	}
-	if sa.Dev != sb.Dev || sa.Ino != sb.Ino {
-		return false, nil
-	}
-	ma, err := mountID(a)
-	if err != nil {
-		return false, err
-	}
-	mb, err := mountID(b)
-	if err != nil {
-		return false, err
-	}
-	return ma == mb, nil
+	return fileID{devMajor: stx.Dev_major, devMinor: stx.Dev_minor, ino: stx.Ino, mnt: stx.Mnt_id}, nil
 }

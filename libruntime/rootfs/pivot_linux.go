@@ -12,8 +12,9 @@ import (
 
 // pivotRoot switches to rootfs with pivot_root(".", "."), which stacks the
 // old root on top of the new one without needing a directory for it in the
-// rootfs, then detaches the old root.
-func pivotRoot(rootfs string) error {
+// rootfs, then detaches the old root. shared says whether setupPropagation
+// left the old root's mounts shared (rootfsPropagation shared or rshared).
+func pivotRoot(rootfs string, shared bool) error {
 	oldRoot, err := os.OpenFile("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0) //nolint:forbidigo // host path: the host's root, before pivot_root
 	if err != nil {
 		return err
@@ -36,9 +37,14 @@ func pivotRoot(rootfs string) error {
 		return &os.PathError{Op: "fchdir", Path: "old root", Err: err}
 	}
 	// Slave, not private: unmounting must not propagate to the host, but the
-	// host may still be busy with mounts we hold a reference to.
-	if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make old root rslave: %w", err)
+	// host may still be busy with mounts we hold a reference to. Only shared
+	// mounts propagate an unmount; setupPropagation made every one of the old
+	// root slave or private already, unless rootfsPropagation asked for shared
+	// (a walk of the whole tree, for nothing).
+	if shared {
+		if err := mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make old root rslave: %w", err)
+		}
 	}
 	if err := unmount(".", unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detach old root: %w", err)

@@ -42,6 +42,10 @@ type Config struct {
 	// spec.Mounts[i] (SourceServer.Open): for id-mapped mounts, and, in a user
 	// namespace, for bind sources init may not reach.
 	Sources func(i int) (*os.File, error)
+	// Proc, if set, is the host's procfs root, verified (process.OpenProcRoot),
+	// which Prepare reads its handles' real paths through; nil: Prepare opens
+	// one itself. The caller keeps and closes it.
+	Proc *os.File
 	// HostMountNS: the container has no mount namespace of its own (none in
 	// linux.namespaces) and shares the runtime's. Prepare and Finalize then make
 	// no mount, and Pivot only chroots.
@@ -87,7 +91,7 @@ func Prepare(c *Config) error {
 	if err := mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs on itself: %w", err)
 	}
-	p := &preparer{c: c, cgroupns: hasNamespace(c.linux(), specs.CgroupNamespace)}
+	p := &preparer{c: c, cgroupns: hasNamespace(c.linux(), specs.CgroupNamespace), proc: c.Proc}
 	defer p.close()
 	for i, m := range c.Spec.Mounts {
 		o, err := config.ParseMountOptions(m.Options)
@@ -108,7 +112,7 @@ func Prepare(c *Config) error {
 			err = p.mountIDMapped(m, o, idmapped)
 		case c.LateProc && m.Type == "proc":
 			var root, dst *os.File
-			if root, err = p.reopenRoot(); err == nil {
+			if root, err = p.rootHandle(); err == nil {
 				if dst, err = openPlainDir(root, c.Rootfs, cleanDest(m.Destination)); err == nil {
 					dst.Close()
 				}
@@ -139,7 +143,11 @@ func Pivot(c *Config) error {
 	if c.NoPivot {
 		return moveRoot(c.Rootfs)
 	}
-	return pivotRoot(c.Rootfs)
+	flags, err := c.rootPropagation()
+	if err != nil {
+		return err
+	}
+	return pivotRoot(c.Rootfs, flags&unix.MS_SHARED != 0)
 }
 
 func (c *Config) ownMountNS() bool { return !c.HostMountNS }
@@ -251,23 +259,39 @@ func checkHostProcfs() error {
 // pivot_root refuses a new root whose parent is shared, and the rootfs bind
 // would otherwise propagate to its peers.
 func setupPropagation(c *Config) error {
-	flags := uintptr(unix.MS_SLAVE | unix.MS_REC)
-	if name := c.linux().RootfsPropagation; name != "" {
-		f, ok := config.PropagationFlags(name)
-		if !ok {
-			return fmt.Errorf("unknown rootfsPropagation %q", name)
-		}
-		flags = f | unix.MS_REC
-		if f&unix.MS_UNBINDABLE != 0 {
-			// Unbindable mounts cannot be bind-mounted, which Prepare has
-			// to do; Finalize applies it to the finished root instead.
-			flags = unix.MS_PRIVATE | unix.MS_REC
-		}
+	flags, err := c.rootPropagation()
+	if err != nil {
+		return err
 	}
 	if err := mount("", "/", "", flags, ""); err != nil {
 		return fmt.Errorf("set propagation of /: %w", err)
 	}
+	if flags&unix.MS_SHARED == 0 {
+		// Recursively slave or private leaves no mount of the namespace shared
+		// (a shared mount made slave leaves its peer group), the rootfs's parent
+		// included: the lookup below (its path's symlinks, all of mountinfo
+		// read and parsed) would find nothing to do.
+		return nil
+	}
 	return makeParentMountPrivate(c.Rootfs)
+}
+
+// rootPropagation is the propagation setupPropagation gives "/", recursively.
+func (c *Config) rootPropagation() (uintptr, error) {
+	name := c.linux().RootfsPropagation
+	if name == "" {
+		return unix.MS_SLAVE | unix.MS_REC, nil
+	}
+	f, ok := config.PropagationFlags(name)
+	if !ok {
+		return 0, fmt.Errorf("unknown rootfsPropagation %q", name)
+	}
+	if f&unix.MS_UNBINDABLE != 0 {
+		// Unbindable mounts cannot be bind-mounted, which Prepare has
+		// to do; Finalize applies it to the finished root instead.
+		return unix.MS_PRIVATE | unix.MS_REC, nil
+	}
+	return f | unix.MS_REC, nil
 }
 
 func makeParentMountPrivate(rootfs string) error {
