@@ -664,10 +664,14 @@ func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady, cgroupNSL
 		cp.Process = &proc
 		initSpec = &cp
 	}
-	if spec.Linux.Seccomp != nil {
-		// Init gets the compiled filter instead, and need not decode the profile.
-		cp, linux := *initSpec, *spec.Linux
-		linux.Seccomp = nil
+	if spec.Linux.Seccomp != nil || spec.Linux.Resources != nil {
+		// What init never reads stays out of its copy: the seccomp profile (it gets
+		// the compiled filter) and the resources (limits and the device filter are
+		// this process's job). Decoding them cold, in a fresh process, costs init
+		// its JSON decoder's set-up for each of their types: ~0.2 ms for Docker's
+		// devices, memory and cpu.
+		cp, linux := *initSpec, *initSpec.Linux
+		linux.Seccomp, linux.Resources = nil, nil
 		cp.Linux = &linux
 		initSpec = &cp
 	}
