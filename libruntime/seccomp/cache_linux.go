@@ -36,6 +36,11 @@ type Compiled struct {
 	// Cached says the program was read from the cache; Miss, when it was not, why.
 	Cached bool
 	Miss   string
+	// stored is the entry as ReadEntry read it (checksum checked), which
+	// MarshalEntry returns instead of encoding it again: create copies its cache
+	// hit into the container's state dir, and encoding the program (base64 in
+	// JSON, then its checksum) cost ~0.15 ms there, in a fresh process.
+	stored []byte
 }
 
 // Key hashes what decides the program and the warnings compile makes of s: the whole
@@ -79,6 +84,9 @@ const MaxEntrySize = 4 << 20
 func MarshalEntry(r *Compiled) ([]byte, error) {
 	if r == nil || r.Program == nil {
 		return nil, errors.New("seccomp: no program to store")
+	}
+	if r.stored != nil {
+		return r.stored, nil
 	}
 	body, err := json.Marshal(entry{Key: r.Key, Program: r.Program, Warnings: r.Warnings})
 	if err != nil {
@@ -131,7 +139,12 @@ func ReadEntry(dirfd int, name string) (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return UnmarshalEntry(data)
+	r, err := UnmarshalEntry(data)
+	if err != nil {
+		return nil, err
+	}
+	r.stored = data
+	return r, nil
 }
 
 // Cache holds compiled profiles in Dir, one file per Key, so that creating the

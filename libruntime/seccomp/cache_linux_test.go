@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,5 +250,31 @@ func TestEntryRefusesBadPrograms(t *testing.T) {
 	r, err := UnmarshalEntry(data)
 	if err != nil || r.Key != "k" || !slices.Equal(r.Warnings, []string{"w"}) || !slices.Equal(r.Program.Insns, good.Insns) {
 		t.Errorf("round trip: %+v, %v", r, err)
+	}
+}
+
+// TestEntryStoredAsRead: an entry read from a file is written again byte for byte,
+// without being encoded again.
+func TestEntryStoredAsRead(t *testing.T) {
+	good := &bpf.Program{Insns: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
+	data, err := MarshalEntry(&Compiled{Program: good, Key: "k", Warnings: []string{"w"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another encoding of the same entry: what is written again is what was read.
+	data = append([]byte(" "), data[:len(data)-sha256.Size]...)
+	sum := sha256.Sum256(data)
+	data = append(data, sum[:]...)
+	path := filepath.Join(t.TempDir(), "entry")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ReadEntry(unix.AT_FDCWD, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := MarshalEntry(r)
+	if err != nil || !bytes.Equal(again, data) {
+		t.Errorf("MarshalEntry of the entry read = %q, %v; want the file's bytes", again, err)
 	}
 }
