@@ -3,6 +3,8 @@ package seccomp
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -254,27 +256,104 @@ func TestEntryRefusesBadPrograms(t *testing.T) {
 }
 
 // TestEntryStoredAsRead: an entry read from a file is written again byte for byte,
-// without being encoded again.
+// without being encoded again, unless it is of the JSON form hull wrote before (in
+// the state dir of a container made then, which exec reads): that one is read, and
+// written in the current form.
 func TestEntryStoredAsRead(t *testing.T) {
 	good := &bpf.Program{Insns: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
-	data, err := MarshalEntry(&Compiled{Program: good, Key: "k", Warnings: []string{"w"}})
+	seal := func(body []byte) []byte {
+		sum := sha256.Sum256(body)
+		return append(body, sum[:]...)
+	}
+	// The key's length as a two-byte uvarint, which MarshalEntry would write in one.
+	current := seal([]byte(entryMagic + "\x81\x00k\x00\x00\x08\x06\x00\x00\x00\x00\x00\xff\x7f"))
+	legacy, err := json.Marshal(legacyEntry{Key: "k", Program: good})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Another encoding of the same entry: what is written again is what was read.
-	data = append([]byte(" "), data[:len(data)-sha256.Size]...)
-	sum := sha256.Sum256(data)
-	data = append(data, sum[:]...)
-	path := filepath.Join(t.TempDir(), "entry")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
+	for name, data := range map[string][]byte{"current": current, "legacy": seal(legacy)} {
+		path := filepath.Join(t.TempDir(), "entry")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ReadEntry(unix.AT_FDCWD, path)
+		if err != nil || r.Key != "k" || len(r.Warnings) != 0 || !slices.Equal(r.Program.Insns, good.Insns) {
+			t.Fatalf("%s: %+v, %v", name, r, err)
+		}
+		again, err := MarshalEntry(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "current" && !bytes.Equal(again, data) {
+			t.Errorf("current: MarshalEntry of the entry read = %q; want the file's bytes", again)
+		}
+		if name == "legacy" && !bytes.HasPrefix(again, []byte(entryMagic)) {
+			t.Errorf("legacy: MarshalEntry of the entry read = %.40q; want the current form", again)
+		}
 	}
-	r, err := ReadEntry(unix.AT_FDCWD, path)
+}
+
+// TestEntryMalformed: a body with a sound checksum but cut short, or with bytes
+// after the program, is refused, never read past its end.
+func TestEntryMalformed(t *testing.T) {
+	good := &bpf.Program{Insns: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
+	data, err := MarshalEntry(&Compiled{Program: good, Key: "k", Warnings: []string{"w1", "w2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := MarshalEntry(r)
-	if err != nil || !bytes.Equal(again, data) {
-		t.Errorf("MarshalEntry of the entry read = %q, %v; want the file's bytes", again, err)
+	body := data[:len(data)-sha256.Size]
+	seal := func(b []byte) []byte {
+		sum := sha256.Sum256(b)
+		return append(slices.Clip(b), sum[:]...)
+	}
+	for n := len(entryMagic); n < len(body); n++ {
+		if r, err := UnmarshalEntry(seal(body[:n])); err == nil {
+			t.Errorf("body cut to %d of %d bytes: accepted %+v", n, len(body), r)
+		}
+	}
+	if _, err := UnmarshalEntry(seal(append(slices.Clone(body), 0))); err == nil {
+		t.Error("a byte after the program: accepted")
+	}
+	// A warning count larger than the bytes left.
+	huge := binary.AppendUvarint([]byte(entryMagic+"\x01k\x00"), 1<<40)
+	if _, err := UnmarshalEntry(seal(huge)); err == nil {
+		t.Error("a warning count beyond the entry: accepted")
+	}
+	if _, err := UnmarshalEntry(seal(body)); err != nil {
+		t.Errorf("the sound entry: %v", err)
+	}
+}
+
+// TestCacheLegacyEntry: an entry of the JSON form is used, and create's Store
+// replaces it with the current form, which the next create reads.
+func TestCacheLegacyEntry(t *testing.T) {
+	s := loadFixture(t)
+	c := newCache(t)
+	r := compileFresh(t, c, s)
+	body, err := json.Marshal(legacyEntry{Key: r.Key, Program: r.Program, Warnings: r.Warnings})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(c.Dir, r.Key)
+	if err := os.WriteFile(path, append(body, sum[:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hit := compileFresh(t, c, s)
+	if !hit.Cached || !slices.Equal(hit.Program.Insns, r.Program.Insns) {
+		t.Fatalf("legacy entry: cached %v (%s)", hit.Cached, hit.Miss)
+	}
+	if err := c.Store(hit); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(data, []byte(entryMagic)) {
+		t.Fatalf("after Store: %.40q, %v; want the current form", data, err)
+	}
+	if again := compileFresh(t, c, s); !again.Cached || again.legacy {
+		t.Errorf("the replaced entry: cached %v, legacy %v", again.Cached, again.legacy)
 	}
 }
