@@ -689,7 +689,7 @@ func (c *Container) syncInit(conn *syncConn, o *CreateOpts, timeReady, cgroupNSL
 		Hooks:        spec.Hooks != nil && (len(spec.Hooks.Prestart) > 0 || len(spec.Hooks.CreateRuntime) > 0), //nolint:staticcheck // prestart is deprecated but still honoured
 		Filter:       filter,
 		// Init is in the container's user namespace by now.
-		SetgroupsDenied: setgroupsDenied(spec, c.p.InitPid),
+		SetgroupsDenied: setgroupsDenied(spec.Linux.Namespaces, c.p.InitPid),
 	}
 	if err := conn.sendConfig(cfg); err != nil {
 		return err
@@ -824,8 +824,8 @@ func writePidFile(path string, pid int) error {
 // setgroupsDenied is process.SetgroupsDenied of pid, a process in the container's
 // user namespace. Only a joined one can deny it: the host's never does, and hull
 // makes a new one with setgroups allowed (initCommand).
-func setgroupsDenied(s *specs.Spec, pid int) bool {
-	if !slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+func setgroupsDenied(namespaces []specs.LinuxNamespace, pid int) bool {
+	if !slices.ContainsFunc(namespaces, func(n specs.LinuxNamespace) bool {
 		return n.Type == specs.UserNamespace && n.Path != ""
 	}) {
 		return false
