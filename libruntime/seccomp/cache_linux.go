@@ -37,8 +37,6 @@ type Compiled struct {
 	// Cached says the program was read from the cache; Miss, when it was not, why.
 	Cached bool
 	Miss   string
-	// legacy: read from an entry of the JSON form, which Store replaces.
-	legacy bool
 	// stored is the entry as ReadEntry read it (checksum checked), which
 	// MarshalEntry returns instead of encoding it again: create copies its cache
 	// hit into the container's state dir, and encoding the program (base64 in
@@ -50,7 +48,10 @@ type Compiled struct {
 // profile but listenerPath and listenerMetadata (they name the agent, whatever the
 // filter; a notify rule itself is in the syscalls), the native architecture,
 // libseccomp's version and API level (what it generates, and which actions it
-// accepts, depend on them), and hull's generatorVersion.
+// accepts, depend on them), hull's generatorVersion, and the form of the entry
+// (entryMagic): a hull that writes another form uses other files, so that two
+// versions sharing a --root (during an upgrade) do not take each other's entries
+// for damaged ones, compile again and replace them, create after create.
 func Key(s *specs.LinuxSeccomp) (string, error) {
 	native, err := libseccomp.GetNativeArch()
 	if err != nil {
@@ -61,7 +62,7 @@ func Key(s *specs.LinuxSeccomp) (string, error) {
 	cp.ListenerPath, cp.ListenerMetadata = "", ""
 	h := sha256.New()
 	// A hash.Hash never fails a Write.
-	_, _ = fmt.Fprintf(h, "hull seccomp %d\nnative %s\nlibseccomp %s api %d\n", generatorVersion, native, libVersion(), api)
+	_, _ = fmt.Fprintf(h, "hull seccomp %d\nnative %s\nlibseccomp %s api %d\n%s", generatorVersion, native, libVersion(), api, entryMagic)
 	// encoding/json writes a struct's fields in their declared order, and the
 	// profile has no maps: one profile, one encoding.
 	if err := json.NewEncoder(h).Encode(&cp); err != nil {
@@ -81,8 +82,8 @@ func Key(s *specs.LinuxSeccomp) (string, error) {
 const entryMagic = "hull seccomp entry 2\n"
 
 // legacyEntry is an entry as hull wrote it before entryMagic: JSON, then its
-// SHA-256. Containers made then have one in their state dir, which exec reads; one
-// in the cache is used and replaced by the next Store of its key.
+// SHA-256. Containers made then have one in their state dir, which exec reads. The
+// cache's are never met: the entry form is part of the key (Key).
 type legacyEntry struct {
 	Key      string       `json:"key"`
 	Program  *bpf.Program `json:"program"`
@@ -201,7 +202,7 @@ func unmarshalLegacyEntry(body []byte) (*Compiled, error) {
 	if e.Program == nil {
 		return nil, errors.New("no program")
 	}
-	return &Compiled{Program: e.Program, Warnings: e.Warnings, Key: e.Key, legacy: true}, nil
+	return &Compiled{Program: e.Program, Warnings: e.Warnings, Key: e.Key}, nil
 }
 
 // ReadEntry reads a file MarshalEntry wrote, bounded by MaxEntrySize, refusing
@@ -228,9 +229,7 @@ func ReadEntry(dirfd int, name string) (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !r.legacy {
-		r.stored = data
-	}
+	r.stored = data
 	return r, nil
 }
 
@@ -317,11 +316,11 @@ func (c *Cache) open() (int, error) {
 	return fd, nil
 }
 
-// Store keeps r in the cache, unless it came from there in the current form: written
-// to a temporary file and renamed over the key, so a reader sees a whole entry or
-// none, and two creates storing one key at once both store the same bytes.
+// Store keeps r in the cache, unless it came from there: written to a temporary file
+// and renamed over the key, so a reader sees a whole entry or none, and two creates
+// storing one key at once both store the same bytes.
 func (c *Cache) Store(r *Compiled) error {
-	if c == nil || c.Dir == "" || r == nil || (r.Cached && !r.legacy) || r.Program == nil || r.Key == "" {
+	if c == nil || c.Dir == "" || r == nil || r.Cached || r.Program == nil || r.Key == "" {
 		return nil
 	}
 	data, err := MarshalEntry(r)

@@ -256,9 +256,8 @@ func TestEntryRefusesBadPrograms(t *testing.T) {
 }
 
 // TestEntryStoredAsRead: an entry read from a file is written again byte for byte,
-// without being encoded again, unless it is of the JSON form hull wrote before (in
-// the state dir of a container made then, which exec reads): that one is read, and
-// written in the current form.
+// without being encoded again; one of the JSON form hull wrote before (in the state
+// dir of a container made then, which exec reads) is read too.
 func TestEntryStoredAsRead(t *testing.T) {
 	good := &bpf.Program{Insns: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
 	seal := func(body []byte) []byte {
@@ -280,15 +279,8 @@ func TestEntryStoredAsRead(t *testing.T) {
 		if err != nil || r.Key != "k" || len(r.Warnings) != 0 || !slices.Equal(r.Program.Insns, good.Insns) {
 			t.Fatalf("%s: %+v, %v", name, r, err)
 		}
-		again, err := MarshalEntry(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if name == "current" && !bytes.Equal(again, data) {
-			t.Errorf("current: MarshalEntry of the entry read = %q; want the file's bytes", again)
-		}
-		if name == "legacy" && !bytes.HasPrefix(again, []byte(entryMagic)) {
-			t.Errorf("legacy: MarshalEntry of the entry read = %.40q; want the current form", again)
+		if again, err := MarshalEntry(r); err != nil || !bytes.Equal(again, data) {
+			t.Errorf("%s: MarshalEntry of the entry read = %q, %v; want the file's bytes", name, again, err)
 		}
 	}
 }
@@ -321,39 +313,5 @@ func TestEntryMalformed(t *testing.T) {
 	}
 	if _, err := UnmarshalEntry(seal(body)); err != nil {
 		t.Errorf("the sound entry: %v", err)
-	}
-}
-
-// TestCacheLegacyEntry: an entry of the JSON form is used, and create's Store
-// replaces it with the current form, which the next create reads.
-func TestCacheLegacyEntry(t *testing.T) {
-	s := loadFixture(t)
-	c := newCache(t)
-	r := compileFresh(t, c, s)
-	body, err := json.Marshal(legacyEntry{Key: r.Key, Program: r.Program, Warnings: r.Warnings})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(body)
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(c.Dir, r.Key)
-	if err := os.WriteFile(path, append(body, sum[:]...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hit := compileFresh(t, c, s)
-	if !hit.Cached || !slices.Equal(hit.Program.Insns, r.Program.Insns) {
-		t.Fatalf("legacy entry: cached %v (%s)", hit.Cached, hit.Miss)
-	}
-	if err := c.Store(hit); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil || !bytes.HasPrefix(data, []byte(entryMagic)) {
-		t.Fatalf("after Store: %.40q, %v; want the current form", data, err)
-	}
-	if again := compileFresh(t, c, s); !again.Cached || again.legacy {
-		t.Errorf("the replaced entry: cached %v, legacy %v", again.Cached, again.legacy)
 	}
 }
