@@ -120,16 +120,16 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 		// so an exec cannot leave the confinement by leaving the field out. The
 		// flags apply on top (runc ignores them with -p; a security flag is never
 		// dropped here).
-		spec, err := ct.Config()
+		base, err := ct.Process()
 		if err != nil {
 			return nil, err
 		}
-		if spec != nil && spec.Process != nil {
+		if base != nil {
 			if p.ApparmorProfile == "" {
-				p.ApparmorProfile = spec.Process.ApparmorProfile
+				p.ApparmorProfile = base.ApparmorProfile
 			}
 			if p.SelinuxLabel == "" {
-				p.SelinuxLabel = spec.Process.SelinuxLabel
+				p.SelinuxLabel = base.SelinuxLabel
 			}
 		}
 		execLSMFlags(c, &p)
@@ -138,16 +138,15 @@ func execProcess(c *cli.Context, ct *container.Container) (*specs.Process, error
 	if c.NArg() < 2 {
 		return nil, errors.New("exec: no command given; usage: hull exec <container-id> <command> [args...]")
 	}
-	spec, err := ct.Config()
+	base, err := ct.Process()
 	if err != nil {
 		return nil, err
 	}
-	if spec == nil || spec.Process == nil {
+	if base == nil {
 		// What a create killed before it recorded the config leaves: a stopped
 		// container, with no process to start from. Exec's gate refuses it.
 		return &specs.Process{Args: c.Args().Slice()[1:]}, nil
 	}
-	base := spec.Process
 	p := *base
 	p.Args = c.Args().Slice()[1:]
 	p.Terminal = c.Bool("tty")

@@ -99,6 +99,16 @@ func (c *Container) Owner() string      { return c.p.Owner }
 // decoded on first use.
 func (c *Container) Config() (*specs.Spec, error) { return c.p.spec() }
 
+// Process returns the config's process (nil while create has not recorded it), for
+// exec, without decoding the rest of the config.
+func (c *Container) Process() (*specs.Process, error) {
+	e, err := c.p.execSpec()
+	if err != nil || e == nil {
+		return nil, err
+	}
+	return e.Process, nil
+}
+
 // Annotations returns the config's annotations.
 func (c *Container) Annotations() map[string]string { return c.p.annotations() }
 

@@ -65,9 +65,14 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Everything below reads c.p.Config.
-	if _, err := c.p.spec(); err != nil {
+	// What exec reads of the config: the whole of it (c.p.spec) only where the
+	// seccomp profile itself is needed.
+	ec, err := c.p.execSpec()
+	if err != nil {
 		return nil, err
+	}
+	if ec == nil || ec.Linux == nil {
+		return nil, fmt.Errorf("exec: container %s has no linux config recorded", c.p.ID)
 	}
 	p := o.Process
 	if p == nil || len(p.Args) == 0 {
@@ -110,7 +115,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 			f.Close()
 		}
 	}()
-	for _, ns := range c.p.Config.Linux.Namespaces {
+	for _, ns := range ec.Linux.Namespaces {
 		name, ok := config.NamespaceFile(ns.Type)
 		if !ok {
 			continue
@@ -144,7 +149,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 	// Without a mount namespace of its own the container shares hull's, where
 	// joining it changes nothing: its root is init's chroot, entered by the helper.
 	var rootDir *os.File
-	if !slices.ContainsFunc(c.p.Config.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.MountNamespace }) {
+	if !slices.ContainsFunc(ec.Linux.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == specs.MountNamespace }) {
 		fd, err := unix.Open(fmt.Sprintf("/proc/%d/root", c.p.InitPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("exec: open the container's root: %w", err)
@@ -182,7 +187,7 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		env = append(env, initproc.EnvRootFd+"="+strconv.Itoa(len(files)))
 		files = append(files, rootDir)
 	}
-	filter, err := c.seccompFilter()
+	filter, err := c.seccompFilter(ec.hasSeccomp())
 	if err != nil {
 		return nil, err
 	}
@@ -264,11 +269,11 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		InitPid:     c.p.InitPid,
 		Filter:      filter,
 		// The process runs as its container does.
-		Personality:  c.p.Config.Linux.Personality,
-		MemoryPolicy: c.p.Config.Linux.MemoryPolicy,
+		Personality:  ec.Linux.Personality,
+		MemoryPolicy: ec.Linux.MemoryPolicy,
 		// Init's user namespace is the process's; init was checked alive since
 		// its namespaces were opened.
-		SetgroupsDenied: setgroupsDenied(c.p.Config, c.p.InitPid),
+		SetgroupsDenied: setgroupsDenied(ec.Linux.Namespaces, c.p.InitPid),
 	}
 	if err := conn.sendConfig(cfg); err != nil {
 		return nil, err
@@ -331,7 +336,10 @@ func (c *Container) Exec(o *ExecOpts) (*Process, error) {
 		if err != nil {
 			return nil, fmt.Errorf("exec: seccomp notify: %w", err)
 		}
-		err = c.sendNotifyListener(pid, nfd, c.p.Config.Linux.Seccomp, specs.StateRunning)
+		var spec *specs.Spec
+		if spec, err = c.p.spec(); err == nil {
+			err = c.sendNotifyListener(pid, nfd, spec.Linux.Seccomp, specs.StateRunning)
+		}
 		unix.Close(nfd)
 		if err != nil {
 			return nil, err

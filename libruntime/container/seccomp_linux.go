@@ -83,9 +83,10 @@ func (s *seccompCompiler) save(dir string) error {
 // seccompFilter is the container's filter for an exec'd process: the program create
 // stored, read here on the host, never through a path inside the container. A
 // container made by a hull that stored none, or a damaged file, gets the profile
-// compiled again from the recorded config.
-func (c *Container) seccompFilter() (*bpf.Program, error) {
-	if c.p.Config == nil || c.p.Config.Linux == nil || c.p.Config.Linux.Seccomp == nil {
+// compiled again from the recorded config. has says the config has a profile
+// (execConfig.hasSeccomp); without one there is no filter.
+func (c *Container) seccompFilter(has bool) (*bpf.Program, error) {
+	if !has {
 		return nil, nil
 	}
 	r, err := seccomp.ReadEntry(unix.AT_FDCWD, filepath.Join(c.dir, seccompFile))
@@ -96,7 +97,15 @@ func (c *Container) seccompFilter() (*bpf.Program, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		logs.Warnf("exec: the container's stored seccomp filter: %v; compiling linux.seccomp again", err)
 	}
-	prog, _, err := seccomp.Compile(c.p.Config.Linux.Seccomp)
+	spec, err := c.p.spec()
+	if err != nil {
+		return nil, err
+	}
+	// Fail closed: the config was told to have a profile.
+	if spec == nil || spec.Linux == nil || spec.Linux.Seccomp == nil {
+		return nil, errors.New("exec: linux.seccomp: the container's profile could not be read; this is a bug in hull")
+	}
+	prog, _, err := seccomp.Compile(spec.Linux.Seccomp)
 	if err == nil {
 		logs.Debugf("seccomp: filter compiled (%d instructions): none stored", len(prog.Insns))
 	}

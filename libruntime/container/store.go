@@ -51,7 +51,8 @@ type persisted struct {
 	CreatorPid       int    `json:"creator_pid,omitempty"`
 	CreatorStartTime uint64 `json:"creator_start_time,omitempty"`
 
-	view configView // the fields of RawConfig that readState decodes
+	view configView  // the fields of RawConfig that readState decodes
+	exec *execConfig // what exec reads of it, once decoded (execSpec)
 	// stamp is the state file readState read; zero if it read none.
 	stamp fileStamp
 }
@@ -67,6 +68,56 @@ type fileStamp struct {
 
 func stampOf(st *unix.Stat_t) fileStamp {
 	return fileStamp{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim, ctime: st.Ctim}
+}
+
+// execConfig is what exec reads of the config: the process it starts from, and the
+// namespaces, personality and memory policy it joins or copies. The seccomp profile
+// is only told present: exec loads the program create stored, and decodes the whole
+// config (spec) only to compile the profile again, or for its notify listener.
+// Decoding the whole spec in a fresh process cost exec ~0.6 ms for Docker's default
+// config (its mounts, resources and seccomp profile; ~0.2 ms for a minimal one).
+type execConfig struct {
+	Process *specs.Process `json:"process,omitempty"`
+	Linux   *execLinux     `json:"linux,omitempty"`
+}
+
+type execLinux struct {
+	Namespaces   []specs.LinuxNamespace   `json:"namespaces,omitempty"`
+	Personality  *specs.LinuxPersonality  `json:"personality,omitempty"`
+	MemoryPolicy *specs.LinuxMemoryPolicy `json:"memoryPolicy,omitempty"`
+	// Seccomp is kept undecoded: only whether it is there (hasSeccomp).
+	Seccomp json.RawMessage `json:"seccomp,omitempty"`
+}
+
+// hasSeccomp reports whether the config has a linux.seccomp object.
+func (e *execConfig) hasSeccomp() bool {
+	if e.Linux == nil {
+		return false
+	}
+	raw := bytes.TrimSpace(e.Linux.Seccomp)
+	return len(raw) > 0 && !bytes.Equal(raw, []byte("null"))
+}
+
+// execSpec returns what exec reads of the config, from the whole config when it is
+// decoded already; nil if the record has none yet.
+func (p *persisted) execSpec() (*execConfig, error) {
+	if p.exec != nil || !p.hasConfig() {
+		return p.exec, nil
+	}
+	var e execConfig
+	if p.Config != nil {
+		e.Process = p.Config.Process
+		if l := p.Config.Linux; l != nil {
+			e.Linux = &execLinux{Namespaces: l.Namespaces, Personality: l.Personality, MemoryPolicy: l.MemoryPolicy}
+			if l.Seccomp != nil {
+				e.Linux.Seccomp = json.RawMessage("{}")
+			}
+		}
+	} else if err := json.Unmarshal(p.RawConfig, &e); err != nil {
+		return nil, fmt.Errorf("state of container %q: config: %w", p.ID, err)
+	}
+	p.exec = &e
+	return p.exec, nil
 }
 
 // configView is what readState decodes of the config: what `state`, `start`,

@@ -133,3 +133,40 @@ func TestStateEarlyRecord(t *testing.T) {
 		t.Errorf("spec() = %v, %v; want nil, nil", s, err)
 	}
 }
+
+// TestExecSpec: what exec reads of a recorded config is what the whole config says,
+// whether it is decoded from state.json or already whole, and a profile is told
+// present exactly when the config has one (exec's filter depends on it).
+func TestExecSpec(t *testing.T) {
+	noSeccomp := testSpec()
+	noSeccomp.Linux.Seccomp = nil
+	noSeccomp.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	for name, spec := range map[string]*specs.Spec{"seccomp": testSpec(), "no seccomp": noSeccomp} {
+		dir := t.TempDir()
+		if err := writeState(dir, &persisted{ID: "c1", Config: spec}); err != nil {
+			t.Fatal(err)
+		}
+		read, err := readState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for how, p := range map[string]*persisted{"read": read, "whole": {ID: "c1", Config: spec}} {
+			e, err := p.execSpec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(e.Process, spec.Process) || !reflect.DeepEqual(e.Linux.Namespaces, spec.Linux.Namespaces) ||
+				!reflect.DeepEqual(e.Linux.Personality, spec.Linux.Personality) || e.hasSeccomp() != (spec.Linux.Seccomp != nil) {
+				t.Errorf("%s, %s: %+v, want the config's", name, how, e)
+			}
+		}
+	}
+	// A config written with an explicit null profile has none.
+	p := &persisted{ID: "c1", RawConfig: json.RawMessage(`{"linux":{"seccomp":null}}`)}
+	if e, err := p.execSpec(); err != nil || e.hasSeccomp() {
+		t.Errorf("seccomp null: %+v, %v", e, err)
+	}
+	if e, err := (&persisted{ID: "c1"}).execSpec(); err != nil || e != nil {
+		t.Errorf("no config: %+v, %v", e, err)
+	}
+}

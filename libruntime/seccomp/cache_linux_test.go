@@ -2,6 +2,9 @@ package seccomp
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -249,5 +252,66 @@ func TestEntryRefusesBadPrograms(t *testing.T) {
 	r, err := UnmarshalEntry(data)
 	if err != nil || r.Key != "k" || !slices.Equal(r.Warnings, []string{"w"}) || !slices.Equal(r.Program.Insns, good.Insns) {
 		t.Errorf("round trip: %+v, %v", r, err)
+	}
+}
+
+// TestEntryStoredAsRead: an entry read from a file is written again byte for byte,
+// without being encoded again; one of the JSON form hull wrote before (in the state
+// dir of a container made then, which exec reads) is read too.
+func TestEntryStoredAsRead(t *testing.T) {
+	good := &bpf.Program{Insns: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
+	seal := func(body []byte) []byte {
+		sum := sha256.Sum256(body)
+		return append(body, sum[:]...)
+	}
+	// The key's length as a two-byte uvarint, which MarshalEntry would write in one.
+	current := seal([]byte(entryMagic + "\x81\x00k\x00\x00\x08\x06\x00\x00\x00\x00\x00\xff\x7f"))
+	legacy, err := json.Marshal(legacyEntry{Key: "k", Program: good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"current": current, "legacy": seal(legacy)} {
+		path := filepath.Join(t.TempDir(), "entry")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ReadEntry(unix.AT_FDCWD, path)
+		if err != nil || r.Key != "k" || len(r.Warnings) != 0 || !slices.Equal(r.Program.Insns, good.Insns) {
+			t.Fatalf("%s: %+v, %v", name, r, err)
+		}
+		if again, err := MarshalEntry(r); err != nil || !bytes.Equal(again, data) {
+			t.Errorf("%s: MarshalEntry of the entry read = %q, %v; want the file's bytes", name, again, err)
+		}
+	}
+}
+
+// TestEntryMalformed: a body with a sound checksum but cut short, or with bytes
+// after the program, is refused, never read past its end.
+func TestEntryMalformed(t *testing.T) {
+	good := &bpf.Program{Insns: []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}}
+	data, err := MarshalEntry(&Compiled{Program: good, Key: "k", Warnings: []string{"w1", "w2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := data[:len(data)-sha256.Size]
+	seal := func(b []byte) []byte {
+		sum := sha256.Sum256(b)
+		return append(slices.Clip(b), sum[:]...)
+	}
+	for n := len(entryMagic); n < len(body); n++ {
+		if r, err := UnmarshalEntry(seal(body[:n])); err == nil {
+			t.Errorf("body cut to %d of %d bytes: accepted %+v", n, len(body), r)
+		}
+	}
+	if _, err := UnmarshalEntry(seal(append(slices.Clone(body), 0))); err == nil {
+		t.Error("a byte after the program: accepted")
+	}
+	// A warning count larger than the bytes left.
+	huge := binary.AppendUvarint([]byte(entryMagic+"\x01k\x00"), 1<<40)
+	if _, err := UnmarshalEntry(seal(huge)); err == nil {
+		t.Error("a warning count beyond the entry: accepted")
+	}
+	if _, err := UnmarshalEntry(seal(body)); err != nil {
+		t.Errorf("the sound entry: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
@@ -165,18 +166,40 @@ func number(name string, p *int64) (int64, error) {
 
 // Program compiles rules into the instructions of a CGROUP_DEVICE program.
 //
-// The program keeps the access bits not yet decided in R4 and walks the rules
-// from last to first: a matching deny rule that names an undecided bit
-// denies; a matching allow rule decides its bits, and allows once none are
-// left. Falling off the end denies.
+// What the rules decide for a device depends only on which of them match it, so
+// the decisions are worked out here (decide) and the program only classifies the
+// device: a tree of comparisons of its type, major and minor with the numbers the
+// rules name, each leaf a jump to the code of its outcome. The kernel's verifier
+// walks every path of a program: the tree has a path per leaf and the outcomes'
+// code is checked once, where the rule-by-rule program (sequential), which
+// carries the undecided bits from rule to rule, gave it hundreds of states to
+// tell apart (1.6-2 ms of bpf() for Docker's default rules here, 0.6 ms for the
+// default rules alone, against 0.1 ms for the tree), and more than its limit of
+// a million instructions for 100 majors and 100 wildcard-major minors, which
+// make a tree of 10,000 leaves. Only a tree too long for the 16-bit offsets of
+// its jumps to the outcomes gets the sequential program instead.
 func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 	parsed, err := parse(rules)
 	if err != nil {
 		return nil, err
 	}
-	// Registers: R2 access_type, R3 device type, R4 undecided access bits,
-	// R5 major, R6 minor, R7 scratch. There are no calls, so R1-R5 survive.
-	insns := asm.Instructions{
+	// Device numbers are 32-bit in the context (12 and 20 bits in practice): a rule
+	// naming a larger one can never match, and leaving it out keeps every immediate
+	// a positive int32.
+	parsed = slices.DeleteFunc(parsed, func(r rule) bool {
+		return r.major > math.MaxInt32 || r.minor > math.MaxInt32
+	})
+	// asm's encoding truncates an offset that does not fit without a word.
+	if t := tree(parsed); len(t) < math.MaxInt16 {
+		return t, nil
+	}
+	return sequential(parsed), nil
+}
+
+// prologue loads the context: R2 access_type, R3 device type, R4 the access bits
+// asked for, R5 major, R6 minor. There are no calls, so R1-R5 survive.
+func prologue() asm.Instructions {
+	return asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
 		asm.Mov.Reg(asm.R3, asm.R2),
 		asm.And.Imm(asm.R3, 0xffff),
@@ -185,17 +208,190 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		asm.LoadMem(asm.R5, asm.R1, 4, asm.Word),
 		asm.LoadMem(asm.R6, asm.R1, 8, asm.Word),
 	}
-	var blocks []rule
-	for i := len(parsed) - 1; i >= 0; i-- {
-		r := parsed[i]
-		// Device numbers are 32-bit in the context (12 and 20 bits in
-		// practice); a rule naming a larger one can never match, and
-		// leaving it out keeps every immediate a positive int32.
-		if r.major > math.MaxInt32 || r.minor > math.MaxInt32 {
+}
+
+// outcome is what the rules decide for a device: the access bits allowed, and
+// whether the last rule that matches it allows, which decides a request for no
+// bit (access(2) with F_OK, which the kernel checks with an empty mask), as
+// runc's filter and the v1 controller decide it: found, not denied.
+type outcome struct {
+	allowed int32
+	found   bool
+}
+
+// other is a device type or number that no rule names: only wildcards match it.
+const other = -2
+
+// decide is the outcome of rules for the device typ major:minor, any of which
+// may be other: for each access bit, the last matching rule that names it.
+func decide(rules []rule, typ int32, major, minor int64) outcome {
+	var o outcome
+	for _, r := range rules {
+		if (r.typ != 0 && r.typ != typ) || (r.major >= 0 && r.major != major) || (r.minor >= 0 && r.minor != minor) {
 			continue
 		}
-		blocks = append(blocks, r)
+		if r.allow {
+			o.allowed |= r.access
+		} else {
+			o.allowed &^= r.access
+		}
+		o.found = r.allow
 	}
+	return o
+}
+
+// minors is a leaf level of the tree: the outcome of each minor a rule names
+// where it differs from that of any other minor (def).
+type minors struct {
+	nums []int64
+	outs []outcome
+	def  outcome
+}
+
+func (a *minors) equal(b *minors) bool {
+	return a.def == b.def && slices.Equal(a.nums, b.nums) && slices.Equal(a.outs, b.outs)
+}
+
+// majors is a device type's level: the minors of each major a rule names where
+// they differ from those of any other major (def).
+type majors struct {
+	nums []int64
+	subs []*minors
+	def  *minors
+}
+
+func (a *majors) equal(b *majors) bool {
+	return a.def.equal(b.def) && slices.Equal(a.nums, b.nums) &&
+		slices.EqualFunc(a.subs, b.subs, (*minors).equal)
+}
+
+// named lists, sorted and once each, the numbers (num: a rule's major or minor)
+// of the rules that match.
+func named(rules []rule, match func(rule) bool, num func(rule) int64) []int64 {
+	var out []int64
+	for _, r := range rules {
+		if match(r) && num(r) >= 0 {
+			out = append(out, num(r))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func typeMatches(r rule, typ int32) bool { return r.typ == 0 || r.typ == typ }
+
+func minorLevel(rules []rule, typ int32, major int64) *minors {
+	m := &minors{def: decide(rules, typ, major, other)}
+	nums := named(rules, func(r rule) bool {
+		return typeMatches(r, typ) && (r.major < 0 || r.major == major)
+	}, func(r rule) int64 { return r.minor })
+	for _, n := range nums {
+		if o := decide(rules, typ, major, n); o != m.def {
+			m.nums, m.outs = append(m.nums, n), append(m.outs, o)
+		}
+	}
+	return m
+}
+
+func majorLevel(rules []rule, typ int32) *majors {
+	m := &majors{def: minorLevel(rules, typ, other)}
+	nums := named(rules, func(r rule) bool { return typeMatches(r, typ) }, func(r rule) int64 { return r.major })
+	for _, n := range nums {
+		if sub := minorLevel(rules, typ, n); !sub.equal(m.def) {
+			m.nums, m.subs = append(m.nums, n), append(m.subs, sub)
+		}
+	}
+	return m
+}
+
+// tree is the program that classifies the device and jumps to the code of its
+// outcome: R3 (type) against each type whose outcomes differ from those of a
+// type no rule names, then R5 (major), then R6 (minor). Each block is placed
+// after the jumps that lead to it, so that every label is on an instruction of
+// its own and no instruction is unreachable (which the verifier refuses).
+func tree(rules []rule) asm.Instructions {
+	insns := prologue()
+	var tails []outcome
+	to := func(o outcome) string {
+		if !slices.Contains(tails, o) {
+			tails = append(tails, o)
+		}
+		return fmt.Sprintf("out%d_%t", o.allowed, o.found)
+	}
+	// emit appends b, its first instruction labelled sym if sym is not empty.
+	emit := func(b asm.Instructions, sym string) {
+		if sym != "" {
+			b[0] = b[0].WithSymbol(sym)
+		}
+		insns = append(insns, b...)
+	}
+	emitMinors := func(m *minors, sym string) {
+		var b asm.Instructions
+		for i, n := range m.nums {
+			b = append(b, asm.JEq.Imm(asm.R6, int32(n), to(m.outs[i])))
+		}
+		emit(append(b, asm.Ja.Label(to(m.def))), sym)
+	}
+	// name prefixes the labels of the majors' blocks; sym labels the first one.
+	emitMajors := func(m *majors, name, sym string) {
+		if len(m.nums) > 0 {
+			var b asm.Instructions
+			for i, n := range m.nums {
+				b = append(b, asm.JEq.Imm(asm.R5, int32(n), fmt.Sprintf("%s_major%d", name, i)))
+			}
+			emit(b, sym)
+			sym = ""
+		}
+		emitMinors(m.def, sym)
+		for i, sub := range m.subs {
+			emitMinors(sub, fmt.Sprintf("%s_major%d", name, i))
+		}
+	}
+	def := majorLevel(rules, other)
+	var types []int32
+	var subs []*majors
+	for _, typ := range []int32{devChar, devBlock} {
+		if sub := majorLevel(rules, typ); !sub.equal(def) {
+			types, subs = append(types, typ), append(subs, sub)
+			insns = append(insns, asm.JEq.Imm(asm.R3, typ, fmt.Sprintf("type%d", typ)))
+		}
+	}
+	emitMajors(def, "any", "")
+	for i, typ := range types {
+		name := fmt.Sprintf("type%d", typ)
+		emitMajors(subs[i], name, name)
+	}
+	// The outcomes' code: a request for no bit is allowed if found; any other
+	// if it asks for no bit outside allowed (an access bit this code does not
+	// know is never allowed). Tails may add the deny outcome while this runs.
+	deny := outcome{}
+	for i := 0; i < len(tails); i++ {
+		o := tails[i]
+		var b asm.Instructions
+		if o == deny {
+			emit(asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}, to(o))
+			continue
+		}
+		if !o.found {
+			b = append(b, asm.JEq.Imm(asm.R4, 0, to(deny)))
+		}
+		if o.allowed != 0 {
+			b = append(b, asm.And.Imm(asm.R4, ^o.allowed))
+		}
+		b = append(b, asm.JNE.Imm(asm.R4, 0, to(deny)), asm.Mov.Imm(asm.R0, 1), asm.Return())
+		emit(b, to(o))
+	}
+	return insns
+}
+
+// sequential is the program that walks the rules from last to first, keeping
+// the access bits not yet decided in R4: a matching deny rule that names an
+// undecided bit denies; a matching allow rule decides its bits, and allows
+// once none are left. Falling off the end denies.
+func sequential(rules []rule) asm.Instructions {
+	insns := prologue()
+	blocks := slices.Clone(rules)
+	slices.Reverse(blocks)
 	for i, r := range blocks {
 		next := "deny"
 		if i+1 < len(blocks) {
@@ -229,7 +425,8 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		)
 		if r.allow {
 			b = append(b,
-				asm.And.Imm(asm.R4, ^r.access&accAll),
+				// Bits the kernel does not define stay undecided: denied.
+				asm.And.Imm(asm.R4, ^r.access),
 				asm.JNE.Imm(asm.R4, 0, next),
 				asm.Mov.Imm(asm.R0, 1),
 				asm.Return(),
@@ -240,8 +437,7 @@ func Program(rules []specs.LinuxDeviceCgroup) (asm.Instructions, error) {
 		b[0] = b[0].WithSymbol(fmt.Sprintf("rule%d", i))
 		insns = append(insns, b...)
 	}
-	insns = append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol("deny"), asm.Return())
-	return insns, nil
+	return append(insns, asm.Mov.Imm(asm.R0, 0).WithSymbol("deny"), asm.Return())
 }
 
 // ProgramName is the kernel name of the programs Load makes, which is what

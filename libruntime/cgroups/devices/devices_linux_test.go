@@ -77,6 +77,13 @@ func TestLoad(t *testing.T) {
 	for i := int64(0); i < 600; i++ {
 		many = append(many, specs.LinuxDeviceCgroup{Allow: i%2 == 0, Type: "c", Major: ptr(i), Minor: ptr(i), Access: "rw"})
 	}
+	// Compiled rule by rule: a tree would have every major times every minor.
+	var cross []specs.LinuxDeviceCgroup
+	for i := int64(0); i < 100; i++ {
+		cross = append(cross,
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(i), Access: "r"},
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Minor: ptr(i), Access: "w"})
+	}
 	tests := []struct {
 		name  string
 		rules []specs.LinuxDeviceCgroup
@@ -84,6 +91,7 @@ func TestLoad(t *testing.T) {
 		{"empty", nil},
 		{"defaults", devices.DefaultRules()},
 		{"600 rules", many},
+		{"majors times wildcard-major minors", cross},
 		{"numbers beyond 32 bits", []specs.LinuxDeviceCgroup{{Allow: true, Type: "c", Major: ptr(1 << 40), Access: "r"}}},
 	}
 	for _, tc := range tests {
