@@ -17,7 +17,7 @@ STATIC  := -s -w -linkmode external -extldflags -static
 BUNDLE    := build/demo
 DEMO_ID   := hull-demo
 DEMO_ARGS := sh -c 'hostname; id; ps'
-DEBS      := busybox-static runc libseccomp-dev musl-tools strace
+DEBS      := busybox-static runc libseccomp-dev musl-tools binutils strace
 # The engines of the end-to-end tests (tests/e2e): containerd's runc shim and podman drive hull.
 E2E_DEBS  := containerd podman
 
