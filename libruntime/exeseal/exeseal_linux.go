@@ -39,10 +39,12 @@ func Open(layer string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exeseal: %w", err)
 	}
-	return open(exe, layer)
+	return open(exe, layer, memfdCopy)
 }
 
-func open(exe, layer string) (*os.File, error) {
+// open tries the overlay, then the overlay on a detached tmpfs, then fallback (a
+// sealed memfd of the same bytes).
+func open(exe, layer string, fallback func() (*os.File, error)) (*os.File, error) {
 	f, oerr := overlay(exe, layer)
 	if oerr == nil {
 		return f, nil
@@ -54,7 +56,7 @@ func open(exe, layer string) (*os.File, error) {
 	if terr == nil {
 		return f, nil
 	}
-	f, merr := memfdCopy()
+	f, merr := fallback()
 	if merr != nil {
 		return nil, fmt.Errorf("exeseal: overlay: %v; overlay on tmpfs: %v; memfd copy: %w", oerr, terr, merr) //nolint:errorlint // the last fallback's error is the cause
 	}
@@ -110,32 +112,32 @@ func overlay(exe, layer string) (*os.File, error) {
 }
 
 func memfdCopy() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	fd, err := unix.MemfdCreate("hull", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	return sealedMemfd("hull", func(w io.Writer) error {
+		src, err := os.Open("/proc/self/exe")
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		_, err = io.Copy(w, src)
+		return err
+	})
+}
+
+// sealedMemfd is a memfd called name holding what fill writes, sealed for good.
+func sealedMemfd(name string, fill func(io.Writer) error) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, os.NewSyscallError("memfd_create", err)
 	}
-	f := os.NewFile(uintptr(fd), "hull (sealed memfd)")
-	if _, err := io.Copy(f, src); err != nil {
+	f := os.NewFile(uintptr(fd), name+" (sealed memfd)")
+	if err := fill(f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	if err := seal(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-// seal makes the memfd f immutable for good.
-func seal(f *os.File) error {
 	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
-		return os.NewSyscallError("fcntl F_ADD_SEALS", err)
+		f.Close()
+		return nil, os.NewSyscallError("fcntl F_ADD_SEALS", err)
 	}
-	return nil
+	return f, nil
 }

@@ -55,7 +55,7 @@ func TestOverlayNestedStateDir(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	f, err := open(exe, empty)
+	f, err := open(exe, empty, memfdCopy)
 	if err != nil {
 		t.Fatal(err)
 	}

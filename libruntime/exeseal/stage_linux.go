@@ -81,19 +81,7 @@ func OpenStage(root, layer string) (*os.File, error) {
 // openStage is open for the written-out stage at exe, whose last resort is a memfd
 // copy of s rather than of hull.
 func openStage(s *stageImage, exe, layer string) (*os.File, error) {
-	f, oerr := overlay(exe, layer)
-	if oerr == nil {
-		return f, nil
-	}
-	f, terr := overlayOnTmpfs(exe)
-	if terr == nil {
-		return f, nil
-	}
-	f, merr := s.memfd()
-	if merr != nil {
-		return nil, fmt.Errorf("exeseal: init stage: overlay: %v; overlay on tmpfs: %v; memfd copy: %w", oerr, terr, merr) //nolint:errorlint // the last fallback's error is the cause
-	}
-	return f, nil
+	return open(exe, layer, func() (*os.File, error) { return sealedMemfd(stageName, s.copyTo) })
 }
 
 // ensure returns the path of the stage file under dir, writing it first if it is
@@ -256,22 +244,4 @@ func (s *stageImage) tidy(dirfd int) {
 			_ = unix.Unlinkat(dirfd, name, 0)
 		}
 	}
-}
-
-// memfd is a sealed memfd copy of the stage: the last resort, a copy per start.
-func (s *stageImage) memfd() (*os.File, error) {
-	fd, err := unix.MemfdCreate(stageName, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, os.NewSyscallError("memfd_create", err)
-	}
-	f := os.NewFile(uintptr(fd), "hull init stage (sealed memfd)")
-	if err := s.copyTo(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := seal(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
 }
