@@ -429,7 +429,7 @@ func TestSecurityPidnsExposure(t *testing.T) {
 				}
 				dev, _, _ := strings.Cut(r.id, ":")
 				switch {
-				case r.kind == "out-file" && r.fs == "overlay" && (strings.HasSuffix(r.target, "/hull") || strings.HasPrefix(r.target, "/hull-init-")):
+				case r.kind == "out-file" && r.fs == "overlay" && (r.target == "/"+filepath.Base(hullBinary) || strings.HasPrefix(r.target, "/hull-init-")):
 					return true
 				case sibFiles[r.id], r.id == uptimeID:
 					return true
