@@ -1,7 +1,6 @@
 package exeseal
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/privdir"
 	"github.com/hull-runtime/hull/libruntime/logs"
 )
 
@@ -117,60 +117,40 @@ func (s *stageImage) ensure(dir string) (string, error) {
 	return filepath.Join(dir, s.name), nil
 }
 
-// openPrivateDir opens dir, which must be this user's, closed to everyone else, and
-// on a filesystem that allows execution.
+// openPrivateDir opens dir, which must be this user's, closed to everyone else
+// (privdir.Open), and on a filesystem that allows execution.
 func openPrivateDir(dir string) (int, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := privdir.Open(dir)
 	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	var st unix.Stat_t
-	var sfs unix.Statfs_t
-	switch {
-	case unix.Fstat(fd, &st) != nil || int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0:
-		err = fmt.Errorf("%s is not private to uid %d: not used", dir, os.Geteuid())
-	case unix.Fstatfs(fd, &sfs) != nil || sfs.Flags&unix.ST_NOEXEC != 0:
-		err = fmt.Errorf("%s is on a noexec filesystem: not used", dir)
-	}
-	if err != nil {
-		unix.Close(fd)
 		return -1, err
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &sfs); err != nil || sfs.Flags&unix.ST_NOEXEC != 0 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is on a noexec filesystem: not used", dir)
 	}
 	return fd, nil
 }
 
-// write writes the stage into dirfd under a temporary name and renames it into
-// place: a concurrent create sees the whole file or none, and two that write at
-// once write the same bytes. Other versions' files older than staleStage go.
+// write writes the stage into dirfd whole (privdir.Replace): a concurrent create
+// sees the whole file or none, and two that write at once write the same bytes.
+// Other versions' files older than staleStage go.
 func (s *stageImage) write(dirfd int, dir string) error {
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := ".tmp-" + hex.EncodeToString(rnd[:])
-	// Readable and executable by all, as hull's own binary is: an init in a user
-	// namespace execs it as a uid that is not the owner's. Written by nobody: a
-	// file can be replaced only through the private directory.
-	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o555)
-	if err != nil {
-		return &os.PathError{Op: "create", Path: filepath.Join(dir, tmp), Err: err}
-	}
-	f := os.NewFile(uintptr(fd), tmp)
-	err = f.Chmod(0o555) // whatever the umask
-	if err == nil {
-		err = s.copyTo(f)
-	}
-	if err == nil {
+	err := privdir.Replace(dirfd, s.name, ".tmp-", func(f *os.File) error {
+		// Readable and executable by all, as hull's own binary is: an init in a
+		// user namespace execs it as a uid that is not the owner's. Written by
+		// nobody: a file can be replaced only through the private directory.
+		if err := f.Chmod(0o555); err != nil {
+			return err
+		}
+		if err := s.copyTo(f); err != nil {
+			return err
+		}
 		// A state root on disk: the file must be whole after a crash, or its size
 		// check passes a torn copy.
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.Renameat(dirfd, tmp, dirfd, s.name)
-	}
+		return f.Sync()
+	})
 	if err != nil {
-		_ = unix.Unlinkat(dirfd, tmp, 0)
 		return fmt.Errorf("write the init stage to %s: %w", dir, err)
 	}
 	s.tidy(dirfd)

@@ -2,7 +2,6 @@ package seccomp
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -18,6 +17,7 @@ import (
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 
+	"github.com/hull-runtime/hull/libruntime/internal/privdir"
 	"github.com/hull-runtime/hull/libruntime/seccomp/bpf"
 )
 
@@ -276,7 +276,7 @@ func (c *Cache) lookup(key string) (*Compiled, string) {
 	if c == nil || c.Dir == "" {
 		return nil, "no cache"
 	}
-	dirfd, err := c.open()
+	dirfd, err := privdir.Open(c.Dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, "not in the cache (none yet)"
 	}
@@ -297,25 +297,6 @@ func (c *Cache) lookup(key string) (*Compiled, string) {
 	return r, ""
 }
 
-// open opens Dir, which must be a directory of this user's that nobody else may
-// enter (0700).
-func (c *Cache) open() (int, error) {
-	fd, err := unix.Open(c.Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: c.Dir, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return -1, &os.PathError{Op: "fstat", Path: c.Dir, Err: err}
-	}
-	if int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
-		unix.Close(fd)
-		return -1, fmt.Errorf("%s is not private to uid %d (owner %d, mode %#o): not used", c.Dir, os.Geteuid(), st.Uid, st.Mode&0o7777)
-	}
-	return fd, nil
-}
-
 // Store keeps r in the cache, unless it came from there: written to a temporary file
 // and renamed over the key, so a reader sees a whole entry or none, and two creates
 // storing one key at once both store the same bytes.
@@ -333,7 +314,7 @@ func (c *Cache) Store(r *Compiled) error {
 	if err := os.Mkdir(c.Dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	dirfd, err := c.open()
+	dirfd, err := privdir.Open(c.Dir)
 	if err != nil {
 		return err
 	}
@@ -341,24 +322,12 @@ func (c *Cache) Store(r *Compiled) error {
 	if n, err := c.tidy(dirfd); err != nil || n >= maxEntries {
 		return err
 	}
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	tmp := ".tmp-" + r.Key[:16] + "-" + hex.EncodeToString(rnd[:])
-	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// A temporary file a killed create leaves here is removed by a later tidy.
+	err = privdir.Replace(dirfd, r.Key, ".tmp-"+r.Key[:16]+"-", func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
 	if err != nil {
-		return &os.PathError{Op: "create", Path: tmp, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), tmp)
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = unix.Renameat(dirfd, tmp, dirfd, r.Key)
-	}
-	if err != nil {
-		// A temporary file left here is removed by a later tidy.
-		_ = unix.Unlinkat(dirfd, tmp, 0)
 		return fmt.Errorf("store %s: %w", r.Key, err)
 	}
 	return nil
